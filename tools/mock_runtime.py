@@ -1,0 +1,515 @@
+"""Runs the real Pulumi program, or any piece of it, under the SDK's mock runtime.
+
+The tests and the offline plan share this module. It reads stack files the way the Pulumi CLI
+does (project defaults from ``Pulumi.yaml``, then ``Pulumi.<stack>.yaml``), hands the config to
+the program, answers every resource registration and provider call with realistic ids, ARNs and
+URLs, and records what was declared: type, name, parent, provider, options and inputs.
+
+``secure:`` values are never decrypted. The program gets a marked placeholder in their place,
+flagged secret, so ``Config.get_secret`` returns a secret ``Output`` just as in a real run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import json
+import logging
+import runpy
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_in_stack
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET_PLACEHOLDER = "offline-placeholder-for-a-secure-value"
+DEFAULT_ACCOUNT = "000000000000"
+DEFAULT_REGION = "eu-west-1"
+
+
+class PlanError(Exception):
+    """The stack cannot be planned: a missing stack file, or a broken stack-level rule."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value the program marked secret. It never prints."""
+
+    value: Any
+
+    def __repr__(self) -> str:
+        return "[secret]"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource registration, as the engine would have received it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str | None
+    provider: str | None
+    id: str | None
+    inputs: Mapping[str, Any]
+    state: Mapping[str, Any]
+    protect: bool
+    retain_on_delete: bool
+    dependencies: tuple[str, ...]
+    property_dependencies: Mapping[str, tuple[str, ...]]
+
+    @property
+    def provider_urn(self) -> str | None:
+        """Provider references are ``<urn>::<id>``; this is the urn part."""
+        return self.provider.rsplit("::", 1)[0] if self.provider else None
+
+
+@dataclass
+class StackRun:
+    """Everything one run of the program declared."""
+
+    stack: str
+    resources: list[Resource]
+    outputs: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> Resource:
+        """The single resource of a type (and name); fails loudly when there are more or none."""
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        if len(found) != 1:
+            names = sorted(r.name for r in self.of_type(type_))
+            raise LookupError(f"expected one {type_} named {name!r}, found {len(found)} "
+                              f"among {names}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> Resource:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def children(self, parent: Resource) -> list[Resource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def provider_of(self, resource: Resource) -> Resource | None:
+        urn = resource.provider_urn
+        return self.by_urn(urn) if urn else None
+
+    def managed(self) -> Iterator[Resource]:
+        """Resources a cloud provider manages: not components, providers or references."""
+        return (r for r in self.resources
+                if r.custom and not r.type.startswith(("pulumi:providers:", "pulumi:pulumi:")))
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """Replaces the SDK's secret envelopes with ``Secret`` markers, all the way down."""
+    if rpc.is_rpc_secret(value):
+        return Secret(unwrap_secrets(rpc.unwrap_rpc_secret(value)))
+    if isinstance(value, dict):
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+def reveal(value: Any) -> Any:
+    """The plain value behind any ``Secret`` markers; for tests that assert on secret inputs."""
+    if isinstance(value, Secret):
+        return reveal(value.value)
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+# --- realistic answers ----------------------------------------------------------------------
+
+def _digest(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+# Prefixes of EC2-style ids, by type token.
+_ID_PREFIXES = {
+    "aws:ec2/vpc:Vpc": "vpc", "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/securityGroup:SecurityGroup": "sg", "aws:ec2/internetGateway:InternetGateway": "igw",
+    "aws:ec2/natGateway:NatGateway": "nat", "aws:ec2/eip:Eip": "eipalloc",
+    "aws:ec2/routeTable:RouteTable": "rtb", "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
+    "aws:ec2/flowLog:FlowLog": "fl", "aws:ec2/managedPrefixList:ManagedPrefixList": "pl",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr",
+    "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": "ns",
+}
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Answers registrations and calls the way AWS would, in the stack's account and region."""
+
+    def __init__(self, account_id: str, region: str,
+                 stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.account_id = account_id
+        self.region = region
+        self.stack_outputs = stack_outputs or {}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:  # type: ignore[override]
+        region = args.args.get("region") or self.region
+        answers: dict[str, Callable[[], dict]] = {
+            "aws:index/getCallerIdentity:getCallerIdentity": lambda: {
+                "accountId": self.account_id, "id": self.account_id, "userId": "AROAOFFLINE:plan",
+                "arn": f"arn:aws:sts::{self.account_id}:assumed-role/blueprints-deploy/plan"},
+            "aws:index/getRegion:getRegion": lambda: {
+                "id": region, "name": region, "region": region,
+                "endpoint": f"ec2.{region}.amazonaws.com", "description": region},
+            "aws:index/getPartition:getPartition": lambda: {
+                "id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com",
+                "reverseDnsPrefix": "com.amazonaws"},
+            "aws:index/getAvailabilityZones:getAvailabilityZones": lambda: {
+                "id": region, "names": [f"{region}{z}" for z in "abc"],
+                "zoneIds": [f"{region[:3]}{region[-1]}-az{i}" for i in (1, 2, 3)],
+                "groupNames": [region]},
+        }
+        if args.token not in answers:
+            raise NotImplementedError(f"the offline runtime has no answer for {args.token}; "
+                                      "add one to tools/mock_runtime.py")
+        return answers[args.token]()
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            return self._stack_reference(args.inputs["name"])
+        if not args.custom and not args.resource_id:
+            return f"{args.name}-component", dict(args.inputs)
+        if args.typ.startswith("pulumi:providers:"):
+            return _digest(args.typ, args.name, length=32), dict(args.inputs)
+        return self._cloud_resource(args.typ, args.name, dict(args.inputs))
+
+    def _stack_reference(self, name: str) -> tuple[str, dict]:
+        if name not in self.stack_outputs:
+            raise PlanError(f"no outputs for stack reference {name!r}; plan that stack first or "
+                            "pass its outputs")
+        outputs = dict(self.stack_outputs[name])
+        secret = [k for k, v in outputs.items() if isinstance(v, Secret)]
+        return name, {"name": name, "outputs": reveal(outputs), "secretOutputNames": secret}
+
+    def _cloud_resource(self, typ: str, name: str, state: dict) -> tuple[str, dict]:
+        package, module_path, kind = typ.split(":")
+        service = module_path.split("/")[0]
+        physical = state.get("name") or f"{name}-{_digest(typ, name, length=7)}"
+        region, account = self.region, self.account_id
+        prefix = _ID_PREFIXES.get(typ)
+        resource_id = f"{prefix}-{_digest(typ, name)}" if prefix else physical
+        arn = f"arn:aws:{service}:{region}:{account}:{kind[0].lower() + kind[1:]}/{physical}"
+        state.setdefault("name", physical)
+        extra: dict[str, Any] = {}
+        if prefix:
+            arn = f"arn:aws:ec2:{region}:{account}:{kind.lower()}/{resource_id}"
+        match typ:
+            case "aws:iam/role:Role":
+                arn = f"arn:aws:iam::{account}:role/{physical}"
+                extra["uniqueId"] = f"AROA{_digest(typ, name).upper()}"
+            case "aws:iam/policy:Policy":
+                arn = f"arn:aws:iam::{account}:policy/{physical}"
+            case "aws:lambda/function:Function":
+                arn = f"arn:aws:lambda:{region}:{account}:function:{physical}"
+                version = "1" if state.get("publish") else "$LATEST"
+                extra = {"version": version, "qualifiedArn": f"{arn}:{version}",
+                         "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/"
+                                      f"functions/{arn}/invocations"}
+            case "aws:cloudwatch/logGroup:LogGroup":
+                arn = f"arn:aws:logs:{region}:{account}:log-group:{physical}"
+            case "aws:sqs/queue:Queue":
+                arn = f"arn:aws:sqs:{region}:{account}:{physical}"
+                resource_id = f"https://sqs.{region}.amazonaws.com/{account}/{physical}"
+                extra["url"] = resource_id
+            case "aws:sns/topic:Topic":
+                arn = f"arn:aws:sns:{region}:{account}:{physical}"
+                resource_id = arn
+            case "aws:dynamodb/table:Table":
+                arn = f"arn:aws:dynamodb:{region}:{account}:table/{physical}"
+                if state.get("streamEnabled"):
+                    extra["streamArn"] = f"{arn}/stream/2026-01-01T00:00:00.000"
+                    extra["streamLabel"] = "2026-01-01T00:00:00.000"
+            case "aws:s3/bucket:Bucket":
+                physical = state.get("bucket") or physical
+                resource_id = physical
+                arn = f"arn:aws:s3:::{physical}"
+                extra = {"bucket": physical,
+                         "bucketDomainName": f"{physical}.s3.amazonaws.com",
+                         "bucketRegionalDomainName": f"{physical}.s3.{region}.amazonaws.com"}
+            case "aws:kms/key:Key":
+                key_id = _uuid(typ, name)
+                resource_id = key_id
+                arn = f"arn:aws:kms:{region}:{account}:key/{key_id}"
+                extra["keyId"] = key_id
+            case "aws:kms/alias:Alias":
+                arn = f"arn:aws:kms:{region}:{account}:{physical}"
+            case "aws:ecs/cluster:Cluster":
+                arn = f"arn:aws:ecs:{region}:{account}:cluster/{physical}"
+            case "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace":
+                arn = f"arn:aws:servicediscovery:{region}:{account}:namespace/{resource_id}"
+                extra["hostedZone"] = f"Z{_digest(typ, name, length=20).upper()}"
+            case "aws:apigateway/restApi:RestApi":
+                resource_id = _digest(typ, name, length=10)
+                arn = f"arn:aws:apigateway:{region}::/restapis/{resource_id}"
+                extra = {"rootResourceId": _digest(typ, name, "root", length=10),
+                         "executionArn": f"arn:aws:execute-api:{region}:{account}:{resource_id}"}
+            case "aws:apigateway/stage:Stage":
+                api, stage = state.get("restApi", "api"), state.get("stageName", name)
+                arn = f"arn:aws:apigateway:{region}::/restapis/{api}/stages/{stage}"
+                extra = {"invokeUrl": f"https://{api}.execute-api.{region}.amazonaws.com/{stage}",
+                         "executionArn": f"arn:aws:execute-api:{region}:{account}:{api}/{stage}"}
+            case "aws:apigatewayv2/api:Api":
+                resource_id = _digest(typ, name, length=10)
+                arn = f"arn:aws:apigateway:{region}::/apis/{resource_id}"
+                extra = {"apiEndpoint": f"https://{resource_id}.execute-api.{region}.amazonaws.com",
+                         "executionArn": f"arn:aws:execute-api:{region}:{account}:{resource_id}"}
+            case "aws:apigatewayv2/stage:Stage":
+                api, stage = state.get("apiId", "api"), state.get("name", name)
+                arn = f"arn:aws:apigateway:{region}::/apis/{api}/stages/{stage}"
+                path = "" if stage == "$default" else stage
+                extra = {"invokeUrl": f"https://{api}.execute-api.{region}.amazonaws.com/{path}",
+                         "executionArn": f"arn:aws:execute-api:{region}:{account}:{api}/{stage}"}
+            case "aws:cloudfront/distribution:Distribution":
+                resource_id = "E" + _digest(typ, name, length=13).upper()
+                arn = f"arn:aws:cloudfront::{account}:distribution/{resource_id}"
+                extra["domainName"] = f"d{_digest(typ, name, length=13)}.cloudfront.net"
+                extra["hostedZoneId"] = "Z2FDTNDATAQYW2"
+            case "aws:wafv2/webAcl:WebAcl":
+                scope = "global" if state.get("scope") == "CLOUDFRONT" else "regional"
+                resource_id = _uuid(typ, name)
+                arn = f"arn:aws:wafv2:{region}:{account}:{scope}/webacl/{physical}/{resource_id}"
+        state.update({"id": resource_id, "arn": arn, **extra})
+        return resource_id, state
+
+
+def _uuid(*parts: str) -> str:
+    h = _digest(*parts, length=32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, keeping what the engine would know about every registration."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[Resource] = []
+        self.outputs: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self._record(request, request.object, response.urn, response.id or None,
+                         self.resources[response.urn].state)
+        return response
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().ReadResource(request)
+        self._record(request, request.properties, response.urn, request.id,
+                     self.resources[response.urn].state)
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        self.outputs[request.urn] = unwrap_secrets(rpc.deserialize_properties(request.outputs))
+        return super().RegisterResourceOutputs(request)
+
+    def _record(self, request: Any, properties: Any, urn: str, resource_id: str | None,
+                state: Any) -> None:
+        inputs = rpc.deserialize_properties(properties)
+        self.recorded.append(Resource(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(getattr(request, "custom", True)),
+            parent=request.parent or None,
+            provider=request.provider or None,
+            id=resource_id,
+            inputs=unwrap_secrets(inputs),
+            state=unwrap_secrets(dict(state)),
+            protect=bool(getattr(request, "protect", False)),
+            retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
+            dependencies=tuple(getattr(request, "dependencies", ())),
+            property_dependencies={
+                key: tuple(deps.urns)
+                for key, deps in getattr(request, "propertyDependencies", {}).items()},
+        ))
+
+
+# --- stack files ----------------------------------------------------------------------------
+
+def project_file(root: Path = ROOT) -> dict[str, Any]:
+    return yaml.safe_load((root / "Pulumi.yaml").read_text())
+
+
+def stack_names(root: Path = ROOT) -> list[str]:
+    """Every stack that has a ``Pulumi.<stack>.yaml`` in the project."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Config as the CLI hands it to the program: flat keys, string values."""
+
+    values: dict[str, str]
+    secret_keys: tuple[str, ...]
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+
+def _config_value(value: Any) -> tuple[Any, bool]:
+    """A stack-file value with every ``secure:`` replaced; and whether there was one."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return SECRET_PLACEHOLDER, True
+    if isinstance(value, dict):
+        pairs = {k: _config_value(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
+    if isinstance(value, list):
+        items = [_config_value(v) for v in value]
+        return [v for v, _ in items], any(s for _, s in items)
+    return value, False
+
+
+def _as_config_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value)
+
+
+def config_from_mapping(config: Mapping[str, Any], root: Path = ROOT) -> StackConfig:
+    """Project defaults from ``Pulumi.yaml`` overlaid with ``config`` (a stack file's section)."""
+    project = project_file(root)
+    name = project["name"]
+    values: dict[str, str] = {}
+    for key, declaration in (project.get("config") or {}).items():
+        if isinstance(declaration, dict) and "default" in declaration:
+            values[key if ":" in key else f"{name}:{key}"] = _as_config_string(
+                declaration["default"])
+    secret_keys = [key if ":" in key else f"{name}:{key}"
+                   for key, declaration in (project.get("config") or {}).items()
+                   if isinstance(declaration, dict) and declaration.get("secret")]
+    for key, raw in config.items():
+        full_key = key if ":" in key else f"{name}:{key}"
+        value, is_secret = _config_value(raw)
+        values[full_key] = _as_config_string(value)
+        if is_secret:
+            secret_keys.append(full_key)
+    return StackConfig(values, tuple(secret_keys))
+
+
+def load_stack_file(stack: str, root: Path = ROOT) -> dict[str, Any]:
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        known = ", ".join(stack_names(root)) or "none"
+        raise PlanError(f"no stack file {path.name}; stacks in this project: {known}")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+# --- running ----------------------------------------------------------------------------------
+
+def run_program(program: Callable[[], Any], *, stack: str = "test",
+                config: StackConfig | None = None,
+                stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+                root: Path = ROOT) -> StackRun:
+    """Runs ``program`` inside a fresh mock runtime and returns what it declared.
+
+    The run has its own context and event loop, so nothing leaks from one run to the next.
+    """
+    config = config or StackConfig({}, ())
+    account = _placeholder_account(config) or DEFAULT_ACCOUNT
+    region = config.get("aws:region") or DEFAULT_REGION
+    monitor = RecordingMonitor(RecordingMocks(account, region, stack_outputs))
+    warnings: list[str] = []
+    logger = logging.getLogger(f"blueprints.offline.{stack}")
+    logger.propagate = False
+    logger.handlers = [_ListHandler(warnings)]
+    settings = pulumi_settings.Settings(
+        project=project_file(root)["name"], stack=stack, monitor=monitor,
+        engine=pulumi_mocks.MockEngine(logger), dry_run=False, organization="organization",
+        root_directory=str(root))
+
+    def run() -> None:
+        pulumi_settings.configure(settings)
+        pulumi_settings.ROOT.set(None)
+        set_all_config(config.values, list(config.secret_keys))
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(run_in_stack(program))
+        finally:
+            loop.close()
+            asyncio.set_event_loop(None)
+
+    contextvars.copy_context().run(run)
+    stack_urn = f"urn:pulumi:{stack}::{settings.project}::pulumi:pulumi:Stack::" \
+                f"{settings.project}-{stack}"
+    return StackRun(stack=stack, resources=monitor.recorded,
+                    outputs=monitor.outputs.get(stack_urn, {}), warnings=warnings)
+
+
+def run_stack(stack: str, *, root: Path = ROOT,
+              config_overrides: Mapping[str, Any] | None = None,
+              _referenced_by: tuple[str, ...] = ()) -> StackRun:
+    """Runs ``__main__.py`` for ``Pulumi.<stack>.yaml``, as ``pulumi preview`` would.
+
+    A stack that reads an environment stack through a StackReference gets the outputs of that
+    stack's own offline run, when the project has its stack file.
+    """
+    section = dict(load_stack_file(stack, root).get("config") or {})
+    section.update(config_overrides or {})
+    config = config_from_mapping(section, root)
+    references = {}
+    reference = config.get(f"{project_file(root)['name']}:environmentStack")
+    if reference and reference.rsplit("/", 1)[-1] in stack_names(root):
+        referenced = reference.rsplit("/", 1)[-1]
+        if referenced in (stack, *_referenced_by):
+            raise PlanError(f"stack {stack} references itself through {reference}")
+        references[reference] = run_stack(referenced, root=root,
+                                          _referenced_by=(*_referenced_by, stack)).outputs
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    run = run_program(lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__"),
+                      stack=stack, config=config, stack_outputs=references, root=root)
+    _check_default_providers(run, section)
+    return run
+
+
+def _check_default_providers(run: StackRun, section: Mapping[str, Any]) -> None:
+    disabled = section.get("pulumi:disable-default-providers") or []
+    packages = {r.type.split(":")[0] for r in run.managed()}
+    for package in packages & set(disabled if "*" not in disabled else packages):
+        implicit = [r.name for r in run.managed()
+                    if r.type.startswith(f"{package}:") and not r.provider]
+        if implicit:
+            raise PlanError(f"default {package} provider is disabled in this stack, yet these "
+                            f"resources have no explicit provider: {', '.join(implicit)}")
+
+
+def _placeholder_account(config: StackConfig) -> str | None:
+    account = config.get("blueprints:account")
+    try:
+        return str(json.loads(account)["id"]) if account else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(record.getMessage())
