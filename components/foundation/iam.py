@@ -14,6 +14,7 @@ Resource ARNs are often outputs of other resources; they are checked once known,
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -92,7 +93,7 @@ def check_resource(arn: str) -> str:
     return arn
 
 
-def _statement_json(statement: Statement, resources: Sequence[str]) -> dict[str, Any]:
+def _statement_json(statement: Statement, resources: list[str]) -> dict[str, Any]:
     for resource in resources:
         check_resource(resource)
     body: dict[str, Any] = {
@@ -113,11 +114,8 @@ def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
     """The JSON policy document for ``statements``, checked for wildcards."""
     if not statements:
         raise PolicyError("a policy needs at least one statement")
-    rendered = [
-        pulumi.Output.all(*s.resources).apply(
-            lambda resources, s=s: _statement_json(s, list(resources)))
-        for s in statements
-    ]
+    rendered = [pulumi.Output.all(*s.resources).apply(functools.partial(_statement_json, s))
+                for s in statements]
     return pulumi.Output.json_dumps(
         pulumi.Output.all(*rendered).apply(
             lambda items: {"Version": "2012-10-17", "Statement": list(items)}))
