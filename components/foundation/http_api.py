@@ -1,0 +1,417 @@
+"""HTTP API (API Gateway v2) building block: the API, its ``$default`` stage and Lambda routes.
+
+``HttpApi`` creates the API with an optional least-privilege CORS configuration, an optional
+JWT authorizer, a ``$default`` stage that deploys every change automatically, and one Lambda
+proxy integration, route and invoke permission per ``LambdaRoute``.
+
+Default settings:
+
+| Setting                    | Default                                                          |
+|----------------------------|------------------------------------------------------------------|
+| CORS                       | none (no cross-origin browser calls); when given, explicit       |
+|                            | ``https://`` origins, named methods and headers. ``*`` needs     |
+|                            | ``allow_any_origin=True``, and never goes with credentials       |
+| Route authorization        | JWT whenever the API has a JWT authorizer; ``NONE`` only when a  |
+|                            | route asks for it, with a warning; a route with neither fails    |
+| JWT identity source        | ``$request.header.Authorization``                                |
+| Lambda permission          | ``apigateway.amazonaws.com``, scoped to the route's own method   |
+|                            | and path (``<execution ARN>/*/GET/items/{id}``)                  |
+| Access logs                | JSON, to the block's own log group, stage retention              |
+| Default route throttling   | burst 100, rate 50 requests per second                           |
+| Detailed metrics           | on                                                               |
+| Integration payload format | ``2.0``                                                          |
+
+The throttling default is deliberately low: every API in an account and region shares one
+account-level quota, so one noisy API must not starve the others. Raise it per API once load
+tests say so. HTTP APIs have no X-Ray tracing and no execution logs; the access log carries the
+integration and authorizer errors instead.
+
+Routes are best passed in ``HttpApiArgs.routes``, so that the component is complete when it is
+constructed. ``add_lambda_route`` adds one later; the route is still a child of the component,
+it is just not among the component's registered outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import pulumi
+import pulumi_aws as aws
+from pulumi_aws.apigatewayv2 import (
+    ApiCorsConfigurationArgsDict,
+    AuthorizerJwtConfigurationArgsDict,
+    StageAccessLogSettingsArgsDict,
+    StageDefaultRouteSettingsArgsDict,
+)
+
+from components.config import Defaults
+from components.foundation.logs import log_group
+from components.foundation.validation import InvalidArgs, require_valid, warn_override
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+ROUTE_METHODS = (*HTTP_METHODS, "ANY")
+DEFAULT_ROUTE = "$default"
+_SEGMENT = r"(?:[A-Za-z0-9._~-]+|\{[A-Za-z0-9_]+\})"
+_GREEDY = r"\{[A-Za-z0-9_]+\+\}"
+ROUTE_KEY = re.compile(
+    rf"^({'|'.join(ROUTE_METHODS)}) (/|(?:/{_SEGMENT})*/(?:{_SEGMENT}|{_GREEDY}))$")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+HTTPS_ORIGIN = re.compile(rf"^https://(?:{_LABEL}\.)*{_LABEL}(?::\d{{1,5}})?$")
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+IDENTITY_SOURCE = re.compile(r"^\$request\.(?:header|querystring)\.[A-Za-z0-9_-]+$")
+MAX_CORS_AGE = 86400
+
+# Every field an HTTP API access log line carries: who called, what, the outcome, where it failed.
+ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "subject": "$context.authorizer.claims.sub",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "routeKey": "$context.routeKey",
+    "path": "$context.path",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationError": "$context.integrationErrorMessage",
+    "integrationStatus": "$context.integration.status",
+    "integrationLatency": "$context.integration.latency",
+    "authorizerError": "$context.authorizer.error",
+    "errorMessage": "$context.error.message",
+}, separators=(",", ":"))
+
+
+class RouteAuthorization(StrEnum):
+    """How a route checks its callers."""
+
+    JWT = "JWT"
+    NONE = "NONE"
+
+
+@dataclass(frozen=True)
+class CorsArgs:
+    """Which browser origins may call the API, with which methods and headers.
+
+    ``allow_origins`` are full origins (``https://app.example.com``, no path). ``"*"`` is
+    accepted only with ``allow_any_origin=True`` and never with ``allow_credentials``.
+    """
+
+    allow_origins: Sequence[str]
+    allow_methods: Sequence[str]
+    allow_headers: Sequence[str] = ("authorization", "content-type")
+    expose_headers: Sequence[str] = ()
+    max_age: int = 300
+    allow_credentials: bool = False
+    allow_any_origin: bool = False
+
+
+@dataclass(frozen=True)
+class JwtAuthorizerArgs:
+    """A JWT authorizer: tokens must come from ``issuer`` and name one of ``audience``."""
+
+    issuer: pulumi.Input[str]
+    audience: Sequence[pulumi.Input[str]]
+    identity_source: str = "$request.header.Authorization"
+
+
+@dataclass(frozen=True)
+class LambdaRoute:
+    """A route served by a Lambda function through a proxy integration.
+
+    ``authorization`` defaults to ``JWT`` when the API has a JWT authorizer; a route on an API
+    without one must say ``NONE`` explicitly. ``scopes`` are OAuth scopes the token must carry.
+    """
+
+    route_key: str
+    function_name: pulumi.Input[str]
+    function_invoke_arn: pulumi.Input[str]
+    authorization: RouteAuthorization | None = None
+    scopes: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class HttpApiArgs:
+    """Settings of an HTTP API and its ``$default`` stage."""
+
+    description: str | None = None
+    cors: CorsArgs | None = None
+    jwt: JwtAuthorizerArgs | None = None
+    routes: Sequence[LambdaRoute] = ()
+    throttling_burst_limit: int = 100
+    throttling_rate_limit: float = 50
+    disable_execute_api_endpoint: bool = False
+    log_kms_key_arn: pulumi.Input[str] | None = None
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """The resources behind one Lambda route."""
+
+    integration: aws.apigatewayv2.Integration
+    route: aws.apigatewayv2.Route
+    permission: aws.lambda_.Permission
+
+
+def route_slug(route_key: str) -> str:
+    """A stable, readable name part for a route key: ``GET /items/{id}`` -> ``get-items-id``."""
+    return re.sub(r"[^a-z0-9]+", "-", route_key.lower()).strip("-")
+
+
+def _cors_problems(cors: CorsArgs) -> list[str]:
+    problems = []
+    if not cors.allow_origins:
+        problems.append("cors.allow_origins: name at least one origin")
+    for origin in cors.allow_origins:
+        if origin == "*":
+            if cors.allow_credentials:
+                problems.append("cors.allow_origins: '*' cannot be combined with "
+                                "allow_credentials; name the origins")
+            elif not cors.allow_any_origin:
+                problems.append("cors.allow_origins: '*' lets any web site call the API; name "
+                                "the origins, or set allow_any_origin=True to accept it")
+        elif not HTTPS_ORIGIN.match(origin):
+            problems.append(f"cors.allow_origins: {origin!r} is not an https origin in lower "
+                            "case with no path (https://app.example.com)")
+    if not cors.allow_methods:
+        problems.append("cors.allow_methods: name at least one method")
+    problems += [f"cors.allow_methods: {method!r} is not allowed; use "
+                 f"{', '.join(HTTP_METHODS)}" for method in cors.allow_methods
+                 if method not in HTTP_METHODS]
+    for key, headers in (("allow_headers", cors.allow_headers),
+                         ("expose_headers", cors.expose_headers)):
+        problems += [f"cors.{key}: {header!r} is not allowed; name each header" if header == "*"
+                     else f"cors.{key}: {header!r} is not a header name"
+                     for header in headers if header == "*" or not HEADER_NAME.match(header)]
+    if not 0 <= cors.max_age <= MAX_CORS_AGE:
+        problems.append(f"cors.max_age: {cors.max_age} is outside 0..{MAX_CORS_AGE} seconds")
+    return problems
+
+
+def _jwt_problems(jwt: JwtAuthorizerArgs) -> list[str]:
+    problems = []
+    if isinstance(jwt.issuer, str) and not jwt.issuer.startswith("https://"):
+        problems.append(f"jwt.issuer: {jwt.issuer!r} must be an https:// URL")
+    if not jwt.audience:
+        problems.append("jwt.audience: name at least one audience (the app client id)")
+    if not IDENTITY_SOURCE.match(jwt.identity_source):
+        problems.append(f"jwt.identity_source: {jwt.identity_source!r} must be "
+                        "$request.header.<name> or $request.querystring.<name>")
+    return problems
+
+
+def _route_problems(route: LambdaRoute, where: str, has_jwt: bool) -> list[str]:
+    problems = []
+    if route.route_key != DEFAULT_ROUTE and not ROUTE_KEY.match(route.route_key):
+        problems.append(f"{where}.route_key: {route.route_key!r} must be $default or "
+                        f"'<METHOD> /path' with METHOD one of {', '.join(ROUTE_METHODS)} and "
+                        "{param} or a final {param+} as path parameters")
+    if route.authorization is None:
+        if not has_jwt:
+            problems.append(f"{where}.authorization: the API has no JWT authorizer; configure "
+                            "jwt, or set authorization NONE to make the route public")
+    elif route.authorization not in list(RouteAuthorization):
+        problems.append(f"{where}.authorization: {route.authorization!r} is not allowed; use "
+                        f"{', '.join(RouteAuthorization)}")
+    elif route.authorization == RouteAuthorization.JWT and not has_jwt:
+        problems.append(f"{where}.authorization: JWT needs the API's jwt authorizer; configure "
+                        "jwt")
+    if route.scopes and route.authorization == RouteAuthorization.NONE:
+        problems.append(f"{where}.scopes: a route with authorization NONE checks no scopes")
+    return problems
+
+
+def _duplicate_problems(route_keys: Sequence[str], where: str) -> list[str]:
+    problems = []
+    seen: dict[str, str] = {}
+    for key in route_keys:
+        slug = route_slug(key)
+        if slug not in seen:
+            seen[slug] = key
+        elif seen[slug] == key:
+            problems.append(f"{where}: route {key!r} is given twice")
+        else:
+            problems.append(f"{where}: route {key!r} and {seen[slug]!r} share the resource "
+                            f"name part {slug!r}")
+    return problems
+
+
+def _source_arn(execution_arn: pulumi.Input[str], route_key: str) -> pulumi.Output[str]:
+    if route_key == DEFAULT_ROUTE:
+        return pulumi.Output.concat(execution_arn, "/*/", DEFAULT_ROUTE)
+    method, path = route_key.split(" ", 1)
+    return pulumi.Output.concat(execution_arn, "/*/", "*" if method == "ANY" else method, path)
+
+
+class HttpApi(pulumi.ComponentResource):
+    """An HTTP API with a logged, throttled ``$default`` stage, CORS, JWT auth and Lambda routes."""
+
+    api: aws.apigatewayv2.Api
+    api_id: pulumi.Output[str]
+    api_endpoint: pulumi.Output[str]
+    execution_arn: pulumi.Output[str]
+    stage: aws.apigatewayv2.Stage
+    access_log_group: aws.cloudwatch.LogGroup
+    authorizer: aws.apigatewayv2.Authorizer | None
+    authorizer_id: pulumi.Output[str] | None
+    routes: dict[str, HttpRoute]
+
+    def __init__(self, name: str, args: HttpApiArgs, defaults: Defaults,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        problems = [
+            *(_cors_problems(args.cors) if args.cors else []),
+            *(_jwt_problems(args.jwt) if args.jwt else []),
+            *[problem for i, route in enumerate(args.routes)
+              for problem in _route_problems(route, f"routes[{i}]", args.jwt is not None)],
+            *_duplicate_problems([route.route_key for route in args.routes], "routes"),
+        ]
+        if isinstance(args.throttling_burst_limit, bool) or args.throttling_burst_limit < 1:
+            problems.append(f"throttling_burst_limit: {args.throttling_burst_limit} must be a "
+                            "whole number of requests, at least 1")
+        if args.throttling_rate_limit <= 0:
+            problems.append(f"throttling_rate_limit: {args.throttling_rate_limit} must be a "
+                            "positive number of requests per second")
+        require_valid(f"HttpApi {name}", problems)
+        super().__init__("blueprints:foundation:HttpApi", name, None, opts)
+        self._name = name
+        child = pulumi.ResourceOptions(parent=self)
+
+        cors: ApiCorsConfigurationArgsDict | None = None
+        if args.cors is not None:
+            if "*" in args.cors.allow_origins:
+                warn_override(self, "cors.allow_any_origin",
+                              "Any web site can call this API from a visitor's browser.")
+            cors = {
+                "allow_origins": list(args.cors.allow_origins),
+                "allow_methods": list(args.cors.allow_methods),
+                "allow_headers": list(args.cors.allow_headers),
+                "max_age": args.cors.max_age,
+                "allow_credentials": args.cors.allow_credentials,
+            }
+            if args.cors.expose_headers:
+                cors["expose_headers"] = list(args.cors.expose_headers)
+        self.api = aws.apigatewayv2.Api(
+            f"{name}-api",
+            protocol_type="HTTP",
+            description=args.description,
+            cors_configuration=cors,
+            disable_execute_api_endpoint=args.disable_execute_api_endpoint,
+            opts=child,
+        )
+        self.api_id = self.api.id
+        self.api_endpoint = self.api.api_endpoint
+        self.execution_arn = self.api.execution_arn
+
+        self.authorizer = None
+        self.authorizer_id = None
+        if args.jwt is not None:
+            jwt_configuration: AuthorizerJwtConfigurationArgsDict = {
+                "issuer": args.jwt.issuer,
+                "audiences": list(args.jwt.audience),
+            }
+            self.authorizer = aws.apigatewayv2.Authorizer(
+                f"{name}-jwt",
+                api_id=self.api.id,
+                authorizer_type="JWT",
+                identity_sources=[args.jwt.identity_source],
+                jwt_configuration=jwt_configuration,
+                opts=child,
+            )
+            self.authorizer_id = self.authorizer.id
+
+        self.access_log_group = log_group(f"{name}-access-logs", defaults,
+                                          kms_key_arn=args.log_kms_key_arn, opts=child)
+        access_logs: StageAccessLogSettingsArgsDict = {
+            "destination_arn": self.access_log_group.arn,
+            "format": ACCESS_LOG_FORMAT,
+        }
+        route_settings: StageDefaultRouteSettingsArgsDict = {
+            "throttling_burst_limit": args.throttling_burst_limit,
+            "throttling_rate_limit": args.throttling_rate_limit,
+            "detailed_metrics_enabled": True,
+        }
+        self.stage = aws.apigatewayv2.Stage(
+            f"{name}-stage",
+            api_id=self.api.id,
+            name=DEFAULT_ROUTE,
+            auto_deploy=True,
+            access_log_settings=access_logs,
+            default_route_settings=route_settings,
+            opts=child,
+        )
+
+        self.routes = {}
+        for route in args.routes:
+            self._create_route(route)
+
+        self.register_outputs({
+            "apiId": self.api_id,
+            "apiEndpoint": self.api_endpoint,
+            "executionArn": self.execution_arn,
+            "stageName": self.stage.name,
+            "authorizerId": self.authorizer_id,
+            "accessLogGroupName": self.access_log_group.name,
+            "routes": {key: route.route.id for key, route in self.routes.items()},
+        })
+
+    def add_lambda_route(self, route_key: str, function_name: pulumi.Input[str],
+                         function_invoke_arn: pulumi.Input[str], *,
+                         authorization: RouteAuthorization | None = None,
+                         scopes: Sequence[str] = ()) -> HttpRoute:
+        """Adds a Lambda route after construction; prefer ``HttpApiArgs.routes``."""
+        route = LambdaRoute(route_key, function_name, function_invoke_arn, authorization,
+                            tuple(scopes))
+        problems = [
+            *_route_problems(route, "add_lambda_route", self.authorizer is not None),
+            *_duplicate_problems([*self.routes, route_key], "add_lambda_route"),
+        ]
+        if problems:
+            raise InvalidArgs(f"HttpApi {self._name}", problems)
+        return self._create_route(route)
+
+    def _create_route(self, route: LambdaRoute) -> HttpRoute:
+        name = f"{self._name}-{route_slug(route.route_key)}"
+        child = pulumi.ResourceOptions(parent=self)
+        authorization = route.authorization or RouteAuthorization.JWT
+        if authorization == RouteAuthorization.NONE:
+            warn_override(self, f"route {route.route_key!r} authorization NONE",
+                          "Anyone who can reach the API can call this route without a token.")
+        integration = aws.apigatewayv2.Integration(
+            f"{name}-integration",
+            api_id=self.api.id,
+            integration_type="AWS_PROXY",
+            integration_method="POST",
+            integration_uri=route.function_invoke_arn,
+            payload_format_version="2.0",
+            opts=child,
+        )
+        jwt = authorization == RouteAuthorization.JWT
+        resources = HttpRoute(
+            integration=integration,
+            route=aws.apigatewayv2.Route(
+                f"{name}-route",
+                api_id=self.api.id,
+                route_key=route.route_key,
+                target=pulumi.Output.concat("integrations/", integration.id),
+                authorization_type=str(authorization),
+                authorizer_id=self.authorizer_id if jwt else None,
+                authorization_scopes=list(route.scopes) if jwt and route.scopes else None,
+                opts=child,
+            ),
+            permission=aws.lambda_.Permission(
+                f"{name}-permission",
+                action="lambda:InvokeFunction",
+                function=route.function_name,
+                principal="apigateway.amazonaws.com",
+                source_arn=_source_arn(self.execution_arn, route.route_key),
+                opts=child,
+            ),
+        )
+        self.routes[route.route_key] = resources
+        return resources

@@ -1,0 +1,383 @@
+"""The REST API blocks: endpoint, validation models, and a stage with logs, limits, cache, WAF."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from components.config import Defaults
+from components.foundation.rest_api import (
+    ApiKeySource,
+    CacheSize,
+    EndpointType,
+    LoggingLevel,
+    RestApi,
+    RestApiArgs,
+    RestStage,
+    RestStageArgs,
+)
+from components.foundation.validation import InvalidArgs
+from tests.support import DEV, PROD, json_input
+from tools.mock_runtime import StackRun
+
+REST_API = "aws:apigateway/restApi:RestApi"
+STAGE = "aws:apigateway/stage:Stage"
+DEPLOYMENT = "aws:apigateway/deployment:Deployment"
+METHOD_SETTINGS = "aws:apigateway/methodSettings:MethodSettings"
+VALIDATOR = "aws:apigateway/requestValidator:RequestValidator"
+MODEL = "aws:apigateway/model:Model"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+WEB_ACL_ARN = "arn:aws:wafv2:eu-west-1:111111111111:regional/webacl/orders/0c0f0e0d"
+VPC_ENDPOINT = "vpce-0123456789abcdef0"
+PRIVATE_POLICY = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke",
+                   "Resource": "execute-api:/*",
+                   "Condition": {"StringNotEquals": {"aws:SourceVpce": VPC_ENDPOINT}}}],
+})
+
+Build = Callable[..., StackRun]
+
+
+def api_and_stage(build: Build, api_args: RestApiArgs | None = None,
+                  defaults: Defaults = DEV, **stage_overrides: Any) -> StackRun:
+    """Builds an API and its stage, and exports what the stage exposes."""
+
+    def program(opts: pulumi.ResourceOptions) -> None:
+        api = RestApi("orders", api_args or RestApiArgs(), defaults, opts)
+        stage_args = RestStageArgs(rest_api_id=api.api_id,
+                                   redeploy_triggers={"routes": "GET /orders v1"})
+        stage = RestStage("orders", replace(stage_args, **stage_overrides), defaults, opts)
+        pulumi.export("invokeUrl", stage.invoke_url)
+        pulumi.export("stageArn", stage.stage_arn)
+        pulumi.export("executionArn", stage.execution_arn)
+        pulumi.export("apiExecutionArn", api.execution_arn)
+        pulumi.export("rootResourceId", api.root_resource_id)
+
+    return build(program)
+
+
+def problems_of(build: Build, program: Callable[[pulumi.ResourceOptions], Any]) -> list[str]:
+    with pytest.raises(InvalidArgs) as raised:
+        build(program)
+    return raised.value.problems
+
+
+def bad_stage(build: Build, **overrides: Any) -> list[str]:
+    args = replace(RestStageArgs(rest_api_id="abc123", redeploy_triggers={"v": "1"}),
+                   **overrides)
+    return problems_of(build, lambda opts: RestStage("orders", args, DEV, opts))
+
+
+def bad_api(build: Build, **overrides: Any) -> list[str]:
+    args = replace(RestApiArgs(), **overrides)
+    return problems_of(build, lambda opts: RestApi("orders", args, DEV, opts))
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+def test_api_is_regional_with_header_keys_and_tls_1_2(build: Build) -> None:
+    run = api_and_stage(build)
+
+    api = run.one(REST_API, "orders-api")
+    assert api.inputs["endpointConfiguration"] == {"types": "REGIONAL"}
+    assert api.inputs["apiKeySource"] == "HEADER"
+    assert api.inputs["securityPolicy"] == "TLS_1_2"
+    assert "endpointAccessMode" not in api.inputs
+    assert api.inputs["disableExecuteApiEndpoint"] is False
+    assert "policy" not in api.inputs
+
+
+def test_enhanced_security_policy_uses_strict_endpoint_access(build: Build) -> None:
+    run = build(lambda opts: RestApi(
+        "orders", RestApiArgs(security_policy="SecurityPolicy_TLS13_1_3_2025_09"), DEV, opts))
+
+    api = run.one(REST_API, "orders-api")
+    assert api.inputs["securityPolicy"] == "SecurityPolicy_TLS13_1_3_2025_09"
+    assert api.inputs["endpointAccessMode"] == "STRICT"
+
+
+def test_api_options_pass_through(build: Build) -> None:
+    args = RestApiArgs(endpoint_type=EndpointType.EDGE, api_key_source=ApiKeySource.AUTHORIZER,
+                       disable_execute_api_endpoint=True, minimum_compression_size=1024,
+                       binary_media_types=("application/pdf",), description="Orders")
+    run = build(lambda opts: RestApi("orders", args, DEV, opts))
+
+    api = run.one(REST_API, "orders-api")
+    assert api.inputs["endpointConfiguration"] == {"types": "EDGE"}
+    assert api.inputs["apiKeySource"] == "AUTHORIZER"
+    assert api.inputs["disableExecuteApiEndpoint"] is True
+    assert api.inputs["minimumCompressionSize"] == "1024"
+    assert api.inputs["binaryMediaTypes"] == ["application/pdf"]
+
+
+def test_private_api_takes_its_endpoints_and_policy(build: Build) -> None:
+    args = RestApiArgs(endpoint_type=EndpointType.PRIVATE, vpc_endpoint_ids=(VPC_ENDPOINT,),
+                       policy=PRIVATE_POLICY)
+    run = build(lambda opts: RestApi("orders", args, DEV, opts))
+
+    api = run.one(REST_API, "orders-api")
+    assert api.inputs["endpointConfiguration"] == {"types": "PRIVATE",
+                                                   "vpcEndpointIds": [VPC_ENDPOINT]}
+    condition = json_input(api, "policy")["Statement"][0]["Condition"]
+    assert condition == {"StringNotEquals": {"aws:SourceVpce": VPC_ENDPOINT}}
+
+
+def test_private_api_without_endpoints_or_policy_is_rejected(build: Build) -> None:
+    problems = bad_api(build, endpoint_type=EndpointType.PRIVATE)
+
+    assert any(p.startswith("vpc_endpoint_ids:") for p in problems)
+    assert any(p.startswith("policy:") for p in problems)
+
+
+def test_private_api_policy_must_check_the_source_endpoint(build: Build) -> None:
+    open_policy = json.dumps({"Version": "2012-10-17", "Statement": []})
+    problems = bad_api(build, endpoint_type=EndpointType.PRIVATE,
+                       vpc_endpoint_ids=(VPC_ENDPOINT,), policy=open_policy)
+
+    assert len(problems) == 1
+    assert problems[0].startswith("policy:")
+    assert "aws:SourceVpce" in problems[0]
+
+
+def test_bad_api_arguments_are_all_reported(build: Build) -> None:
+    problems = bad_api(build, endpoint_type="GLOBAL", api_key_source="QUERY",
+                       vpc_endpoint_ids=(VPC_ENDPOINT,), security_policy="TLS_1_0",
+                       minimum_compression_size=-5, policy="not json",
+                       models={"order-item": {"type": "object"}})
+
+    for argument in ("endpoint_type", "api_key_source", "security_policy",
+                     "minimum_compression_size", "policy", "models"):
+        assert any(p.startswith(f"{argument}:") for p in problems), argument
+    assert any("'GLOBAL'" in p and "REGIONAL" in p for p in problems)
+
+
+def test_model_names_must_differ_in_more_than_case(build: Build) -> None:
+    problems = bad_api(build, models={"Order": {"type": "object"}, "ORDER": {"type": "object"}})
+
+    assert problems == ["models: model names ['ORDER', 'Order'] differ only in case"]
+
+
+def test_request_validator_checks_body_and_parameters(build: Build) -> None:
+    run = build(lambda opts: RestApi("orders", RestApiArgs(), DEV, opts))
+
+    validator = run.one(VALIDATOR, "orders-validator")
+    assert validator.inputs["validateRequestBody"] is True
+    assert validator.inputs["validateRequestParameters"] is True
+    assert validator.inputs["restApi"] == run.one(REST_API, "orders-api").id
+
+
+def test_models_are_json_schema_draft_4(build: Build) -> None:
+    schema = {"type": "object", "required": ["orderId"],
+              "properties": {"orderId": {"type": "string"}}}
+    run = build(lambda opts: RestApi("orders", RestApiArgs(models={"Order": schema}), DEV, opts))
+
+    model = run.one(MODEL, "orders-model-order")
+    assert model.inputs["name"] == "Order"
+    assert model.inputs["contentType"] == "application/json"
+    assert json_input(model, "schema") == {"$schema": "http://json-schema.org/draft-04/schema#",
+                                           **schema}
+
+
+# --- the stage -------------------------------------------------------------------------------
+
+def test_stage_access_logs_go_to_its_own_log_group_as_json(build: Build) -> None:
+    run = api_and_stage(build)
+
+    group = run.one(LOG_GROUP, "orders-access-logs")
+    assert group.inputs["retentionInDays"] == DEV.log_retention_days
+    settings = run.one(STAGE, "orders-stage").inputs["accessLogSettings"]
+    assert settings["destinationArn"] == group.state["arn"]
+    line = json.loads(settings["format"])
+    assert line["requestId"] == "$context.requestId"
+    for field in ("extendedRequestId", "ip", "caller", "user", "requestTime", "httpMethod",
+                  "resourcePath", "status", "protocol", "responseLength", "integrationError",
+                  "integrationLatency", "authorizerError"):
+        assert line[field].startswith("$context."), field
+
+
+def test_stage_traces_and_deploys_the_current_deployment(build: Build) -> None:
+    run = api_and_stage(build)
+
+    stage = run.one(STAGE, "orders-stage")
+    deployment = run.one(DEPLOYMENT, "orders-deployment")
+    api = run.one(REST_API, "orders-api")
+    assert stage.inputs["xrayTracingEnabled"] is True
+    assert stage.inputs["stageName"] == "dev"
+    assert stage.inputs["restApi"] == api.id
+    assert stage.inputs["deployment"] == deployment.id
+    assert stage.inputs["cacheClusterEnabled"] is False
+    assert deployment.inputs["triggers"] == {"routes": "GET /orders v1"}
+    assert deployment.inputs["restApi"] == api.id
+
+
+def test_deployment_waits_for_the_given_methods(build: Build) -> None:
+    def program(opts: pulumi.ResourceOptions) -> None:
+        api = RestApi("orders", RestApiArgs(), DEV, opts)
+        items = aws.apigateway.Resource("items", rest_api=api.api_id,
+                                        parent_id=api.root_resource_id, path_part="items",
+                                        opts=opts)
+        RestStage("orders", RestStageArgs(rest_api_id=api.api_id, redeploy_triggers={"v": "1"},
+                                          depends_on=[items]), DEV, opts)
+
+    run = build(program)
+
+    items = run.one("aws:apigateway/resource:Resource", "items")
+    assert items.urn in run.one(DEPLOYMENT, "orders-deployment").dependencies
+
+
+def test_stage_name_defaults_to_the_stack_stage_and_prod_keeps_logs_longer(build: Build) -> None:
+    run = api_and_stage(build, defaults=PROD)
+
+    assert run.one(STAGE, "orders-stage").inputs["stageName"] == "prod"
+    for group in run.of_type(LOG_GROUP):
+        assert group.inputs["retentionInDays"] == 365
+
+
+def test_execution_log_group_exists_before_api_gateway_writes_to_it(build: Build) -> None:
+    run = api_and_stage(build)
+
+    api = run.one(REST_API, "orders-api")
+    group = run.one(LOG_GROUP, "orders-execution-logs")
+    assert group.inputs["name"] == f"API-Gateway-Execution-Logs_{api.id}/dev"
+    assert group.inputs["retentionInDays"] == DEV.log_retention_days
+    assert group.urn in run.one(STAGE, "orders-stage").dependencies
+
+
+def test_default_method_settings_throttle_log_and_measure(build: Build) -> None:
+    run = api_and_stage(build)
+
+    method_settings = run.one(METHOD_SETTINGS, "orders-method-settings")
+    assert method_settings.inputs["methodPath"] == "*/*"
+    assert method_settings.inputs["stageName"] == "dev"
+    assert method_settings.inputs["settings"] == {
+        "throttlingBurstLimit": 100.0,
+        "throttlingRateLimit": 50.0,
+        "loggingLevel": "INFO",
+        "metricsEnabled": True,
+        "dataTraceEnabled": False,
+        "cachingEnabled": False,
+    }
+    assert run.warnings == []
+
+
+def test_throttling_and_logging_level_are_arguments(build: Build) -> None:
+    run = api_and_stage(build, throttling_burst_limit=20, throttling_rate_limit=10.5,
+                        logging_level=LoggingLevel.ERROR)
+
+    settings = run.one(METHOD_SETTINGS, "orders-method-settings").inputs["settings"]
+    assert settings["throttlingBurstLimit"] == 20
+    assert settings["throttlingRateLimit"] == 10.5
+    assert settings["loggingLevel"] == "ERROR"
+
+
+def test_logging_off_warns_and_creates_no_execution_log_group(build: Build) -> None:
+    run = api_and_stage(build, logging_level=LoggingLevel.OFF)
+
+    settings = run.one(METHOD_SETTINGS, "orders-method-settings").inputs["settings"]
+    assert settings["loggingLevel"] == "OFF"
+    assert [g.name for g in run.of_type(LOG_GROUP)] == ["orders-access-logs"]
+    assert any("logging_level OFF" in w for w in run.warnings)
+
+
+def test_data_trace_warns(build: Build) -> None:
+    run = api_and_stage(build, data_trace_enabled=True)
+
+    settings = run.one(METHOD_SETTINGS, "orders-method-settings").inputs["settings"]
+    assert settings["dataTraceEnabled"] is True
+    assert any("data_trace_enabled" in w and "bodies" in w for w in run.warnings)
+
+
+def test_turning_tracing_off_warns(build: Build) -> None:
+    run = api_and_stage(build, xray_tracing_enabled=False)
+
+    assert run.one(STAGE, "orders-stage").inputs["xrayTracingEnabled"] is False
+    assert any("xray_tracing_enabled" in w for w in run.warnings)
+
+
+def test_cache_is_encrypted_and_guarded(build: Build) -> None:
+    run = api_and_stage(build, cache_size=CacheSize.GB_0_5, cache_ttl_seconds=60)
+
+    stage = run.one(STAGE, "orders-stage")
+    assert stage.inputs["cacheClusterEnabled"] is True
+    assert stage.inputs["cacheClusterSize"] == "0.5"
+    settings = run.one(METHOD_SETTINGS, "orders-method-settings").inputs["settings"]
+    assert settings["cachingEnabled"] is True
+    assert settings["cacheDataEncrypted"] is True
+    assert settings["cacheTtlInSeconds"] == 60
+    assert settings["requireAuthorizationForCacheControl"] is True
+    assert settings["unauthorizedCacheControlHeaderStrategy"] == "FAIL_WITH_403"
+
+
+def test_web_acl_is_associated_with_the_stage(build: Build) -> None:
+    run = api_and_stage(build, web_acl_arn=WEB_ACL_ARN)
+
+    association = run.one(WAF_ASSOCIATION, "orders-waf")
+    assert association.inputs["webAclArn"] == WEB_ACL_ARN
+    assert association.inputs["resourceArn"] == run.one(STAGE, "orders-stage").state["arn"]
+
+
+def test_no_web_acl_means_no_association(build: Build) -> None:
+    run = api_and_stage(build)
+
+    assert run.of_type(WAF_ASSOCIATION) == []
+
+
+def test_stage_exposes_its_urls_and_arns(build: Build) -> None:
+    run = api_and_stage(build)
+
+    api = run.one(REST_API, "orders-api")
+    assert run.outputs["invokeUrl"] == f"https://{api.id}.execute-api.eu-west-1.amazonaws.com/dev"
+    assert run.outputs["stageArn"] == f"arn:aws:apigateway:eu-west-1::/restapis/{api.id}/stages/dev"
+    assert run.outputs["executionArn"] == run.outputs["apiExecutionArn"] + "/dev"
+    assert run.outputs["rootResourceId"] == api.state["rootResourceId"]
+
+
+def test_every_child_is_parented_to_its_component(build: Build) -> None:
+    run = api_and_stage(build, web_acl_arn=WEB_ACL_ARN, cache_size=CacheSize.GB_1_6)
+
+    components = {r.type: r.urn for r in run.resources if not r.custom}
+    assert set(components) == {"blueprints:foundation:RestApi", "blueprints:foundation:RestStage"}
+    for resource in run.managed():
+        assert resource.parent in components.values(), resource.name
+        assert resource.name.startswith("orders-"), resource.name
+
+
+def test_bad_stage_arguments_are_all_reported(build: Build) -> None:
+    problems = bad_stage(build, stage_name="dev stage", redeploy_triggers={},
+                         throttling_burst_limit=0, throttling_rate_limit=-1,
+                         logging_level="DEBUG", cache_size="2")
+
+    for argument in ("stage_name", "redeploy_triggers", "throttling_burst_limit",
+                     "throttling_rate_limit", "logging_level", "cache_size"):
+        assert any(p.startswith(f"{argument}:") for p in problems), argument
+    assert len(problems) == 6
+
+
+def test_negative_throttle_is_rejected(build: Build) -> None:
+    problems = bad_stage(build, throttling_burst_limit=-10)
+
+    assert problems == ["throttling_burst_limit: -10 must be a whole number of requests, "
+                        "at least 1"]
+
+
+def test_cloudfront_web_acl_is_rejected(build: Build) -> None:
+    problems = bad_stage(
+        build, web_acl_arn="arn:aws:wafv2:us-east-1:111111111111:global/webacl/orders/0c0f")
+
+    assert len(problems) == 1
+    assert problems[0].startswith("web_acl_arn:")
+
+
+def test_cache_ttl_is_bounded_when_caching(build: Build) -> None:
+    problems = bad_stage(build, cache_size=CacheSize.GB_0_5, cache_ttl_seconds=7200)
+
+    assert len(problems) == 1
+    assert problems[0].startswith("cache_ttl_seconds:")
