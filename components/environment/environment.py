@@ -1,0 +1,198 @@
+"""The platform-owned environment: everything the services of one account and stage share.
+
+An ``Environment`` is what AWS Proton calls an environment template instance. The platform team
+deploys one per account and region; development teams' services stacks only see its
+``EnvironmentContract``.
+
+Default settings
+================
+
+============================  ==============================================================
+Setting                       Default
+============================  ==============================================================
+Network                       see ``components.environment.network``
+KMS key                       symmetric, yearly rotation, deletion window from the stage
+                              (dev 7 days, prod 30), alias ``alias/blueprints/<stage>``,
+                              ``protect`` from the stage; least-privilege key policy
+                              (``key_policy``)
+ECS cluster                   Container Insights ``enhanced``
+Cloud Map namespace           private DNS ``<stage>.blueprints.internal`` on the VPC
+API Gateway account           CloudWatch role with the AWS-managed push-to-logs policy
+============================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import Defaults, EnvironmentSettings
+from components.environment.contract import EnvironmentContract
+from components.environment.network import Network, NetworkArgs
+from components.foundation import iam
+
+# Container Insights "enhanced" adds task- and container-level metrics (CPU, memory, network,
+# restarts) to the cluster and service aggregates that "enabled" gives; right-sizing Fargate
+# tasks and finding the one noisy task need them.
+CONTAINER_INSIGHTS = "enhanced"
+
+KEY_ADMINISTRATION_ACTIONS = (
+    "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant", "kms:DeleteAlias",
+    "kms:DescribeKey", "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey",
+    "kms:EnableKeyRotation", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListGrants",
+    "kms:ListKeyPolicies", "kms:ListKeyRotations", "kms:ListResourceTags", "kms:PutKeyPolicy",
+    "kms:RetireGrant", "kms:RevokeGrant", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion",
+    "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
+)
+KEY_USAGE_ACTIONS = (
+    "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+    "kms:GenerateDataKeyPair", "kms:GenerateDataKeyPairWithoutPlaintext",
+    "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+)
+LOGS_KEY_ACTIONS = (
+    "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+)
+
+
+@dataclass(frozen=True)
+class EnvironmentArgs:
+    """What the platform team sets for an environment (``blueprints:environment``)."""
+
+    settings: EnvironmentSettings
+
+
+def key_policy(*, partition: str, dns_suffix: str, region: str, account_id: str) -> dict[str, Any]:
+    """The environment key's policy document.
+
+    This bypasses ``iam.policy_document`` on purpose. A key policy is attached to one key, and
+    in it ``"Resource": "*"`` means "this key", nothing more; the account-root principal means
+    "IAM policies of this account decide", which is how roles get to use the key without the
+    key policy naming them. ``policy_document`` rightly rejects both in identity policies.
+
+    - The account gets the administration actions named one by one (no ``kms:*``) and the
+      usage actions, so IAM policies in the account can delegate either.
+    - CloudWatch Logs of this region may use the key only for log groups of this account,
+      which it proves with the log group ARN in the encryption context.
+    """
+    root = f"arn:{partition}:iam::{account_id}:root"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": sorted(KEY_ADMINISTRATION_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "AccountUsesKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": sorted(KEY_USAGE_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchLogsEncryptsLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.{dns_suffix}"},
+                "Action": sorted(LOGS_KEY_ACTIONS),
+                "Resource": "*",
+                "Condition": {"ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn":
+                        f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}},
+            },
+        ],
+    }
+
+
+class Environment(pulumi.ComponentResource):
+    """Network, ECS cluster, Cloud Map namespace, KMS key and the API Gateway logging role.
+
+    ``aws.apigateway.Account`` is a per-account, per-region setting, not a resource of its own:
+    REST API stages cannot turn on execution logging until it names a CloudWatch role. That is
+    why the environment sets it, once, for every service; a second environment in the same
+    account and region would overwrite it.
+    """
+
+    contract: EnvironmentContract
+
+    def __init__(self, name: str, args: EnvironmentArgs, defaults: Defaults,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("blueprints:environment:Environment", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"Blueprints {defaults.stage} environment: logs and service data",
+            enable_key_rotation=True,
+            deletion_window_in_days=defaults.kms_deletion_window_days,
+            policy=partition.apply(lambda p: json.dumps(key_policy(
+                partition=p.partition, dns_suffix=p.dns_suffix, region=defaults.region,
+                account_id=defaults.account_id))),
+            opts=pulumi.ResourceOptions(parent=self, protect=defaults.protect))
+        aws.kms.Alias(
+            f"{name}-key",
+            name=f"alias/blueprints/{defaults.stage}",
+            target_key_id=self.key.key_id,
+            opts=child)
+
+        self.network = Network(
+            f"{name}-network", NetworkArgs(settings=args.settings, kms_key_arn=self.key.arn),
+            defaults, opts=child)
+
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            settings=[aws.ecs.ClusterSettingArgsDict(
+                name="containerInsights", value=CONTAINER_INSIGHTS)],
+            opts=child)
+
+        self.namespace = aws.servicediscovery.PrivateDnsNamespace(
+            f"{name}-namespace",
+            name=f"{defaults.stage}.blueprints.internal",
+            vpc=self.network.vpc_id,
+            description=f"Service discovery for the {defaults.stage} services",
+            opts=child)
+
+        self._api_gateway_logging(name, partition)
+
+        self.contract = EnvironmentContract(
+            vpc_id=self.network.vpc_id,
+            vpc_cidr=self.network.vpc_cidr,
+            public_subnet_ids=self.network.public_subnet_ids,
+            private_subnet_ids=self.network.private_subnet_ids,
+            service_security_group_id=self.network.service_security_group_id,
+            cluster_arn=self.cluster.arn,
+            cluster_name=self.cluster.name,
+            namespace_id=self.namespace.id,
+            namespace_name=self.namespace.name,
+            kms_key_arn=self.key.arn,
+        )
+        self.register_outputs(self.contract.outputs())
+
+    def _api_gateway_logging(self, name: str,
+                             partition: pulumi.Output[aws.GetPartitionResult]) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-apigateway-logs",
+            description="Lets API Gateway write REST API execution and access logs",
+            assume_role_policy=iam.trust_policy("apigateway.amazonaws.com"),
+            opts=child)
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-apigateway-logs",
+            role=role.name,
+            policy_arn=partition.apply(
+                lambda p: f"arn:{p.partition}:iam::aws:policy/service-role/"
+                          "AmazonAPIGatewayPushToCloudWatchLogs"),
+            opts=child)
+        aws.apigateway.Account(
+            f"{name}-apigateway-account",
+            cloudwatch_role_arn=role.arn,
+            # API Gateway checks the role's rights when the account setting is made.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]))
