@@ -1,0 +1,263 @@
+"""The function block: one Lambda function with what a production function needs.
+
+Default settings:
+
+| Setting                | Default                                                                 |
+|------------------------|-------------------------------------------------------------------------|
+| IAM role               | its own, never shared; inline statements scoped to resource ARNs        |
+| Logs                   | explicit log group, stage retention; JSON lines written by Powertools   |
+| Tracing                | X-Ray active tracing; responses are not copied into traces              |
+| Architecture / runtime | arm64 and python3.13 from stack config; runtime on an allow-list        |
+| Memory / timeout       | required arguments: every function states its capacity                  |
+| Powertools             | AWS-managed layer for the region, architecture and runtime; service     |
+|                        | name, log level, debug sampling, metrics namespace in the environment   |
+| Concurrency            | unreserved; ``reserved_concurrency`` caps it, and 0 is a kill switch    |
+| Async invocation       | 2 retries, 1 hour maximum age, failures to an SQS queue (with its DLQ)  |
+| Code                   | ``functions/<code>`` plus the shared ``blueprints_common`` library      |
+
+Third-party libraries never go into the code package: Powertools comes from its managed layer,
+and heavy libraries from built layers passed in ``layers``.
+
+The Lambda log format stays ``Text``: Powertools already writes structured JSON, and Lambda's own
+JSON level filter would drop the DEBUG lines that Powertools samples on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import LAMBDA_ARCHITECTURES, LAMBDA_RUNTIMES, Defaults
+from components.foundation import iam
+from components.foundation.logs import log_group
+from components.foundation.queue import Queue, QueueArgs
+from components.foundation.validation import require_valid, warn_override
+
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
+SHARED_LIBRARY = "blueprints_common"
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+METRICS_NAMESPACE = "ServerlessBlueprints"
+
+# What a function needs on each kind of on-failure destination.
+DESTINATION_ACTIONS: Mapping[str, str] = {
+    "sqs": "sqs:SendMessage",
+    "sns": "sns:Publish",
+    "lambda": "lambda:InvokeFunction",
+    "events": "events:PutEvents",
+}
+
+
+@dataclass(frozen=True)
+class FailureDestination:
+    """Where Lambda sends an asynchronous event once its retries are exhausted."""
+
+    arn: pulumi.Input[str]
+    service: Literal["sqs", "sns", "lambda", "events"]
+
+
+@dataclass(frozen=True)
+class FunctionVpc:
+    """Private subnets and security groups for a function that must reach into a VPC."""
+
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    security_group_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+
+
+@dataclass(frozen=True)
+class FunctionArgs:
+    """Inputs of the function block. ``code`` names a folder under ``functions/``."""
+
+    code: str
+    memory_size: int
+    timeout: int
+    handler: str = "app.handler"
+    description: str | None = None
+    statements: Sequence[iam.Statement] = ()
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    service_name: str | None = None
+    metrics_namespace: str = METRICS_NAMESPACE
+    reserved_concurrency: int | None = None
+    invoked_async: bool = False
+    on_failure: FailureDestination | None = None
+    maximum_retry_attempts: int = 2
+    maximum_event_age_seconds: int = 3600
+    vpc: FunctionVpc | None = None
+    layers: Sequence[pulumi.Input[str]] = ()
+    kms_key_arn: pulumi.Input[str] | None = None
+    code_root: Path = FUNCTIONS_DIR
+
+
+def powertools_layer_arn(region: str, architecture: str, runtime: str, version: int) -> str:
+    """The AWS-managed Powertools for AWS Lambda (Python) V3 layer for this function's shape."""
+    python = runtime.replace(".", "")
+    return (f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+            f"AWSLambdaPowertoolsPythonV3-{python}-{architecture}:{version}")
+
+
+def partition(region: str) -> str:
+    """The ARN partition a region belongs to."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def package(code: str, code_root: Path = FUNCTIONS_DIR) -> pulumi.AssetArchive:
+    """The deployment package: the function's folder at the root, plus the shared library."""
+    folders = {"": code_root / code, f"{SHARED_LIBRARY}/": code_root / SHARED_LIBRARY}
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {}
+    for prefix, folder in folders.items():
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                assets[prefix + path.relative_to(folder).as_posix()] = pulumi.FileAsset(str(path))
+    return pulumi.AssetArchive(assets)
+
+
+def _problems(name: str, args: FunctionArgs, defaults: Defaults) -> list[str | None]:
+    functions = defaults.functions
+    module = args.handler.rsplit(".", 1)[0].replace(".", "/")
+    return [
+        None if (args.code_root / args.code / f"{module}.py").is_file() else
+        f"code: no handler module {module}.py in {args.code_root / args.code}",
+        None if 128 <= args.memory_size <= 10240 else
+        f"memory_size: {args.memory_size} MB is outside Lambda's 128 to 10240 MB",
+        None if 1 <= args.timeout <= 900 else
+        f"timeout: {args.timeout} s is outside Lambda's 1 to 900 s",
+        None if functions.runtime in LAMBDA_RUNTIMES else
+        f"runtime: {functions.runtime!r} is not allowed; use one of {', '.join(LAMBDA_RUNTIMES)}",
+        None if functions.architecture in LAMBDA_ARCHITECTURES else
+        f"architecture: {functions.architecture!r} is not one of "
+        f"{', '.join(LAMBDA_ARCHITECTURES)}",
+        None if args.reserved_concurrency is None or args.reserved_concurrency >= 0 else
+        "reserved_concurrency: must be 0 (switched off) or more",
+        None if 0 <= args.maximum_retry_attempts <= 2 else
+        "maximum_retry_attempts: Lambda retries an asynchronous event 0, 1 or 2 times",
+        None if 60 <= args.maximum_event_age_seconds <= 21600 else
+        "maximum_event_age_seconds: must be between 60 and 21600",
+        None if args.on_failure is None or args.invoked_async else
+        "on_failure: only asynchronous functions have one; set invoked_async=True",
+        None if not set(args.environment) & set(_powertools_environment(name, args, defaults))
+        else "environment: the Powertools variables are set by the block; set service_name or "
+             "metrics_namespace instead",
+    ]
+
+
+def _powertools_environment(name: str, args: FunctionArgs, defaults: Defaults) -> dict[str, str]:
+    return {
+        "POWERTOOLS_SERVICE_NAME": args.service_name or name,
+        "POWERTOOLS_METRICS_NAMESPACE": args.metrics_namespace,
+        "POWERTOOLS_LOG_LEVEL": defaults.functions.log_level,
+        "POWERTOOLS_LOGGER_SAMPLE_RATE": str(defaults.functions.debug_log_sample_rate),
+        # Traces are readable by more people than the data; keep payloads out of them.
+        "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+    }
+
+
+class Function(pulumi.ComponentResource):
+    """A Lambda function with its own role, log group, tracing, Powertools and failure path."""
+
+    function: aws.lambda_.Function
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+    failure_queue: Queue | None
+    arn: pulumi.Output[str]
+    name: pulumi.Output[str]
+    invoke_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: FunctionArgs, defaults: Defaults,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("blueprints:foundation:Function", name, None, opts)
+        require_valid(f"Function {name}", _problems(name, args, defaults))
+        child = pulumi.ResourceOptions(parent=self)
+        functions = defaults.functions
+
+        self.log_group = log_group(f"{name}-logs", defaults, kms_key_arn=args.kms_key_arn,
+                                   log_group_name_prefix=f"/blueprints/{defaults.stage}/{name}/",
+                                   opts=child)
+        self.failure_queue = None
+        on_failure = args.on_failure
+        if args.invoked_async and on_failure is None:
+            self.failure_queue = Queue(f"{name}-failures", QueueArgs(kms_key_arn=args.kms_key_arn),
+                                       defaults, opts=child)
+            on_failure = FailureDestination(arn=self.failure_queue.arn, service="sqs")
+
+        statements = [
+            iam.allow(["logs:CreateLogStream", "logs:PutLogEvents"],
+                      pulumi.Output.concat(self.log_group.arn, ":*")),
+            *args.statements,
+        ]
+        if on_failure is not None:
+            statements.append(iam.allow([DESTINATION_ACTIONS[on_failure.service]],
+                                        on_failure.arn))
+        if args.kms_key_arn is not None:
+            statements.append(iam.allow(["kms:Decrypt"], args.kms_key_arn))
+
+        self.role = aws.iam.Role(f"{name}-role",
+                                 assume_role_policy=iam.trust_policy("lambda.amazonaws.com"),
+                                 description=f"Execution role of the {name} function only",
+                                 opts=child)
+        policy = aws.iam.RolePolicy(f"{name}-policy", role=self.role.id,
+                                    policy=iam.policy_document(statements), opts=child)
+        managed = ["AWSXRayDaemonWriteAccess"]
+        if args.vpc is not None:
+            managed.append("service-role/AWSLambdaVPCAccessExecutionRole")
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{policy_name.rsplit('/', 1)[-1].lower()}", role=self.role.name,
+                policy_arn=f"arn:{partition(defaults.region)}:iam::aws:policy/{policy_name}",
+                opts=child)
+            for policy_name in managed
+        ]
+
+        if args.reserved_concurrency == 0:
+            warn_override(self, "reserved_concurrency=0",
+                          "The function is switched off: every invocation is throttled.")
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            description=args.description,
+            role=self.role.arn,
+            runtime=functions.runtime,
+            architectures=[functions.architecture],
+            handler=args.handler,
+            code=package(args.code, args.code_root),
+            memory_size=args.memory_size,
+            timeout=args.timeout,
+            layers=[powertools_layer_arn(defaults.region, functions.architecture,
+                                         functions.runtime, functions.powertools_layer_version),
+                    *args.layers],
+            tracing_config={"mode": "Active"},
+            logging_config={"log_format": "Text", "log_group": self.log_group.name},
+            environment={"variables": {**_powertools_environment(name, args, defaults),
+                                       **args.environment}},
+            kms_key_arn=args.kms_key_arn,
+            reserved_concurrent_executions=args.reserved_concurrency,
+            vpc_config=None if args.vpc is None else {
+                "subnet_ids": args.vpc.subnet_ids,
+                "security_group_ids": args.vpc.security_group_ids,
+            },
+            opts=pulumi.ResourceOptions(parent=self,
+                                        depends_on=[policy, self.log_group, *attachments]),
+        )
+        if on_failure is not None:
+            aws.lambda_.FunctionEventInvokeConfig(
+                f"{name}-async",
+                function_name=self.function.name,
+                maximum_retry_attempts=args.maximum_retry_attempts,
+                maximum_event_age_in_seconds=args.maximum_event_age_seconds,
+                destination_config={"on_failure": {"destination": on_failure.arn}},
+                opts=child,
+            )
+
+        self.arn = self.function.arn
+        self.name = self.function.name
+        self.invoke_arn = self.function.invoke_arn
+        self.register_outputs({
+            "arn": self.arn,
+            "name": self.name,
+            "roleArn": self.role.arn,
+            "logGroupName": self.log_group.name,
+        })

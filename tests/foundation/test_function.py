@@ -1,0 +1,218 @@
+"""The function block: role per function, logs, tracing, capacity, Powertools, async failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.foundation import iam
+from components.foundation.function import (
+    FailureDestination,
+    Function,
+    FunctionArgs,
+    FunctionVpc,
+    powertools_layer_arn,
+)
+from components.foundation.validation import InvalidArgs
+from tests.support import DEV, PROD, statements
+from tools.mock_runtime import StackRun
+
+FUNCTION = "aws:lambda/function:Function"
+ROLE = "aws:iam/role:Role"
+POLICY = "aws:iam/rolePolicy:RolePolicy"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+TABLE_ARN = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders"
+
+Build = Callable[..., StackRun]
+
+
+@pytest.fixture
+def code_root(tmp_path: Path) -> Path:
+    for folder, files in {"orders": ["app.py"], "refunds": ["app.py", "rules.py"],
+                          "blueprints_common": ["__init__.py"]}.items():
+        (tmp_path / folder).mkdir()
+        for file in files:
+            (tmp_path / folder / file).write_text("def handler(event, context):\n    return {}\n")
+    (tmp_path / "orders" / "__pycache__").mkdir()
+    (tmp_path / "orders" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
+    return tmp_path
+
+
+def args(code_root: Path, **overrides: Any) -> FunctionArgs:
+    base = FunctionArgs(code="orders", memory_size=256, timeout=10, code_root=code_root,
+                        statements=[iam.allow(["dynamodb:GetItem"], TABLE_ARN)])
+    return replace(base, **overrides)
+
+
+def one_function(build: Build, function_args: FunctionArgs, defaults: Any = DEV) -> StackRun:
+    return build(lambda opts: Function("orders", function_args, defaults, opts))
+
+
+def test_each_function_gets_its_own_role(build: Build, code_root: Path) -> None:
+    run = build(lambda opts: [
+        Function("orders", args(code_root), DEV, opts),
+        Function("refunds", args(code_root, code="refunds"), DEV, opts),
+    ])
+    roles = {r.name: r.state["arn"] for r in run.of_type(ROLE)}
+    functions = {r.name: r.inputs["role"] for r in run.of_type(FUNCTION)}
+    assert functions == {"orders-function": roles["orders-role"],
+                         "refunds-function": roles["refunds-role"]}
+    for role in run.of_type(ROLE):
+        assert statements(role, "assumeRolePolicy") == [{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]
+
+
+def test_role_statements_are_scoped_to_arns(build: Build, code_root: Path) -> None:
+    run = one_function(build, args(code_root))
+    log_group_arn = run.one(LOG_GROUP, "orders-logs").state["arn"]
+    policy = run.one(POLICY, "orders-policy")
+    assert policy.inputs["role"] == run.one(ROLE, "orders-role").id
+    assert statements(policy) == [
+        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": f"{log_group_arn}:*"},
+        {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": TABLE_ARN},
+    ]
+    attachments = run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert [a.inputs["policyArn"] for a in attachments] == [
+        "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"]
+
+
+def test_log_group_has_the_stage_retention_and_receives_the_logs(
+        build: Build, code_root: Path) -> None:
+    for defaults, retention in ((DEV, 14), (PROD, 365)):
+        run = one_function(build, args(code_root), defaults)
+        log_group = run.one(LOG_GROUP, "orders-logs")
+        assert log_group.inputs["retentionInDays"] == retention
+        assert log_group.inputs["namePrefix"] == f"/blueprints/{defaults.stage}/orders/"
+        function = run.one(FUNCTION, "orders-function")
+        assert function.inputs["loggingConfig"] == {"logFormat": "Text",
+                                                    "logGroup": log_group.state["name"]}
+        assert log_group.urn in function.dependencies
+
+
+def test_function_settings(build: Build, code_root: Path) -> None:
+    run = one_function(build, args(code_root, reserved_concurrency=5, description="Orders"))
+    inputs = run.one(FUNCTION, "orders-function").inputs
+    assert inputs["tracingConfig"] == {"mode": "Active"}
+    assert inputs["memorySize"] == 256
+    assert inputs["timeout"] == 10
+    assert inputs["architectures"] == ["arm64"]
+    assert inputs["runtime"] == "python3.13"
+    assert inputs["handler"] == "app.handler"
+    assert inputs["reservedConcurrentExecutions"] == 5
+    assert inputs["layers"] == [
+        "arn:aws:lambda:eu-west-1:017000801446:layer:"
+        "AWSLambdaPowertoolsPythonV3-python313-arm64:27"]
+    assert inputs["environment"]["variables"] == {
+        "POWERTOOLS_SERVICE_NAME": "orders",
+        "POWERTOOLS_METRICS_NAMESPACE": "ServerlessBlueprints",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "POWERTOOLS_LOGGER_SAMPLE_RATE": "0.1",
+        "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+    }
+
+
+def test_layer_follows_architecture_runtime_and_version(build: Build, code_root: Path) -> None:
+    x86 = replace(DEV, functions=replace(DEV.functions, architecture="x86_64",
+                                         runtime="python3.12", powertools_layer_version=30))
+    inputs = one_function(build, args(code_root), x86).one(FUNCTION, "orders-function").inputs
+    assert inputs["architectures"] == ["x86_64"]
+    assert inputs["layers"] == [powertools_layer_arn("eu-west-1", "x86_64", "python3.12", 30)]
+    assert inputs["layers"][0].endswith("AWSLambdaPowertoolsPythonV3-python312-x86_64:30")
+
+
+def test_package_holds_the_handler_and_the_shared_library(build: Build, code_root: Path) -> None:
+    code = one_function(build, args(code_root, code="refunds")).one(
+        FUNCTION, "orders-function").inputs["code"]
+    assert isinstance(code, pulumi.AssetArchive)
+    assert sorted(code.assets) == ["app.py", "blueprints_common/__init__.py", "rules.py"]
+    assert code.assets["app.py"].path == str(code_root / "refunds" / "app.py")
+
+
+def test_async_function_sends_failures_to_a_queue_with_a_dlq(
+        build: Build, code_root: Path) -> None:
+    run = one_function(build, args(code_root, invoked_async=True))
+    queue = run.one("aws:sqs/queue:Queue", "orders-failures-queue")
+    dlq = run.one("aws:sqs/queue:Queue", "orders-failures-dlq")
+    assert f'"deadLetterTargetArn": "{dlq.state["arn"]}"'.replace(" ", "") in \
+        queue.inputs["redrivePolicy"].replace(" ", "")
+    invoke_config = run.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+                            "orders-async")
+    assert invoke_config.inputs["destinationConfig"] == {
+        "onFailure": {"destination": queue.state["arn"]}}
+    assert invoke_config.inputs["maximumRetryAttempts"] == 2
+    assert invoke_config.inputs["maximumEventAgeInSeconds"] == 3600
+    assert {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queue.state["arn"]} \
+        in statements(run.one(POLICY, "orders-policy"))
+
+
+def test_explicit_failure_destination_gets_the_matching_permission(
+        build: Build, code_root: Path) -> None:
+    topic = "arn:aws:sns:eu-west-1:111111111111:failures"
+    run = one_function(build, args(code_root, invoked_async=True,
+                                   on_failure=FailureDestination(topic, "sns")))
+    assert not run.of_type("aws:sqs/queue:Queue")
+    assert {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": topic} \
+        in statements(run.one(POLICY, "orders-policy"))
+
+
+def test_synchronous_function_has_no_async_config(build: Build, code_root: Path) -> None:
+    run = one_function(build, args(code_root))
+    assert not run.of_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+
+
+def test_vpc_function_gets_network_access(build: Build, code_root: Path) -> None:
+    vpc = FunctionVpc(subnet_ids=["subnet-1", "subnet-2"], security_group_ids=["sg-1"])
+    run = one_function(build, args(code_root, vpc=vpc))
+    assert run.one(FUNCTION, "orders-function").inputs["vpcConfig"] == {
+        "subnetIds": ["subnet-1", "subnet-2"], "securityGroupIds": ["sg-1"]}
+    policies = [a.inputs["policyArn"] for a in
+                run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")]
+    assert "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole" in policies
+
+
+def test_customer_key_encrypts_environment_and_logs(build: Build, code_root: Path) -> None:
+    key = "arn:aws:kms:eu-west-1:111111111111:key/1234"
+    run = one_function(build, args(code_root, kms_key_arn=key))
+    assert run.one(FUNCTION, "orders-function").inputs["kmsKeyArn"] == key
+    assert run.one(LOG_GROUP, "orders-logs").inputs["kmsKeyId"] == key
+    assert {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key} \
+        in statements(run.one(POLICY, "orders-policy"))
+
+
+def test_every_child_is_parented_to_the_block(build: Build, code_root: Path) -> None:
+    run = one_function(build, args(code_root, invoked_async=True))
+    block = run.one("blueprints:foundation:Function", "orders")
+    direct = {r.name for r in run.children(block)}
+    assert {"orders-function", "orders-role", "orders-policy", "orders-logs", "orders-async",
+            "orders-failures"} <= direct
+
+
+def test_kill_switch_warns(build: Build, code_root: Path) -> None:
+    run = one_function(build, args(code_root, reserved_concurrency=0))
+    assert run.one(FUNCTION, "orders-function").inputs["reservedConcurrentExecutions"] == 0
+    assert any("reserved_concurrency=0" in warning for warning in run.warnings)
+
+
+def test_bad_inputs_are_all_reported(build: Build, code_root: Path) -> None:
+    bad_defaults = replace(DEV, functions=replace(DEV.functions, runtime="python3.9"))
+    bad = args(code_root, code="missing", memory_size=64, timeout=901, reserved_concurrency=-1,
+               on_failure=FailureDestination("arn:aws:sqs:eu-west-1:111111111111:q", "sqs"),
+               environment={"POWERTOOLS_SERVICE_NAME": "x"})
+    with pytest.raises(InvalidArgs) as raised:
+        one_function(build, bad, bad_defaults)
+    assert [p.split(":")[0] for p in raised.value.problems] == [
+        "code", "memory_size", "timeout", "runtime", "reserved_concurrency", "on_failure",
+        "environment"]
+    assert "Function orders: invalid arguments" in str(raised.value)
+
+
+def test_wildcard_statements_are_refused(code_root: Path) -> None:
+    with pytest.raises(iam.PolicyError, match="dynamodb:\\*"):
+        args(code_root, statements=[iam.allow(["dynamodb:*"], TABLE_ARN)])
