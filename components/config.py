@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import pulumi
 from pulumi.runtime import config as runtime_config
@@ -88,8 +88,17 @@ AccountId = Annotated[str, BeforeValidator(_quoted_account_id),
                       StringConstraints(pattern=r"^\d{12}$")]
 LogRetentionDays = Annotated[int, _one_of(LOG_RETENTION_DAYS)]
 ROLE_ARN = re.compile(r"^arn:aws(?:-cn|-us-gov)?:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+
+
+def _not_reserved(key: str) -> str:
+    if key.lower().startswith("aws:"):
+        raise ValueError("tag keys starting with 'aws:' are reserved for AWS")
+    return key
+
+
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128,
-                                          pattern=r"^(?!aws:)[\w .:/=+@-]+$")]
+                                          pattern=r"^[\w .:/=+@-]+$"),
+                   AfterValidator(_not_reserved)]
 TagValue = Annotated[str, StringConstraints(max_length=256, pattern=r"^[\w .:/=+@-]*$")]
 
 
@@ -99,7 +108,8 @@ class AccountSettings:
 
     id: AccountId
     deploy_role_arn: str
-    session_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{2,64}$")] = "blueprints-deploy"
+    session_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{2,64}$")] = (
+        "blueprints-deploy")
 
     @model_validator(mode="after")
     def _role_in_account(self) -> AccountSettings:
@@ -212,9 +222,6 @@ KNOWN_KEYS = ("stage", "account", "externalId", "tags", "logRetentionDays", "lam
               "lambdaArchitecture", "powertoolsLayerVersion", "logLevel", "debugLogSampleRate",
               "environment", "environmentStack", "services")
 
-T = TypeVar("T")
-
-
 class _Reader:
     """Reads keys of one namespace and collects every problem instead of stopping at the first."""
 
@@ -244,6 +251,11 @@ class _Reader:
                 path = ".".join(str(part) for part in detail["loc"])
                 where = f"{self.key(key)}.{path}" if path else self.key(key)
                 message = detail["msg"].removeprefix("Value error, ")
+                if detail["type"] == "unexpected_keyword_argument":
+                    message = "is not a known setting"
+                    fields = getattr(kind, "__pydantic_fields__", {})
+                    if len(detail["loc"]) == 1 and fields:
+                        message += f"; known settings: {', '.join(map(to_camel, fields))}"
                 self.problems.append(f"{where}: {message}")
             return None
 
@@ -323,7 +335,9 @@ def load(services: Mapping[str, type] | None = None) -> StackConfig:
 
     if reader.problems:
         raise ConfigError(reader.problems)
-    assert stage is not None and account is not None and region is not None
+    assert stage is not None
+    assert account is not None
+    assert region is not None
     return StackConfig(
         stage=stage,
         region=region,
@@ -367,6 +381,10 @@ def _read_services(reader: _Reader, catalog: Mapping[str, type]) -> dict[str, An
         if name not in catalog:
             reader.problems.append(f"{reader.key('services')}.{name}: is not a catalog service; "
                                    f"known services: {known}")
+            continue
+        if not isinstance(value, dict | None):
+            reader.problems.append(f"{reader.key('services')}.{name}: must be an object of "
+                                   "the service's settings")
             continue
         body = dict(value or {})
         if body.pop("enabled", True) is False:

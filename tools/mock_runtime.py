@@ -32,7 +32,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 
 ROOT = Path(__file__).resolve().parents[1]
-SECRET_PLACEHOLDER = "offline-placeholder-for-a-secure-value"
+SECRET_PLACEHOLDER = "offline-placeholder-for-a-secure-value"  # noqa: S105 (not a secret)
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "eu-west-1"
 
@@ -202,9 +202,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return name, {"name": name, "outputs": reveal(outputs), "secretOutputNames": secret}
 
     def _cloud_resource(self, typ: str, name: str, state: dict) -> tuple[str, dict]:
-        package, module_path, kind = typ.split(":")
+        _, module_path, kind = typ.split(":")
         service = module_path.split("/")[0]
-        physical = state.get("name") or f"{name}-{_digest(typ, name, length=7)}"
+        physical = state.get("name") or (state.get("namePrefix") or f"{name}-") + _digest(
+            typ, name, length=7) + (".fifo" if state.get("fifoQueue") else "")
         region, account = self.region, self.account_id
         prefix = _ID_PREFIXES.get(typ)
         resource_id = f"{prefix}-{_digest(typ, name)}" if prefix else physical
@@ -324,7 +325,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def _record(self, request: Any, properties: Any, urn: str, resource_id: str | None,
                 state: Any) -> None:
-        inputs = rpc.deserialize_properties(properties)
+        inputs = unwrap_secrets(rpc.deserialize_properties(properties))
+        if request.type.startswith("pulumi:providers:"):
+            inputs = {key: _provider_input(value) for key, value in inputs.items()}
         self.recorded.append(Resource(
             urn=urn,
             type=request.type,
@@ -333,7 +336,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             parent=request.parent or None,
             provider=request.provider or None,
             id=resource_id,
-            inputs=unwrap_secrets(inputs),
+            inputs=inputs,
             state=unwrap_secrets(dict(state)),
             protect=bool(getattr(request, "protect", False)),
             retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
@@ -342,6 +345,19 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 key: tuple(deps.urns)
                 for key, deps in getattr(request, "propertyDependencies", {}).items()},
         ))
+
+
+def _provider_input(value: Any) -> Any:
+    # The SDK hands provider configuration over JSON-encoded; decode it so it reads like the
+    # arguments the program passed.
+    if isinstance(value, Secret):
+        return Secret(_provider_input(value.value))
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 # --- stack files ----------------------------------------------------------------------------
@@ -449,8 +465,13 @@ def run_program(program: Callable[[], Any], *, stack: str = "test",
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(run_in_stack(program))
+        except BaseException:
+            # The error reaches the caller; every output that depended on it fails too, and
+            # asyncio would report each of those again when it is collected.
+            loop.set_exception_handler(_quiet_after_failure)
+            raise
         finally:
-            loop.close()
+            _drain(loop)
             asyncio.set_event_loop(None)
 
     contextvars.copy_context().run(run)
@@ -465,11 +486,17 @@ def run_stack(stack: str, *, root: Path = ROOT,
               _referenced_by: tuple[str, ...] = ()) -> StackRun:
     """Runs ``__main__.py`` for ``Pulumi.<stack>.yaml``, as ``pulumi preview`` would.
 
+    ``config_overrides`` replaces keys of the stack file's config; ``None`` removes a key.
+
     A stack that reads an environment stack through a StackReference gets the outputs of that
     stack's own offline run, when the project has its stack file.
     """
     section = dict(load_stack_file(stack, root).get("config") or {})
-    section.update(config_overrides or {})
+    for key, value in (config_overrides or {}).items():
+        if value is None:
+            section.pop(key, None)
+        else:
+            section[key] = value
     config = config_from_mapping(section, root)
     references = {}
     reference = config.get(f"{project_file(root)['name']}:environmentStack")
@@ -483,11 +510,27 @@ def run_stack(stack: str, *, root: Path = ROOT,
         sys.path.insert(0, str(root))
     run = run_program(lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__"),
                       stack=stack, config=config, stack_outputs=references, root=root)
-    _check_default_providers(run, section)
+    check_default_providers(run, section)
     return run
 
 
-def _check_default_providers(run: StackRun, section: Mapping[str, Any]) -> None:
+def _quiet_after_failure(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    if "exception was never retrieved" not in context.get("message", ""):
+        loop.default_exception_handler(context)
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    # A failed run leaves outputs waiting on resources that will never resolve; cancel them
+    # and collect their results, so that nothing of this run outlives its loop.
+    while pending := asyncio.all_tasks(loop):
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+
+
+def check_default_providers(run: StackRun, section: Mapping[str, Any]) -> None:
+    """Fails, as the engine would, when a package's default provider is disabled but used."""
     disabled = section.get("pulumi:disable-default-providers") or []
     packages = {r.type.split(":")[0] for r in run.managed()}
     for package in packages & set(disabled if "*" not in disabled else packages):

@@ -1,0 +1,193 @@
+"""Every stack file, planned offline: providers, accounts, the contract, and the plan's output.
+
+The parametrisation reads the project folder, so a new ``Pulumi.<stack>.yaml`` is covered by
+these tests without anyone writing one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from components.environment import EnvironmentContract
+from tools import plan
+from tools.mock_runtime import (
+    SECRET_PLACEHOLDER,
+    PlanError,
+    Secret,
+    StackRun,
+    check_default_providers,
+    load_stack_file,
+    reveal,
+    run_program,
+    run_stack,
+    stack_names,
+)
+
+STACKS = stack_names()
+CONTRACT_OUTPUTS = ["clusterArn", "clusterName", "kmsKeyArn", "namespaceId", "namespaceName",
+                    "privateSubnetIds", "publicSubnetIds", "serviceSecurityGroupId", "vpcCidr",
+                    "vpcId"]
+
+_runs: dict[str, StackRun] = {}
+
+
+def planned(stack: str) -> StackRun:
+    """Each stack is planned once per session; the tests only read the result."""
+    if stack not in _runs:
+        _runs[stack] = run_stack(stack)
+    return _runs[stack]
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    return dict(load_stack_file(stack)["config"])
+
+
+def test_the_project_has_the_stacks_the_design_names() -> None:
+    assert {"dev", "prod-env", "prod"} <= set(STACKS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_file_disables_the_default_aws_provider(stack: str) -> None:
+    assert "aws" in stack_config(stack)["pulumi:disable-default-providers"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_resource_is_on_an_explicit_provider_for_the_stack_account(stack: str) -> None:
+    run = planned(stack)
+    account = stack_config(stack)["blueprints:account"]
+    managed = list(run.managed())
+    if "blueprints:environment" in stack_config(stack):
+        assert managed, "a stack that builds an environment declares resources"
+    for resource in managed:
+        provider = run.provider_of(resource)
+        assert provider is not None, f"{resource.name} has no explicit provider"
+        assert provider.type == "pulumi:providers:aws"
+        assert provider.inputs["allowedAccountIds"] == [account["id"]]
+        assert reveal(provider.inputs["assumeRoles"])[0]["roleArn"] == account["deployRoleArn"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_providers_assume_the_deploy_role_and_tag_everything(stack: str) -> None:
+    run = planned(stack)
+    config = stack_config(stack)
+    providers = {p.inputs["region"]: p for p in run.of_type("pulumi:providers:aws")}
+    assert set(providers) == {config["aws:region"], "us-east-1"}
+    for provider in providers.values():
+        assume_roles = provider.inputs["assumeRoles"]
+        role = reveal(assume_roles)[0]
+        assert role["sessionName"] == config["blueprints:account"].get("sessionName",
+                                                                       "blueprints-deploy")
+        assert provider.inputs["defaultTags"]["tags"] == {
+            "project": "blueprints", "environment": config["blueprints:stage"],
+            **config["blueprints:tags"]}
+        if "blueprints:externalId" in config:
+            # A secret external id makes the whole assume-role block secret.
+            assert isinstance(assume_roles, Secret)
+            assert role["externalId"] == SECRET_PLACEHOLDER
+        else:
+            assert not isinstance(assume_roles, Secret)
+            assert "externalId" not in role
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_exports_the_environment_contract(stack: str) -> None:
+    assert sorted(planned(stack).outputs) == CONTRACT_OUTPUTS
+
+
+def test_the_contract_read_through_a_stack_reference_equals_the_one_built() -> None:
+    built, referenced = planned("prod-env").outputs, planned("prod").outputs
+    assert referenced == built
+    assert built["vpcId"].startswith("vpc-")
+    assert len(built["privateSubnetIds"]) == 3
+
+
+def test_services_get_an_identical_contract_object_either_way() -> None:
+    built = planned("dev").outputs
+    contracts: dict[str, dict[str, Any]] = {}
+
+    def read_back() -> None:
+        contract = EnvironmentContract.from_stack_reference(
+            pulumi.StackReference("environment", stack_name="organization/blueprints/dev"))
+        pulumi.Output.all(**contract.outputs()).apply(
+            lambda values: contracts.setdefault("read", values))
+
+    run_program(read_back, stack_outputs={"organization/blueprints/dev": built})
+    assert contracts["read"] == built
+
+
+def test_only_services_stacks_build_no_environment() -> None:
+    assert not planned("prod").of_type("blueprints:environment:Environment")
+    assert planned("prod").of_type("pulumi:pulumi:StackReference")
+    assert len(planned("dev").of_type("blueprints:environment:Environment")) == 1
+
+
+def test_prod_protects_stateful_environment_resources_and_dev_does_not() -> None:
+    for stack, protected in (("dev", False), ("prod-env", True)):
+        key = planned(stack).one("aws:kms/key:Key")
+        assert key.protect is protected, stack
+
+
+def test_dev_and_prod_differ_in_nat_and_retention() -> None:
+    dev, prod = planned("dev"), planned("prod-env")
+    assert len(dev.of_type("aws:ec2/natGateway:NatGateway")) == 1
+    assert len(prod.of_type("aws:ec2/natGateway:NatGateway")) == 3
+    retention = {run.stack: {g.inputs["retentionInDays"]
+                             for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
+                 for run in (dev, prod)}
+    assert retention == {"dev": {14}, "prod-env": {365}}
+
+
+def test_a_resource_without_a_provider_fails_the_plan_when_defaults_are_disabled() -> None:
+    run = run_program(lambda: aws.sqs.Queue("stray"))
+    with pytest.raises(PlanError, match="no explicit provider: stray"):
+        check_default_providers(run, {"pulumi:disable-default-providers": ["aws"]})
+    check_default_providers(run, {})
+
+
+def test_plan_prints_the_tree_and_the_totals(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan.main(["--stack", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert "└─ blueprints:environment:Environment  dev" in out
+    assert "aws:ec2/vpc:Vpc  dev-network-vpc" in out
+    assert "Resources by type (" in out
+    assert re.search(r"^ +4  aws:ec2/subnet:Subnet$", out, re.MULTILINE)
+
+
+@pytest.mark.parametrize("stack", ["prod", "prod-env"])
+def test_plan_never_prints_a_secure_value(stack: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    ciphertext = stack_config(stack)["blueprints:externalId"]["secure"]
+    for form in ([], ["--json"]):
+        assert plan.main(["--stack", stack, *form]) == 0
+        out = capsys.readouterr().out
+        assert ciphertext not in out
+        assert SECRET_PLACEHOLDER not in out
+    document = json.loads(out)
+    providers = [r for r in document["resources"] if r["type"] == "pulumi:providers:aws"]
+    assert {p["inputs"]["assumeRoles"] for p in providers} == {"[secret]"}
+
+
+def test_plan_json_lists_every_resource_with_its_provider(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan.main(["--stack", "dev", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    run = planned("dev")
+    assert len(document["resources"]) == len(run.resources)
+    assert sum(document["totals"].values()) == len(run.resources)
+    assert document["outputs"] == run.outputs
+    custom = [r for r in document["resources"]
+              if r["custom"] and not r["type"].startswith("pulumi:")]
+    assert all(r["provider"] for r in custom)
+
+
+def test_plan_rejects_an_unknown_stack(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        plan.main(["--stack", "nope"])
+    assert raised.value.code == 2
+    assert "invalid choice: 'nope'" in capsys.readouterr().err

@@ -1,0 +1,124 @@
+"""The offline plan: what a stack would deploy, with no cloud account and no Pulumi CLI.
+
+    python -m tools.plan --stack dev          # the component tree and the totals by type
+    python -m tools.plan --stack prod --json  # the same, with every input, as JSON
+
+It runs the real program (``__main__.py``) for ``Pulumi.<stack>.yaml`` under the Pulumi SDK's
+mock runtime. A stack whose configuration is invalid exits with status 1 and the validation
+messages. ``secure:`` values are never decrypted: the program sees a marked placeholder, and
+anything secret prints as ``[secret]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+
+from tools.mock_runtime import PlanError, Resource, Secret, StackRun, run_stack, stack_names
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return "[secret]"
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (pulumi.Asset, pulumi.Archive)):
+        return f"<{type(value).__name__}>"
+    return value
+
+
+def totals(run: StackRun) -> dict[str, int]:
+    """How many resources of each type the stack declares (components and providers too)."""
+    return dict(sorted(Counter(r.type for r in run.resources).items()))
+
+
+def as_json(run: StackRun) -> dict[str, Any]:
+    return {
+        "stack": run.stack,
+        "resources": [{
+            "urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent,
+            "provider": r.provider_urn, "protect": r.protect, "custom": r.custom,
+            "inputs": _jsonable(dict(r.inputs)),
+        } for r in run.resources],
+        "totals": totals(run),
+        "outputs": _jsonable(run.outputs),
+        "warnings": run.warnings,
+    }
+
+
+def tree(run: StackRun) -> list[str]:
+    """The component tree, one resource a line, as ``pulumi preview`` draws it."""
+    children: dict[str | None, list[Resource]] = {}
+    urns = {r.urn for r in run.resources}
+    for resource in run.resources:
+        parent = resource.parent if resource.parent in urns else None
+        children.setdefault(parent, []).append(resource)
+    providers = Counter(r.provider_urn for r in run.managed())
+    usual_provider = providers.most_common(1)[0][0] if providers else None
+    names = {r.urn: r.name for r in run.resources}
+
+    def label(resource: Resource) -> str:
+        notes = []
+        if resource.protect:
+            notes.append("protected")
+        if resource.custom and resource.provider_urn not in (None, usual_provider):
+            notes.append(f"provider {names.get(resource.provider_urn or '', '?')}")
+        suffix = f"  [{', '.join(notes)}]" if notes else ""
+        return f"{resource.type}  {resource.name}{suffix}"
+
+    lines = [f"pulumi:pulumi:Stack  blueprints-{run.stack}"]
+
+    def walk(parent: str | None, indent: str) -> None:
+        items = children.get(parent, [])
+        for index, resource in enumerate(items):
+            last = index == len(items) - 1
+            lines.append(f"{indent}{'└─ ' if last else '├─ '}{label(resource)}")
+            walk(resource.urn, indent + ("   " if last else "│  "))
+
+    walk(None, "")
+    return lines
+
+
+def report(run: StackRun) -> str:
+    counts = totals(run)
+    managed = sum(1 for _ in run.managed())
+    width = max((len(str(n)) for n in counts.values()), default=1)
+    lines = [f"Offline plan of stack {run.stack} (mock runtime; nothing was deployed)", "",
+             *tree(run), "",
+             f"Resources by type ({managed} cloud resources, {len(run.resources)} in all):"]
+    lines += [f"  {count:>{width}}  {type_}" for type_, count in counts.items()]
+    if run.outputs:
+        lines += ["", "Outputs:"]
+        lines += [f"  {key}: {json.dumps(_jsonable(value))}"
+                  for key, value in sorted(run.outputs.items())]
+    if run.warnings:
+        lines += ["", "Warnings:"] + [f"  - {warning}" for warning in run.warnings]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.plan", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", required=True, choices=stack_names(),
+                        help="the stack to plan: Pulumi.<stack>.yaml")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    options = parser.parse_args(argv)
+    try:
+        run = run_stack(options.stack)
+    except (pulumi.RunError, PlanError) as error:
+        print(f"error: stack {options.stack}: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(as_json(run), indent=2) if options.json else report(run))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
