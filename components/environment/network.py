@@ -98,24 +98,16 @@ class Network(pulumi.ComponentResource):
             enable_dns_hostnames=True,
             opts=child)
 
-        self.public_subnets = [
-            aws.ec2.Subnet(
-                f"{name}-public-{i}",
+        self.public_subnets, self.private_subnets = (
+            [aws.ec2.Subnet(
+                f"{name}-{tier}-{i}",
                 vpc_id=self.vpc.id,
-                cidr_block=public_cidrs[i],
+                cidr_block=cidrs[i],
                 availability_zone=zones.apply(_zone_picker(i, zone_count)),
                 map_public_ip_on_launch=False,
                 opts=child)
-            for i in range(zone_count)]
-        self.private_subnets = [
-            aws.ec2.Subnet(
-                f"{name}-private-{i}",
-                vpc_id=self.vpc.id,
-                cidr_block=private_cidrs[i],
-                availability_zone=zones.apply(_zone_picker(i, zone_count)),
-                map_public_ip_on_launch=False,
-                opts=child)
-            for i in range(zone_count)]
+             for i in range(zone_count)]
+            for tier, cidrs in (("public", public_cidrs), ("private", private_cidrs)))
 
         internet_gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=self.vpc.id, opts=child)
 

@@ -26,7 +26,6 @@ bucket as its origin), pass ``pulumi.deferred_output()``'s output and resolve it
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,8 +35,6 @@ import pulumi_aws as aws
 from components.config import Defaults
 from components.foundation import iam
 from components.foundation.validation import require_valid, warn_override
-
-SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com$")
 
 
 @dataclass(frozen=True)
@@ -115,12 +112,8 @@ class Bucket(pulumi.ComponentResource):
         )
 
         objects = self.bucket.arn.apply(lambda arn: f"{arn}/*")
-        readers = [
-            iam.allow(["s3:GetObject"], objects,
-                      principals={"Service": service},
-                      conditions={"ArnEquals": {"aws:SourceArn": source_arn}})
-            for service, source_arn in args.allow_read_from
-        ]
+        readers = [iam.allow_service(["s3:GetObject"], objects, service, source_arn)
+                   for service, source_arn in args.allow_read_from]
         # Writing a policy while Block Public Access is being applied can fail or race; wait.
         aws.s3.BucketPolicy(
             f"{name}-policy",
@@ -198,10 +191,4 @@ def _problems(args: BucketArgs, defaults: Defaults) -> list[str | None]:
     if args.force_destroy and defaults.protect:
         problems.append(f"force_destroy: not allowed in stage {defaults.stage!r}, which protects "
                         "stateful resources")
-    for i, (service, source_arn) in enumerate(args.allow_read_from):
-        if not SERVICE_PRINCIPAL.match(service):
-            problems.append(f"allow_read_from[{i}]: {service!r} is not a service principal "
-                            "(such as cloudfront.amazonaws.com)")
-        if isinstance(source_arn, str) and not source_arn.startswith("arn:"):
-            problems.append(f"allow_read_from[{i}]: source {source_arn!r} is not an ARN")
-    return problems
+    return problems + iam.service_grant_problems("allow_read_from", args.allow_read_from)

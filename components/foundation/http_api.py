@@ -33,7 +33,6 @@ it is just not among the component's registered outputs.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ from pulumi_aws.apigatewayv2 import (
 )
 
 from components.config import Defaults
-from components.foundation.logs import log_group
+from components.foundation.logs import access_log_format, log_group
 from components.foundation.validation import InvalidArgs, require_valid, warn_override
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -65,27 +64,13 @@ HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 IDENTITY_SOURCE = re.compile(r"^\$request\.(?:header|querystring)\.[A-Za-z0-9_-]+$")
 MAX_CORS_AGE = 86400
 
-# Every field an HTTP API access log line carries: who called, what, the outcome, where it failed.
-ACCESS_LOG_FORMAT = json.dumps({
-    "requestId": "$context.requestId",
-    "extendedRequestId": "$context.extendedRequestId",
-    "ip": "$context.identity.sourceIp",
-    "userAgent": "$context.identity.userAgent",
-    "subject": "$context.authorizer.claims.sub",
-    "requestTime": "$context.requestTime",
-    "httpMethod": "$context.httpMethod",
-    "routeKey": "$context.routeKey",
-    "path": "$context.path",
-    "status": "$context.status",
-    "protocol": "$context.protocol",
-    "responseLength": "$context.responseLength",
-    "responseLatency": "$context.responseLatency",
-    "integrationError": "$context.integrationErrorMessage",
-    "integrationStatus": "$context.integration.status",
-    "integrationLatency": "$context.integration.latency",
-    "authorizerError": "$context.authorizer.error",
-    "errorMessage": "$context.error.message",
-}, separators=(",", ":"))
+# The common access log fields, plus the route, the caller's subject and integration errors.
+ACCESS_LOG_FORMAT = access_log_format(
+    subject="$context.authorizer.claims.sub",
+    routeKey="$context.routeKey",
+    path="$context.path",
+    integrationError="$context.integrationErrorMessage",
+)
 
 
 class RouteAuthorization(StrEnum):

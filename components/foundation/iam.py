@@ -67,6 +67,29 @@ def allow(actions: Sequence[str], *resources: pulumi.Input[str],
                      principals=principals)
 
 
+SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com$")
+
+
+def allow_service(actions: Sequence[str], resource: pulumi.Input[str], service: str,
+                  source_arn: pulumi.Input[str]) -> Statement:
+    """Lets an AWS service act on ``resource``, on behalf of one source resource only."""
+    return allow(actions, resource, principals={"Service": service},
+                 conditions={"ArnEquals": {"aws:SourceArn": source_arn}})
+
+
+def service_grant_problems(argument: str,
+                           grants: Sequence[tuple[str, pulumi.Input[str]]]) -> list[str]:
+    """What is wrong with (service principal, source ARN) pairs given as ``argument``."""
+    problems = []
+    for i, (service, source_arn) in enumerate(grants):
+        if not SERVICE_PRINCIPAL.match(service):
+            problems.append(f"{argument}[{i}]: {service!r} is not a service principal "
+                            "(such as events.amazonaws.com)")
+        if isinstance(source_arn, str) and not source_arn.startswith("arn:"):
+            problems.append(f"{argument}[{i}]: source {source_arn!r} is not an ARN")
+    return problems
+
+
 def deny_insecure_transport(service: str, *resources: pulumi.Input[str]) -> Statement:
     """Denies every request to ``resources`` that does not arrive over TLS."""
     return Statement(

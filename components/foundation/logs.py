@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pulumi_aws as aws
 
 from components.config import Defaults
+
+# What every API Gateway access log line carries: who called, what, the outcome, where it failed.
+_ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationStatus": "$context.integration.status",
+    "integrationLatency": "$context.integration.latency",
+    "authorizerError": "$context.authorizer.error",
+    "errorMessage": "$context.error.message",
+}
+
+
+def access_log_format(**api_fields: str) -> str:
+    """The JSON access log format: the common fields plus those of one kind of API."""
+    return json.dumps({**_ACCESS_LOG_FIELDS, **api_fields}, separators=(",", ":"))
 
 
 def log_group(resource_name: str, defaults: Defaults, *,

@@ -23,7 +23,6 @@ set. With a customer-managed key, every sending service principal also needs
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,7 +37,6 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 60 * 60
 MAX_VISIBILITY_TIMEOUT_SECONDS = 12 * 60 * 60
 MIN_RETENTION_SECONDS = 60
 MAX_RECEIVE_COUNT = 1000
-SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com$")
 
 
 @dataclass(frozen=True)
@@ -101,12 +99,8 @@ class Queue(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        senders = [
-            iam.allow(["sqs:SendMessage"], self.queue.arn,
-                      principals={"Service": service},
-                      conditions={"ArnEquals": {"aws:SourceArn": source_arn}})
-            for service, source_arn in args.allow_send_from
-        ]
+        senders = [iam.allow_service(["sqs:SendMessage"], self.queue.arn, service, source_arn)
+                   for service, source_arn in args.allow_send_from]
         aws.sqs.QueuePolicy(
             f"{name}-queue-policy",
             queue_url=self.queue.url,
@@ -170,10 +164,4 @@ def _problems(args: QueueArgs) -> list[str]:
     if args.content_based_deduplication and not args.fifo:
         problems.append("content_based_deduplication: only applies to a FIFO queue "
                         "(fifo=True)")
-    for i, (service, source_arn) in enumerate(args.allow_send_from):
-        if not SERVICE_PRINCIPAL.match(service):
-            problems.append(f"allow_send_from[{i}]: {service!r} is not a service principal "
-                            "(such as events.amazonaws.com)")
-        if isinstance(source_arn, str) and not source_arn.startswith("arn:"):
-            problems.append(f"allow_send_from[{i}]: source {source_arn!r} is not an ARN")
-    return problems
+    return problems + iam.service_grant_problems("allow_send_from", args.allow_send_from)

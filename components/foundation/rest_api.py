@@ -55,7 +55,7 @@ from pulumi_aws.apigateway import (
 )
 
 from components.config import Defaults
-from components.foundation.logs import log_group
+from components.foundation.logs import access_log_format, log_group
 from components.foundation.validation import require_valid, warn_override
 
 JSON_SCHEMA_DRAFT_4 = "http://json-schema.org/draft-04/schema#"
@@ -64,29 +64,15 @@ MODEL_NAME = re.compile(r"^[A-Za-z0-9]{1,128}$")
 REGIONAL_WEB_ACL = re.compile(r"^arn:aws[\w-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/")
 MAX_COMPRESSION_SIZE = 10 * 1024 * 1024
 
-# Every field a REST access log line carries: who called, what, the outcome, and where it failed.
-ACCESS_LOG_FORMAT = json.dumps({
-    "requestId": "$context.requestId",
-    "extendedRequestId": "$context.extendedRequestId",
-    "ip": "$context.identity.sourceIp",
-    "caller": "$context.identity.caller",
-    "user": "$context.identity.user",
-    "userAgent": "$context.identity.userAgent",
-    "requestTime": "$context.requestTime",
-    "httpMethod": "$context.httpMethod",
-    "resourcePath": "$context.resourcePath",
-    "status": "$context.status",
-    "protocol": "$context.protocol",
-    "responseLength": "$context.responseLength",
-    "responseLatency": "$context.responseLatency",
-    "integrationError": "$context.integration.error",
-    "integrationStatus": "$context.integration.status",
-    "integrationLatency": "$context.integration.latency",
-    "authorizerError": "$context.authorizer.error",
-    "errorMessage": "$context.error.message",
-    "wafError": "$context.waf.error",
-    "tlsVersion": "$context.tlsVersion",
-}, separators=(",", ":"))
+# The common access log fields, plus IAM callers, the resource path, WAF and TLS details.
+ACCESS_LOG_FORMAT = access_log_format(
+    caller="$context.identity.caller",
+    user="$context.identity.user",
+    resourcePath="$context.resourcePath",
+    integrationError="$context.integration.error",
+    wafError="$context.waf.error",
+    tlsVersion="$context.tlsVersion",
+)
 
 
 class EndpointType(StrEnum):
