@@ -463,15 +463,17 @@ def run_program(program: Callable[[], Any], *, stack: str = "test",
         set_all_config(config.values, list(config.secret_keys))
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        failed = True
         try:
             loop.run_until_complete(run_in_stack(program))
+            failed = False
         except BaseException:
             # The error reaches the caller; every output that depended on it fails too, and
             # asyncio would report each of those again when it is collected.
             loop.set_exception_handler(_quiet_after_failure)
             raise
         finally:
-            _drain(loop)
+            _drain(loop, failed)
             asyncio.set_event_loop(None)
 
     contextvars.copy_context().run(run)
@@ -519,9 +521,12 @@ def _quiet_after_failure(loop: asyncio.AbstractEventLoop, context: dict[str, Any
         loop.default_exception_handler(context)
 
 
-def _drain(loop: asyncio.AbstractEventLoop) -> None:
-    # A failed run leaves outputs waiting on resources that will never resolve; cancel them
-    # and collect their results, so that nothing of this run outlives its loop.
+def _drain(loop: asyncio.AbstractEventLoop, failed: bool) -> None:
+    # The SDK sends warnings about a resource from tasks it does not wait for: let them finish.
+    # A failed run leaves outputs waiting on resources that will never resolve: cancel them and
+    # collect their results, so that nothing of this run outlives its loop.
+    if not failed and (pending := asyncio.all_tasks(loop)):
+        loop.run_until_complete(asyncio.wait(pending, timeout=10))
     while pending := asyncio.all_tasks(loop):
         for task in pending:
             task.cancel()
