@@ -12,6 +12,7 @@ from components import config
 from tools import plan
 from tools.mock_runtime import (
     SECRET_PLACEHOLDER,
+    PlanError,
     config_from_mapping,
     load_stack_file,
     run_program,
@@ -166,11 +167,22 @@ def test_region_must_be_a_region_name() -> None:
 
 
 def test_missing_required_keys_are_all_reported_at_once() -> None:
-    found = problems_of(stage=None, account=None, tags=None, **{"aws:region": None})
+    found = problems_of(account=None, tags=None, **{"aws:region": None})
     assert [p.split(":")[0:2] for p in found] == [
-        ["blueprints", "stage"], ["blueprints", "account"], ["blueprints", "tags"],
-        ["aws", "region"]]
+        ["blueprints", "account"], ["blueprints", "tags"], ["aws", "region"]]
     assert all("is required" in p for p in found)
+
+
+def test_a_missing_stage_stops_the_plan_as_the_cli_would() -> None:
+    # `stage` is declared in Pulumi.yaml without a default: the CLI refuses the stack before
+    # the program runs, and so does the offline plan.
+    with pytest.raises(PlanError, match="Stack 'dev' is missing configuration value 'stage'"):
+        run_stack("dev", config_overrides={"blueprints:stage": None})
+
+
+def test_a_declared_key_of_the_wrong_type_stops_the_plan_as_the_cli_would() -> None:
+    with pytest.raises(PlanError, match="key 'powertoolsLayerVersion' must be of type 'integer'"):
+        run_stack("dev", config_overrides={"blueprints:powertoolsLayerVersion": "latest"})
 
 
 def test_object_keys_must_be_objects() -> None:

@@ -405,24 +405,53 @@ def _as_config_string(value: Any) -> str:
     return json.dumps(value)
 
 
-def config_from_mapping(config: Mapping[str, Any], root: Path = ROOT) -> StackConfig:
-    """Project defaults from ``Pulumi.yaml`` overlaid with ``config`` (a stack file's section)."""
+def _fits(kind: str | None, value: Any) -> bool:
+    if kind == "integer":
+        if isinstance(value, str):
+            return value.lstrip("-").isdigit()
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool) or value in ("true", "false")
+    return True
+
+
+def config_from_mapping(config: Mapping[str, Any], root: Path = ROOT,
+                        stack: str = "test") -> StackConfig:
+    """Project defaults from ``Pulumi.yaml`` overlaid with ``config`` (a stack file's section).
+
+    Like the CLI, it refuses a stack that lacks a declared key with no default, or gives a
+    declared key a value of the wrong type; the program never runs in either case.
+    """
     project = project_file(root)
     name = project["name"]
-    values: dict[str, str] = {}
-    for key, declaration in (project.get("config") or {}).items():
-        if isinstance(declaration, dict) and "default" in declaration:
-            values[key if ":" in key else f"{name}:{key}"] = _as_config_string(
-                declaration["default"])
-    secret_keys = [key if ":" in key else f"{name}:{key}"
-                   for key, declaration in (project.get("config") or {}).items()
-                   if isinstance(declaration, dict) and declaration.get("secret")]
-    for key, raw in config.items():
-        full_key = key if ":" in key else f"{name}:{key}"
+
+    def full(key: str) -> str:
+        return key if ":" in key else f"{name}:{key}"
+
+    declared = {full(key): declaration
+                for key, declaration in (project.get("config") or {}).items()
+                if isinstance(declaration, dict)}
+    given = {full(key): raw for key, raw in config.items()}
+    missing = sorted(key.split(":", 1)[1] for key, declaration in declared.items()
+                     if key not in given and "default" not in declaration)
+    if missing:
+        raise PlanError(f"Stack '{stack}' is missing configuration value"
+                        f"{'s' if len(missing) > 1 else ''} "
+                        f"{', '.join(repr(key) for key in missing)}")
+    for key, raw in given.items():
+        kind = declared.get(key, {}).get("type")
+        if not isinstance(raw, dict) and not _fits(kind, raw):
+            raise PlanError(f"Stack '{stack}' with configuration key '{key.split(':', 1)[1]}' "
+                            f"must be of type '{kind}'")
+
+    values = {key: _as_config_string(declaration["default"])
+              for key, declaration in declared.items() if "default" in declaration}
+    secret_keys = [key for key, declaration in declared.items() if declaration.get("secret")]
+    for key, raw in given.items():
         value, is_secret = _config_value(raw)
-        values[full_key] = _as_config_string(value)
+        values[key] = _as_config_string(value)
         if is_secret:
-            secret_keys.append(full_key)
+            secret_keys.append(key)
     return StackConfig(values, tuple(secret_keys))
 
 
@@ -499,7 +528,7 @@ def run_stack(stack: str, *, root: Path = ROOT,
             section.pop(key, None)
         else:
             section[key] = value
-    config = config_from_mapping(section, root)
+    config = config_from_mapping(section, root, stack)
     references = {}
     reference = config.get(f"{project_file(root)['name']}:environmentStack")
     if reference and reference.rsplit("/", 1)[-1] in stack_names(root):
