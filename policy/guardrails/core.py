@@ -1,0 +1,305 @@
+"""How a guardrail is declared, and how it reads resource properties without ever raising.
+
+A rule is a plain function that yields messages, wrapped by ``resource_rule`` or ``stack_rule``
+into the SDK's ``ResourceValidationPolicy`` or ``StackValidationPolicy``. The wrapper:
+
+- filters on resource types (the Python SDK has no type filter of its own);
+- puts the anchors (serverless-rules, cdk-nag, AWSGuard, compliance-ready ids) into the
+  description and the policy's tags;
+- fills the rule's config with the defaults of its schema, under whatever the user configured;
+- hands the rule ``Subject`` views whose property reads never raise.
+
+Reading properties: ``Props.get("a", "b", 0)`` walks mappings and lists and returns ``None`` for
+anything missing or of the wrong shape, and ``UNKNOWN`` for a value that is not known yet (a
+preview of resources that do not exist). ``Props.json(...)`` also parses JSON strings, which is
+how policy documents, redrive policies and container definitions usually arrive; a string that
+does not parse reads as ``None``. A rule that meets ``UNKNOWN`` where it needs a value says
+nothing: the analyzer runs again during ``pulumi up``, when the value is known.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyProviderResource,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UnknownValueError
+
+ADVISORY = EnforcementLevel.ADVISORY
+MANDATORY = EnforcementLevel.MANDATORY
+DOCS = "https://github.com/serverless-blueprints/blueprints/blob/main/policy/README.md"
+
+# The SDK's markers for values a preview cannot know yet.
+_UNKNOWN_SENTINELS = frozenset({
+    "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7", "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
+    "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
+    "030794c1-ac77-496b-92df-f27374a8bd58", "e48ece36-62e2-4504-bad9-02848725956a",
+    "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
+})
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNKNOWN: Any = _Unknown()
+"""A value that is not known during preview. It is falsy, so ``if not value`` skips it too."""
+
+
+def is_unknown(value: Any) -> bool:
+    return value is UNKNOWN or (isinstance(value, str) and value in _UNKNOWN_SENTINELS)
+
+
+class Props:
+    """A read-only view of resource properties whose reads never raise."""
+
+    def __init__(self, props: Any) -> None:
+        self._props = props
+
+    def get(self, *path: str | int) -> Any:
+        """The value at ``path``; ``None`` if absent or mis-shaped, ``UNKNOWN`` if unknown."""
+        value = self._props
+        try:
+            for step in path:
+                if is_unknown(value):
+                    return UNKNOWN
+                if isinstance(step, int):
+                    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                        return None
+                    value = value[step] if -len(value) <= step < len(value) else None
+                else:
+                    if not isinstance(value, Mapping):
+                        return None
+                    value = value.get(step)
+                if value is None:
+                    return None
+        except UnknownValueError:
+            return UNKNOWN
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+        return UNKNOWN if is_unknown(value) else value
+
+    def json(self, *path: str | int) -> Any:
+        """Like ``get``, but a JSON string is parsed; one that does not parse reads as ``None``."""
+        value = self.get(*path)
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return None
+        return value
+
+    def sub(self, *path: str | int) -> Props:
+        """The view of a nested object (parsed from JSON if it is a string)."""
+        return Props(self.json(*path))
+
+    def items(self, *path: str | int) -> list[Any]:
+        """A list at ``path`` (parsed from JSON if need be); empty if absent or not a list."""
+        value = self.json(*path)
+        if isinstance(value, Mapping) or isinstance(value, (str, bytes)) or is_unknown(value):
+            return []
+        try:
+            return list(value) if isinstance(value, Iterable) else []
+        except UnknownValueError:
+            return []
+
+    def raw(self) -> Any:
+        return self._props
+
+
+def _unwrap(value: Any) -> Any:
+    """A plain copy of SDK proxies, with unknown values as ``UNKNOWN``."""
+    try:
+        if is_unknown(value):
+            return UNKNOWN
+        if isinstance(value, Mapping):
+            return {k: _unwrap(Props(value).get(k)) for k in list(value)}
+        if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+            return [_unwrap(Props(value).get(i)) for i in range(len(value))]
+    except UnknownValueError:
+        return UNKNOWN
+    return value
+
+
+class Subject:
+    """One resource as a rule sees it."""
+
+    def __init__(self, *, type_: str, name: str, urn: str, props: Any, protect: bool,
+                 provider: PolicyProviderResource | None, parent: str | None = None,
+                 property_dependencies: Mapping[str, Sequence[str]] | None = None) -> None:
+        self.type = type_
+        self.name = name
+        self.urn = urn
+        self.props = Props(props)
+        self.protect = protect
+        self.provider = provider
+        self.provider_props = Props(provider.props if provider is not None else {})
+        self.parent = parent
+        self.property_dependencies = dict(property_dependencies or {})
+
+    def tags(self) -> Any:
+        """The tags the resource ends up with: the provider's default tags, then its own.
+
+        ``UNKNOWN`` when either is not known yet.
+        """
+        defaults = self.provider_props.sub("defaultTags").json("tags")
+        own = self.props.json("tags")
+        if is_unknown(defaults) or is_unknown(own):
+            return UNKNOWN
+        merged: dict[str, Any] = {}
+        for tags in (defaults, own):
+            if isinstance(tags, Mapping):
+                merged.update({str(k): _unwrap(Props(tags).get(k)) for k in list(tags)})
+        return merged
+
+    def __repr__(self) -> str:
+        return f"{self.type}::{self.name}"
+
+
+class Stack:
+    """Every resource of a stack, with the links the engine recorded between them."""
+
+    def __init__(self, resources: Sequence[Subject]) -> None:
+        self.resources = list(resources)
+        self._by_urn = {r.urn: r for r in self.resources}
+
+    def of_type(self, *types: str) -> list[Subject]:
+        return [r for r in self.resources if r.type in types]
+
+    def links(self, subject: Subject, prop: str, *types: str) -> list[Subject]:
+        """The resources ``subject``'s property ``prop`` was computed from (of ``types``)."""
+        found = [self._by_urn[urn] for urn in subject.property_dependencies.get(prop, ())
+                 if urn in self._by_urn]
+        return [r for r in found if not types or r.type in types]
+
+    def referencing(self, target: Subject, *types: str, prop: str | None = None) -> list[Subject]:
+        """The resources of ``types`` with a property (``prop``, or any) computed from ``target``."""
+        found = []
+        for resource in self.of_type(*types) if types else self.resources:
+            deps = resource.property_dependencies
+            props = [prop] if prop else list(deps)
+            if any(target.urn in deps.get(p, ()) for p in props):
+                found.append(resource)
+        return found
+
+    def parent_of(self, subject: Subject) -> Subject | None:
+        return self._by_urn.get(subject.parent or "")
+
+
+Config = Mapping[str, Any]
+ResourceCheck = Callable[[Subject, Config], Iterable[str]]
+StackCheck = Callable[[Stack, Config], Iterable[tuple[Subject | None, str]]]
+
+
+def _schema(config: Mapping[str, Mapping[str, Any]] | None) -> PolicyConfigSchema | None:
+    return PolicyConfigSchema(properties={k: dict(v) for k, v in config.items()}) \
+        if config else None
+
+
+def _with_defaults(given: Config, config: Mapping[str, Mapping[str, Any]] | None) -> Config:
+    defaults = {k: v["default"] for k, v in (config or {}).items() if "default" in v}
+    return {**defaults, **dict(given or {})}
+
+
+def _describe(description: str, anchors: Sequence[str]) -> str:
+    return f"{description} Anchors: {', '.join(anchors)}."
+
+
+def resource_subject(args: ResourceValidationArgs) -> Subject:
+    return Subject(type_=args.resource_type, name=args.name, urn=args.urn, props=args.props,
+                   protect=bool(getattr(args.opts, "protect", False)), provider=args.provider,
+                   parent=getattr(args.opts, "parent", None))
+
+
+def stack_subjects(resources: Sequence[PolicyResource]) -> list[Subject]:
+    return [Subject(
+        type_=r.resource_type, name=r.name, urn=r.urn, props=r.props,
+        protect=bool(getattr(r.opts, "protect", False)), provider=r.provider,
+        parent=r.parent.urn if r.parent is not None else None,
+        property_dependencies={k: [d.urn for d in v]
+                               for k, v in (r.property_dependencies or {}).items()},
+    ) for r in resources]
+
+
+def resource_rule(name: str, *, description: str, anchors: Sequence[str],
+                  level: EnforcementLevel, types: Collection[str],
+                  config: Mapping[str, Mapping[str, Any]] | None = None,
+                  ) -> Callable[[ResourceCheck], ResourceValidationPolicy]:
+    """Declares ``check(subject, config)`` as a resource policy over ``types``."""
+    wanted = frozenset(types)
+
+    def wrap(check: ResourceCheck) -> ResourceValidationPolicy:
+        def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+            if args.resource_type not in wanted:
+                return
+            subject = resource_subject(args)
+            for message in check(subject, _with_defaults(args.get_config(), config)):
+                report(f"{subject.name}: {message}", None)
+
+        policy = ResourceValidationPolicy(
+            name=name, description=_describe(description, anchors), validate=validate,
+            enforcement_level=level, config_schema=_schema(config), tags=list(anchors),
+            url=f"{DOCS}#{name}")
+        policy.__doc__ = check.__doc__
+        return policy
+
+    return wrap
+
+
+def stack_rule(name: str, *, description: str, anchors: Sequence[str],
+               level: EnforcementLevel, config: Mapping[str, Mapping[str, Any]] | None = None,
+               ) -> Callable[[StackCheck], StackValidationPolicy]:
+    """Declares ``check(stack, config)`` as a stack policy; it yields (resource, message)."""
+
+    def wrap(check: StackCheck) -> StackValidationPolicy:
+        def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+            stack = Stack(stack_subjects(args.resources))
+            for subject, message in check(stack, _with_defaults(args.get_config(), config)):
+                if subject is None:
+                    report(message, None)
+                else:
+                    report(f"{subject.name}: {message}", subject.urn)
+
+        policy = StackValidationPolicy(
+            name=name, description=_describe(description, anchors), validate=validate,
+            enforcement_level=level, config_schema=_schema(config), tags=list(anchors),
+            url=f"{DOCS}#{name}")
+        policy.__doc__ = check.__doc__
+        return policy
+
+    return wrap
+
+
+def documents(value: Any) -> Iterator[Mapping[str, Any]]:
+    """The statements of an IAM-style policy document (a JSON string or an object)."""
+    document = Props(value).json() if not isinstance(value, Props) else value.json()
+    statements = Props(document).json("Statement")
+    if isinstance(statements, Mapping):
+        statements = [statements]
+    if not isinstance(statements, list):
+        return
+    for statement in statements:
+        if isinstance(statement, Mapping):
+            yield _unwrap(statement)
+
+
+def as_list(value: Any) -> list[Any]:
+    """A policy field that may be one value or a list of them, as a list."""
+    if value is None or is_unknown(value):
+        return []
+    return list(value) if isinstance(value, list) else [value]

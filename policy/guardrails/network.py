@@ -1,0 +1,7 @@
+"""VPCs: flow logs."""
+
+from __future__ import annotations
+
+from pulumi_policy import Policy
+
+POLICIES: list[Policy] = []
