@@ -111,7 +111,7 @@ class Props:
     def items(self, *path: str | int) -> list[Any]:
         """A list at ``path`` (parsed from JSON if need be); empty if absent or not a list."""
         value = self.json(*path)
-        if isinstance(value, Mapping) or isinstance(value, (str, bytes)) or is_unknown(value):
+        if isinstance(value, (Mapping, str, bytes)) or is_unknown(value):
             return []
         try:
             return list(value) if isinstance(value, Iterable) else []
@@ -188,7 +188,8 @@ class Stack:
         return [r for r in found if not types or r.type in types]
 
     def referencing(self, target: Subject, *types: str, prop: str | None = None) -> list[Subject]:
-        """The resources of ``types`` with a property (``prop``, or any) computed from ``target``."""
+        """The resources of ``types`` with a property (``prop``, or any) computed from
+        ``target``."""
         found = []
         for resource in self.of_type(*types) if types else self.resources:
             deps = resource.property_dependencies
