@@ -4,9 +4,12 @@
     python -m tools.plan --stack prod --json  # the same, with every input, as JSON
 
 It runs the real program (``__main__.py``) for ``Pulumi.<stack>.yaml`` under the Pulumi SDK's
-mock runtime. A stack whose configuration is invalid exits with status 1 and the validation
-messages. ``secure:`` values are never decrypted: the program sees a marked placeholder, and
-anything secret prints as ``[secret]``.
+mock runtime, then the guardrails pack (``policy/``) over what it declared, and prints the
+verdicts: mandatory violations, then advisory ones. It exits with status 1 on an invalid
+configuration (with every validation message) or on any mandatory violation.
+``--policy-config`` takes the same JSON file as ``pulumi preview --policy-pack-config``.
+``secure:`` values are never decrypted: the program sees a marked placeholder, and anything
+secret prints as ``[secret]``.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pulumi
 
+from policy.guardrails import POLICIES
 from tools.mock_runtime import PlanError, Resource, Secret, StackRun, run_stack, stack_names
+from tools.verdicts import Verdict, evaluate, load_config, report_lines
 
 
 def _jsonable(value: Any) -> Any:
@@ -40,7 +47,7 @@ def totals(run: StackRun) -> dict[str, int]:
     return dict(sorted(Counter(r.type for r in run.resources).items()))
 
 
-def as_json(run: StackRun) -> dict[str, Any]:
+def as_json(run: StackRun, verdicts: Sequence[Verdict]) -> dict[str, Any]:
     return {
         "stack": run.stack,
         "resources": [{
@@ -51,6 +58,7 @@ def as_json(run: StackRun) -> dict[str, Any]:
         "totals": totals(run),
         "outputs": _jsonable(run.outputs),
         "warnings": run.warnings,
+        "verdicts": [asdict(v) for v in verdicts],
     }
 
 
@@ -87,7 +95,7 @@ def tree(run: StackRun) -> list[str]:
     return lines
 
 
-def report(run: StackRun) -> str:
+def report(run: StackRun, verdicts: Sequence[Verdict]) -> str:
     counts = totals(run)
     managed = sum(1 for _ in run.managed())
     width = max((len(str(n)) for n in counts.values()), default=1)
@@ -101,6 +109,7 @@ def report(run: StackRun) -> str:
                   for key, value in sorted(run.outputs.items())]
     if run.warnings:
         lines += ["", "Warnings:"] + [f"  - {warning}" for warning in run.warnings]
+    lines += ["", f"Guardrails ({len(POLICIES)} policies):", *report_lines(verdicts)]
     return "\n".join(lines)
 
 
@@ -110,13 +119,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, choices=stack_names(),
                         help="the stack to plan: Pulumi.<stack>.yaml")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.add_argument("--policy-config", type=Path, metavar="FILE",
+                        help="guardrail levels and settings, as for --policy-pack-config")
     options = parser.parse_args(argv)
     try:
         run = run_stack(options.stack)
+        verdicts = evaluate(run, load_config(options.policy_config))
     except (pulumi.RunError, PlanError) as error:
         print(f"error: stack {options.stack}: {error}", file=sys.stderr)
         return 1
-    print(json.dumps(as_json(run), indent=2) if options.json else report(run))
+    print(json.dumps(as_json(run, verdicts), indent=2) if options.json
+          else report(run, verdicts))
+    mandatory = sum(v.mandatory for v in verdicts)
+    if mandatory:
+        print(f"error: stack {options.stack}: {mandatory} mandatory guardrail violation"
+              f"{'s' if mandatory > 1 else ''}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -31,6 +31,10 @@ The throttling default is deliberately low: every API in an account and region s
 account-level quota (10,000 rps by default), so one noisy API must not starve the others. Raise it
 per API once load tests say so.
 
+Guardrail findings left by design: a public stage without ``web_acl_arn`` draws the advisory
+``waf-on-public-endpoints``. The web ACL (its rules, rate limits and logging) belongs to the
+architecture that exposes the API, which passes it in; the block cannot pick rules for it.
+
 Execution logging needs the account-level setting that names the CloudWatch role API Gateway
 writes logs with (``aws.apigateway.Account``). It is one setting per account and region, so the
 platform environment owns it; this block does not create it, and a stage with ``INFO`` or

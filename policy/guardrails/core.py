@@ -108,15 +108,26 @@ class Props:
         """The view of a nested object (parsed from JSON if it is a string)."""
         return Props(self.json(*path))
 
-    def items(self, *path: str | int) -> list[Any]:
-        """A list at ``path`` (parsed from JSON if need be); empty if absent or not a list."""
+    def elements(self, *path: str | int) -> Any:
+        """The list at ``path`` (parsed from JSON if need be), each element read like ``get``
+        (an element not known yet is ``UNKNOWN``); ``[]`` if there is no list there, and
+        ``UNKNOWN`` if the list itself is not known yet."""
         value = self.json(*path)
-        if isinstance(value, (Mapping, str, bytes)) or is_unknown(value):
+        if is_unknown(value):
+            return UNKNOWN
+        if isinstance(value, (Mapping, str, bytes)) or not isinstance(value, Sequence):
             return []
         try:
-            return list(value) if isinstance(value, Iterable) else []
-        except UnknownValueError:
-            return []
+            count = len(value)
+        except (UnknownValueError, TypeError):
+            return UNKNOWN
+        view = Props(value)
+        return [view.get(i) for i in range(count)]
+
+    def items(self, *path: str | int) -> list[Any]:
+        """Like ``elements``, but an unknown list reads as empty."""
+        found = self.elements(*path)
+        return [] if is_unknown(found) else list(found)
 
     def raw(self) -> Any:
         return self._props
@@ -286,17 +297,60 @@ def stack_rule(name: str, *, description: str, anchors: Sequence[str],
     return wrap
 
 
+def statements(value: Any) -> Any:
+    """The statements of an IAM-style policy document (a JSON string or an object), as plain
+    dicts; ``UNKNOWN`` if the document, or any statement in it, is not known yet."""
+    document = Props(Props(value).json())
+    single = document.json("Statement")
+    found = [single] if isinstance(single, Mapping) else document.elements("Statement")
+    if is_unknown(document.raw()) or is_unknown(found) or any(is_unknown(s) for s in found):
+        return UNKNOWN
+    return [_unwrap(s) for s in found if isinstance(s, Mapping)]
+
+
 def documents(value: Any) -> Iterator[Mapping[str, Any]]:
-    """The statements of an IAM-style policy document (a JSON string or an object)."""
-    document = Props(value).json() if not isinstance(value, Props) else value.json()
-    statements = Props(document).json("Statement")
-    if isinstance(statements, Mapping):
-        statements = [statements]
-    if not isinstance(statements, list):
-        return
-    for statement in statements:
+    """The known statements of an IAM-style policy document (a JSON string or an object)."""
+    document = Props(Props(value).json())
+    single = document.json("Statement")
+    found = [single] if isinstance(single, Mapping) else document.items("Statement")
+    for statement in found:
         if isinstance(statement, Mapping):
             yield _unwrap(statement)
+
+
+def everyone(principal: Any) -> bool:
+    """Whether an IAM ``Principal`` is anyone: ``"*"`` or ``{"AWS": "*"}`` (or a list with it)."""
+    if principal == "*":
+        return True
+    return isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS"))
+
+
+def _without_tls(condition: Any) -> bool:
+    """Whether an IAM ``Condition`` matches requests whose aws:SecureTransport is false."""
+    if not isinstance(condition, Mapping):
+        return False
+    for operator, clauses in condition.items():
+        if str(operator).lower() not in ("bool", "boolifexists") \
+                or not isinstance(clauses, Mapping):
+            continue
+        for key, value in clauses.items():
+            if str(key).lower() == "aws:securetransport" and any(
+                    str(v).lower() == "false" for v in as_list(value)):
+                return True
+    return False
+
+
+def tls_only(policy: Any, actions: Collection[str]) -> Any:
+    """Whether a resource policy denies everyone ``actions`` (lower case, such as ``"sqs:*"``)
+    on requests without TLS: ``True``, ``False``, or ``UNKNOWN`` before it is known."""
+    found = statements(policy)
+    if is_unknown(found):
+        return UNKNOWN
+    return any(
+        s.get("Effect") == "Deny" and everyone(s.get("Principal"))
+        and any(isinstance(a, str) and a.lower() in actions for a in as_list(s.get("Action")))
+        and _without_tls(s.get("Condition"))
+        for s in found)
 
 
 def as_list(value: Any) -> list[Any]:
