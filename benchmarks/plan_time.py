@@ -6,8 +6,8 @@ Two figures per stack:
 
 - ``command_seconds``: one run of ``python -m tools.plan --stack <stack>`` as a user types it,
   interpreter start and imports included;
-- ``median_seconds`` (with min and max): ``--repeat`` plans in this process after a warm-up,
-  which is the cost of the program and the mock runtime alone.
+- ``median_seconds`` (with min and max): ``--repeat`` plans in this process after a warm-up:
+  the program under the mock runtime, then the 42 guardrails over what it declared.
 
 ``prod`` reads ``prod-env`` through a StackReference, so its figures include planning
 ``prod-env`` first. The results go to ``benchmarks/results/plan_time.json``. Nothing here is
@@ -27,7 +27,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tools.mock_runtime import run_stack, stack_names
+from tools.mock_runtime import StackRun, run_stack, stack_names
+from tools.verdicts import evaluate
 
 RESULTS = Path(__file__).resolve().parent / "results" / "plan_time.json"
 
@@ -39,13 +40,19 @@ def command_seconds(stack: str) -> float:
     return round(time.perf_counter() - started, 3)
 
 
+def plan(stack: str) -> StackRun:
+    run = run_stack(stack)
+    evaluate(run)
+    return run
+
+
 def measure(stack: str, repeat: int) -> dict[str, object]:
     command = command_seconds(stack)
-    run = run_stack(stack)
+    plan(stack)
     timings = []
     for _ in range(repeat):
         started = time.perf_counter()
-        run = run_stack(stack)
+        run = plan(stack)
         timings.append(time.perf_counter() - started)
     return {
         "stack": stack,

@@ -475,7 +475,7 @@ def _opted_in(subject: Subject, config: Config) -> bool:
 @resource_rule(
     "cors-no-wildcard-origin",
     description="CORS never allows any origin ('*') unless the resource is opted in by name.",
-    anchors=("CORS post",),
+    anchors=("post:cors",),
     level=ADVISORY,
     types={HTTP_API, INTEGRATION_RESPONSE, GATEWAY_RESPONSE},
     config={"allowWildcardOriginFor": {

@@ -61,7 +61,7 @@ def _strings(value: Any, default: list[str]) -> list[str]:
     "required-tags",
     description="Every taggable resource ends up with the required tags, from its own tags or "
                 "its provider's defaultTags.",
-    anchors=("house rule",),
+    anchors=("house-rule",),
     level=ADVISORY,
     types=TAGGABLE_TYPES,
     config={
@@ -100,7 +100,7 @@ def required_tags(resource: Subject, config: Config) -> Iterator[str]:
     description="In production, stateful resources (tables, buckets, queues, keys, user pools, "
                 "file systems, databases) are protected from deletion by Pulumi; DynamoDB "
                 "tables also by AWS.",
-    anchors=("house rule",),
+    anchors=("house-rule",),
     level=ADVISORY,
     config={
         "prodEnvironments": {
@@ -146,7 +146,7 @@ def prod_stateful_protected(stack: Stack,
     "explicit-provider",
     description="Every pulumi-aws resource is created with an explicit provider, never the "
                 "default one.",
-    anchors=("house rule",),
+    anchors=("house-rule",),
     level=ADVISORY,
     types=AWS_RESOURCE_TYPES,
 )

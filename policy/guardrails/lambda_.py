@@ -255,7 +255,7 @@ def lambda_stream_failure_destination(mapping: Subject, config: Config) -> Itera
     "lambda-permission-source-arn",
     description="Lambda permissions for AWS services are scoped to one source (sourceArn, and "
                 "sourceAccount for S3); no permission is granted to everyone.",
-    anchors=("compliance-ready", "aws-lambda-permission-configure-source-arn"),
+    anchors=("compliance-ready:aws-lambda-permission-configure-source-arn",),
     level=MANDATORY,
     types={PERMISSION},
 )
@@ -288,7 +288,7 @@ def lambda_permission_source_arn(permission: Subject, config: Config) -> Iterato
 @resource_rule(
     "lambda-url-authenticated",
     description="Lambda function URLs require IAM authentication (authorizationType AWS_IAM).",
-    anchors=("cdk-nag", "LambdaFunctionUrlAuth", "AwsPrototyping-LambdaFunctionUrlAuth"),
+    anchors=("cdk-nag:LambdaFunctionUrlAuth", "AwsPrototyping-LambdaFunctionUrlAuth"),
     level=MANDATORY,
     types={FUNCTION_URL},
 )
@@ -460,8 +460,9 @@ def _describe_role(stack: Stack, keys: set[tuple[str, str]]) -> str:
 @stack_rule(
     "lambda-one-role-per-function",
     description="Every Lambda function has its own execution role; no two functions share one.",
-    anchors=("security-boundaries", "compliance-ready",
-             "aws-lambda-function-require-unique-iam-role", "LambdaSharedRole"),
+    anchors=("post:security-boundaries",
+             "compliance-ready:aws-lambda-function-require-unique-iam-role",
+             "cdk-nag:LambdaSharedRole"),
     level=ADVISORY,
 )
 def lambda_one_role_per_function(stack: Stack,
@@ -492,7 +493,7 @@ def lambda_one_role_per_function(stack: Stack,
     "sqs-visibility-covers-consumer",
     description="An SQS queue consumed by a Lambda function has a visibility timeout of at least "
                 "six times the function's timeout.",
-    anchors=("cdk-nag", "LambdaEventSourceSQSVisibilityTimeout"),
+    anchors=("cdk-nag:LambdaEventSourceSQSVisibilityTimeout",),
     level=ADVISORY,
 )
 def sqs_visibility_covers_consumer(stack: Stack,

@@ -18,7 +18,7 @@ from tests.policy.blocks_program import program as blocks_program
 from tests.policy.fixture_support import ACCOUNT, REGION
 from tools import plan
 from tools.mock_runtime import StackConfig, StackRun, run_program, run_stack, stack_names
-from tools.verdicts import Verdict, evaluate
+from tools.verdicts import Verdict, evaluate, load_config
 
 CONFIG = StackConfig({"aws:region": REGION,
                       "blueprints:account": json.dumps({"id": ACCOUNT})}, ())
@@ -92,14 +92,29 @@ def test_the_plan_takes_a_policy_config_file(
     assert "Mandatory violations: 0" in capsys.readouterr().out
 
 
+PROJECT_CONFIG = load_config(Path(__file__).resolve().parents[2] / "policy" / "blueprints.json")
+
+
 @pytest.mark.parametrize("stack", stack_names())
 def test_every_stack_draws_no_mandatory_violation(stack: str) -> None:
-    mandatory = [v for v in evaluate(run_stack(stack)) if v.mandatory]
+    mandatory = [v for v in evaluate(run_stack(stack), PROJECT_CONFIG) if v.mandatory]
     assert mandatory == []
 
 
+def test_the_project_config_raises_the_house_rules() -> None:
+    assert PROJECT_CONFIG == {"required-tags": "mandatory", "prod-stateful-protected": "mandatory",
+                              "explicit-provider": "mandatory"}
+    strict = evaluate(run_program(_untagged_queue, config=CONFIG), PROJECT_CONFIG)
+    assert {(v.policy, v.mandatory) for v in strict} >= {("required-tags", True),
+                                                          ("explicit-provider", True)}
+
+
+def _untagged_queue() -> None:
+    aws.sqs.Queue("stray")
+
+
 def test_the_blocks_draw_no_mandatory_violation() -> None:
-    assert [v for v in evaluate(blocks_run()) if v.mandatory] == []
+    assert [v for v in evaluate(blocks_run(), PROJECT_CONFIG) if v.mandatory] == []
 
 
 def component_docs() -> dict[str, str]:
