@@ -46,6 +46,31 @@ def opts(environment: str = "dev", **options: Any) -> pulumi.ResourceOptions:
 _providers: dict[int, dict[str, aws.Provider]] = {}
 
 
+def deployed_rest_api(name: str = "api", *, endpoint_type: str | None = "REGIONAL",
+                      **api_args: Any) -> tuple[aws.apigateway.RestApi, aws.apigateway.Deployment]:
+    """A REST API with one MOCK GET method, deployed: what a stage needs.
+
+    The method is ``GET /items`` (method path ``items/GET``); the API's children are named after
+    it (``<name>-items``, ``<name>-get-items``, ``<name>-deployment``). ``endpoint_type=None``
+    declares no endpoint configuration (so EDGE); ``api_args`` go to the RestApi and win over
+    the default (a PRIVATE API's ``endpoint_configuration`` and ``policy``, say).
+    """
+    if endpoint_type is not None:
+        api_args = {"endpoint_configuration": {"types": endpoint_type}, **api_args}
+    api = aws.apigateway.RestApi(name, **api_args, opts=opts())
+    items = aws.apigateway.Resource(f"{name}-items", rest_api=api.id,
+                                    parent_id=api.root_resource_id, path_part="items", opts=opts())
+    method = aws.apigateway.Method(f"{name}-get-items", rest_api=api.id, resource_id=items.id,
+                                   http_method="GET", authorization="AWS_IAM", opts=opts())
+    integration = aws.apigateway.Integration(
+        f"{name}-get-items", rest_api=api.id, resource_id=items.id, http_method=method.http_method,
+        type="MOCK", request_templates={"application/json": '{"statusCode": 200}'}, opts=opts())
+    deployment = aws.apigateway.Deployment(f"{name}-deployment", rest_api=api.id,
+                                           triggers={"v": "1"},
+                                           opts=opts(depends_on=[method, integration]))
+    return api, deployment
+
+
 def code() -> pulumi.AssetArchive:
     """A minimal deployment package."""
     return pulumi.AssetArchive({"app.py": pulumi.StringAsset("def handler(e, c):\n    pass\n")})
