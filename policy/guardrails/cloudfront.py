@@ -1,4 +1,4 @@
-"""CloudFront distributions: TLS to viewers and origins, access logs."""
+"""CloudFront distributions: TLS to viewers and origins, access logs (legacy or v2)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from typing import Any
 
 from pulumi_policy import Policy
 
-from .core import MANDATORY, Config, Props, Subject, is_unknown, resource_rule
+from .core import MANDATORY, Config, Props, Stack, Subject, is_unknown, stack_rule
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
+LOG_DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
+ACCESS_LOGS = "ACCESS_LOGS"
 
 # Viewer security policies are named TLSv<major>.<minor>_<year>; TLSv1.2_2019 is the oldest
 # that refuses TLS 1.0 and 1.1 and the weak ciphers.
@@ -86,23 +89,44 @@ def _origin_problems(distribution: Subject) -> Iterator[str]:
             yield f"{name} originSslProtocols allows {shown}; set it to [\"TLSv1.2\"] only"
 
 
-def _logging_problems(distribution: Subject) -> Iterator[str]:
+def _v2_sources(stack: Stack, distribution: Subject) -> list[Subject]:
+    """The standard logging (v2) delivery sources of the distribution's access logs: their
+    resourceArn was computed from it, and their logType is ACCESS_LOGS (or not known yet)."""
+    return [source for source in stack.referencing(distribution, LOG_DELIVERY_SOURCE,
+                                                   prop="resourceArn")
+            if source.props.get("logType") == ACCESS_LOGS
+            or is_unknown(source.props.get("logType"))]
+
+
+def _logging_problems(stack: Stack, distribution: Subject) -> Iterator[str]:
     bucket = distribution.props.get("loggingConfig", "bucket")
-    if not is_unknown(bucket) and not bucket:
-        yield ("loggingConfig.bucket is not set; send standard logs to an S3 bucket "
-               "(loggingConfig.bucket = the log bucket's bucketDomainName)")
+    if is_unknown(bucket) or bucket:
+        return  # legacy standard logs to S3
+    sources = _v2_sources(stack, distribution)
+    if any(stack.referencing(source, LOG_DELIVERY, prop="deliverySourceName")
+           for source in sources):
+        return  # standard logging v2
+    if sources:
+        names = ", ".join(source.name for source in sources)
+        yield (f"its standard logging (v2) source ({names}) has no delivery, so no log is "
+               "written; add an aws.cloudwatch.LogDelivery with delivery_source_name = the "
+               "source's name and delivery_destination_arn = a LogDeliveryDestination's arn")
+        return
+    yield ("writes no access logs: loggingConfig.bucket is not set and no standard logging (v2) "
+           "delivers its ACCESS_LOGS; add an aws.cloudwatch.LogDeliverySource (log_type "
+           "ACCESS_LOGS, resource_arn = the distribution's arn) with a LogDeliveryDestination "
+           "and a LogDelivery, or set loggingConfig.bucket to a log bucket's bucketDomainName")
 
 
-@resource_rule(
+@stack_rule(
     "cloudfront-tls-logging",
     description="CloudFront distributions require TLSv1.2_2019 or newer from viewers (so a "
                 "certificate of their own), never allow plain HTTP, reach custom origins over "
                 "HTTPS with TLSv1.2 only, and write access logs.",
     anchors=("AwsSolutions-CFR3", "AwsSolutions-CFR4", "AwsSolutions-CFR5"),
     level=MANDATORY,
-    types={DISTRIBUTION},
 )
-def cloudfront_tls_logging(distribution: Subject, config: Config) -> Iterator[str]:
+def cloudfront_tls_logging(stack: Stack, config: Config) -> Iterator[tuple[Subject | None, str]]:
     """The edge is the public face of the service: no request or origin fetch travels over
     plain HTTP or an outdated protocol, and every request is logged.
 
@@ -110,14 +134,20 @@ def cloudfront_tls_logging(distribution: Subject, config: Config) -> Iterator[st
     the TLSv1 security policy, whatever minimumProtocolVersion says. Behaviors (default and
     ordered) must not use viewerProtocolPolicy allow-all; custom origins (customOriginConfig)
     must use originProtocolPolicy https-only and originSslProtocols TLSv1.2 only; S3 and VPC
-    origins have no such settings. Logs are the standard logs of loggingConfig.bucket.
+    origins have no such settings. Access logs are either the legacy standard logs of
+    loggingConfig.bucket (which need S3 ACLs), or standard logging v2: an
+    aws:cloudwatch/logDeliverySource with logType ACCESS_LOGS whose resourceArn was computed
+    from the distribution, and an aws:cloudwatch/logDelivery whose deliverySourceName was
+    computed from that source (to CloudWatch Logs, S3 or Firehose). A stack rule so that it
+    can see the v2 resources.
 
     Mandatory: cdk-nag registers AwsSolutions-CFR3, CFR4 and CFR5 at ERROR.
     """
-    yield from _viewer_problems(distribution)
-    yield from _behavior_problems(distribution)
-    yield from _origin_problems(distribution)
-    yield from _logging_problems(distribution)
+    for distribution in stack.of_type(DISTRIBUTION):
+        for problems in (_viewer_problems(distribution), _behavior_problems(distribution),
+                         _origin_problems(distribution), _logging_problems(stack, distribution)):
+            for message in problems:
+                yield distribution, message
 
 
 POLICIES: list[Policy] = [cloudfront_tls_logging]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import (
@@ -39,6 +40,14 @@ from pulumi_policy.proxy import UnknownValueError
 ADVISORY = EnforcementLevel.ADVISORY
 MANDATORY = EnforcementLevel.MANDATORY
 DOCS = "https://github.com/serverless-blueprints/blueprints/blob/main/policy/README.md"
+
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
+LAMBDA_ALIAS = "aws:lambda/alias:Alias"
+CLOUDFRONT_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+# The distribution properties that hold cache behaviors, and so lambdaFunctionAssociations.
+CACHE_BEHAVIOR_PROPS = ("defaultCacheBehavior", "orderedCacheBehaviors")
+VIEWER_EVENTS = frozenset({"viewer-request", "viewer-response"})
+ORIGIN_EVENTS = frozenset({"origin-request", "origin-response"})
 
 # The SDK's markers for values a preview cannot know yet.
 _UNKNOWN_SENTINELS = frozenset({
@@ -182,12 +191,63 @@ class Subject:
         return f"{self.type}::{self.name}"
 
 
+@dataclass(frozen=True, eq=False)
+class EdgeAssociation:
+    """One ``lambdaFunctionAssociations`` entry of a distribution's cache behavior.
+
+    ``event_type`` and ``lambda_arn`` are read like ``Props.get``: a string, ``None`` when
+    absent, or ``UNKNOWN`` when not known yet, or when the association could belong to more
+    than one of the functions its behavior was computed from (the ARNs do not tell which).
+    """
+
+    distribution: Subject
+    behavior: str  # "defaultCacheBehavior", or "orderedCacheBehaviors[1] (/api/*)"
+    event_type: Any
+    lambda_arn: Any
+
+    def describe(self) -> str:
+        event = self.event_type if isinstance(self.event_type, str) and self.event_type \
+            else "an association"
+        return f"{event} on distribution {self.distribution.name} ({self.behavior})"
+
+
+@dataclass(frozen=True, eq=False)
+class EdgeFunction:
+    """A Lambda function that a CloudFront distribution runs as Lambda@Edge, with the
+    associations that name it (empty when they cannot be read yet)."""
+
+    function: Subject
+    associations: tuple[EdgeAssociation, ...]
+
+    def event_types(self) -> set[str]:
+        """The known event types it runs for (``origin-request``, ``viewer-request``...)."""
+        return {a.event_type for a in self.associations
+                if isinstance(a.event_type, str) and not is_unknown(a.event_type)}
+
+    def runs_for_viewers(self) -> bool:
+        """Whether an association is known to be a viewer event (the tighter quotas)."""
+        return bool(self.event_types() & VIEWER_EVENTS)
+
+
+def _names(arn: Any, target: Any) -> bool:
+    """Whether the known ARN ``arn`` is ``target``'s, qualified or not."""
+    if not isinstance(arn, str) or not isinstance(target, str) or not target \
+            or is_unknown(arn) or is_unknown(target):
+        return False
+    return arn == target or arn.startswith(f"{target}:")
+
+
+def _known_string(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and not is_unknown(value)
+
+
 class Stack:
     """Every resource of a stack, with the links the engine recorded between them."""
 
     def __init__(self, resources: Sequence[Subject]) -> None:
         self.resources = list(resources)
         self._by_urn = {r.urn: r for r in self.resources}
+        self._edge: list[EdgeFunction] | None = None
 
     def of_type(self, *types: str) -> list[Subject]:
         return [r for r in self.resources if r.type in types]
@@ -211,6 +271,81 @@ class Stack:
 
     def parent_of(self, subject: Subject) -> Subject | None:
         return self._by_urn.get(subject.parent or "")
+
+    def edge_functions(self) -> list[EdgeFunction]:
+        """The Lambda@Edge functions of the stack: every function that a CloudFront
+        distribution's ``defaultCacheBehavior`` or ``orderedCacheBehaviors`` was computed from
+        (directly, or through an alias of it), with the associations that name it.
+
+        An association names a function when its known ``lambdaArn`` is the function's (or its
+        alias's) ARN, qualified or not. An association whose ARN cannot tell (not known yet,
+        or a function's ARN is not) goes to the functions of that property that no association
+        named; when there are several of them, its event type and ARN read as ``UNKNOWN``.
+        """
+        if self._edge is None:
+            found: dict[str, list[EdgeAssociation]] = {}
+            for distribution in self.of_type(CLOUDFRONT_DISTRIBUTION):
+                for prop in CACHE_BEHAVIOR_PROPS:
+                    for function, associations in self._edge_links(distribution, prop):
+                        listed = found.setdefault(function.urn, [])
+                        listed += [a for a in associations if a not in listed]
+            self._edge = [EdgeFunction(f, tuple(found[f.urn]))
+                          for f in self.of_type(LAMBDA_FUNCTION) if f.urn in found]
+        return list(self._edge)
+
+    def edge_function(self, function: Subject) -> EdgeFunction | None:
+        """``function`` as an edge function, or ``None`` if no distribution runs it."""
+        return next((e for e in self.edge_functions() if e.function.urn == function.urn), None)
+
+    def _edge_links(self, distribution: Subject,
+                    prop: str) -> list[tuple[Subject, list[EdgeAssociation]]]:
+        """The functions ``distribution``'s ``prop`` was computed from, each with the
+        associations of that property that name it."""
+        targets: list[tuple[Subject, Any]] = [
+            (f, f.props.get("arn")) for f in self.links(distribution, prop, LAMBDA_FUNCTION)]
+        for alias in self.links(distribution, prop, LAMBDA_ALIAS):
+            targets += [(f, alias.props.get("arn"))
+                        for f in self.links(alias, "functionName", LAMBDA_FUNCTION)]
+        functions = list({f.urn: f for f, _ in targets}.values())
+        if not functions:
+            return []
+        named: dict[str, list[EdgeAssociation]] = {f.urn: [] for f in functions}
+        undecided: list[EdgeAssociation] = []
+        every_arn_known = all(_known_string(arn) for _, arn in targets)
+        for association in _associations(distribution, prop):
+            owners = {f.urn for f, arn in targets if _names(association.lambda_arn, arn)}
+            for urn in owners:
+                named[urn].append(association)
+            if not owners and not (_known_string(association.lambda_arn) and every_arn_known):
+                undecided.append(association)
+        unnamed = [f for f in functions if not named[f.urn]]
+        for association in undecided:
+            if len(unnamed) > 1:
+                association = EdgeAssociation(association.distribution, association.behavior,
+                                              UNKNOWN, UNKNOWN)
+            for function in unnamed:
+                named[function.urn].append(association)
+        return [(f, named[f.urn]) for f in functions]
+
+
+def _associations(distribution: Subject, prop: str) -> list[EdgeAssociation]:
+    """The ``lambdaFunctionAssociations`` of the behaviors in ``distribution``'s ``prop``."""
+    if prop == "defaultCacheBehavior":
+        behaviors = [(prop, distribution.props.get(prop))]
+    else:
+        behaviors = []
+        for i, behavior in enumerate(distribution.props.items(prop)):
+            pattern = Props(behavior).get("pathPattern")
+            where = f" ({pattern})" if _known_string(pattern) else ""
+            behaviors.append((f"{prop}[{i}]{where}", behavior))
+    found = []
+    for label, behavior in behaviors:
+        for entry in Props(behavior).items("lambdaFunctionAssociations"):
+            entry_props = Props(entry)
+            if isinstance(entry_props.raw(), Mapping):
+                found.append(EdgeAssociation(distribution, label, entry_props.get("eventType"),
+                                             entry_props.get("lambdaArn")))
+    return found
 
 
 Config = Mapping[str, Any]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import Policy
@@ -10,13 +10,17 @@ from pulumi_policy import Policy
 from .core import (
     ADVISORY,
     MANDATORY,
+    UNKNOWN,
     Config,
+    EdgeFunction,
     Props,
     Stack,
     Subject,
+    as_list,
     is_unknown,
     resource_rule,
     stack_rule,
+    statements,
 )
 
 FUNCTION = "aws:lambda/function:Function"
@@ -34,6 +38,7 @@ ROLE = "aws:iam/role:Role"
 QUEUE = "aws:sqs/queue:Queue"
 
 DEFAULT_MAX_TIMEOUT_SECONDS = 300
+LAMBDA_DEFAULT_MEMORY_MB = 128
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
 SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
 VISIBILITY_TIMEOUT_FACTOR = 6
@@ -68,6 +73,14 @@ SERVICE_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
 # itself (an SQS queue's own redrive policy), and DocumentDB change streams take no destination.
 NON_STREAM_SOURCES = frozenset({"sqs", "mq", "rds"})
 STREAM_SOURCES = frozenset({"kinesis", "dynamodb", "kafka"})
+
+# Lambda@Edge (CloudFront developer guide, "Restrictions on Lambda@Edge" and "Quotas on
+# Lambda@Edge"): functions live in us-east-1, their role trusts both services, and viewer
+# events have tighter quotas than origin events: (timeout in s, memory in MB).
+EDGE_REGION = "us-east-1"
+EDGE_PRINCIPALS = ("lambda.amazonaws.com", "edgelambda.amazonaws.com")
+EDGE_ORIGIN_LIMITS = (30, 10240)
+EDGE_VIEWER_LIMITS = (5, 128)
 
 
 def _number(value: Any) -> float | None:
@@ -118,24 +131,6 @@ def _invocation_targets(stack: Stack, function: Subject) -> list[Subject]:
 
 
 # --- resource rules ---------------------------------------------------------------------------
-
-@resource_rule(
-    "lambda-tracing-active",
-    description="Lambda functions send traces to X-Ray (tracingConfig.mode Active).",
-    anchors=("WS1000", "Serverless-LambdaTracing"),
-    level=ADVISORY,
-    types={FUNCTION},
-)
-def lambda_tracing_active(function: Subject, config: Config) -> Iterator[str]:
-    """Without active tracing a slow or failing call cannot be followed across services.
-
-    Advisory: serverless-rules WS1000 is a Warning, and cdk-nag registers
-    Serverless-LambdaTracing at WARN.
-    """
-    mode = function.props.get("tracingConfig", "mode")
-    if not is_unknown(mode) and mode != "Active":
-        yield f"tracingConfig.mode is {mode or 'not set'}; set it to Active"
-
 
 @resource_rule(
     "lambda-explicit-memory",
@@ -308,6 +303,31 @@ def lambda_url_authenticated(url: Subject, config: Config) -> Iterator[str]:
 
 # --- stack rules ------------------------------------------------------------------------------
 
+@stack_rule(
+    "lambda-tracing-active",
+    description="Lambda functions send traces to X-Ray (tracingConfig.mode Active), except "
+                "Lambda@Edge functions, which cannot.",
+    anchors=("WS1000", "Serverless-LambdaTracing"),
+    level=ADVISORY,
+)
+def lambda_tracing_active(stack: Stack, config: Config) -> Iterator[tuple[Subject | None, str]]:
+    """Without active tracing a slow or failing call cannot be followed across services.
+
+    Edge functions (ones a CloudFront distribution's cache behaviors were computed from) are
+    exempt: Lambda@Edge does not support active tracing, and lambda-edge-compatible reports
+    an edge function that turns it on. A stack rule only so that it can see the distributions.
+    Advisory: serverless-rules WS1000 is a Warning, and cdk-nag registers
+    Serverless-LambdaTracing at WARN.
+    """
+    edge = {e.function.urn for e in stack.edge_functions()}
+    for function in stack.of_type(FUNCTION):
+        if function.urn in edge:
+            continue
+        mode = function.props.get("tracingConfig", "mode")
+        if not is_unknown(mode) and mode != "Active":
+            yield function, f"tracingConfig.mode is {mode or 'not set'}; set it to Active"
+
+
 def _async_evidence(stack: Stack, function: Subject) -> list[str]:
     """Why ``function`` is known to be invoked asynchronously (empty: it is not)."""
     found: list[str] = []
@@ -395,18 +415,21 @@ def _log_groups(stack: Stack, function: Subject) -> tuple[list[Subject], bool]:
     group's name is not known yet).
 
     With a loggingConfig.logGroup of its own, the function writes there only; otherwise to
-    /aws/lambda/<function name>.
+    /aws/lambda/<function name>, and as Lambda@Edge to /aws/lambda/us-east-1.<function name>
+    in each region where it runs.
     """
     configured = function.props.get("loggingConfig", "logGroup")
     name = function.props.get("name")
-    conventional = f"/aws/lambda/{name}" \
-        if isinstance(name, str) and name and not is_unknown(name) else None
+    known = isinstance(name, str) and name and not is_unknown(name)
+    conventional = f"/aws/lambda/{name}" if known else None
+    edge = f"/aws/lambda/{EDGE_REGION}.{name}" if known else None
     groups = stack.links(function, "loggingConfig", LOG_GROUP)
     if not groups and isinstance(configured, str) and configured != conventional:
         groups = _named(stack, configured)
     elif not groups:
         groups = stack.referencing(function, LOG_GROUP, prop="name")
-        groups += [g for g in _named(stack, conventional) if g not in groups]
+        for literal in (conventional, edge):
+            groups += [g for g in _named(stack, literal) if g not in groups]
     return groups, bool(groups) or not is_unknown(configured)
 
 
@@ -420,16 +443,24 @@ def lambda_log_retention(stack: Stack, config: Config) -> Iterator[tuple[Subject
     """The log group Lambda creates on its own keeps logs forever, and the bill grows with them.
 
     The function's log group is the one its loggingConfig.logGroup was computed from, or one
-    whose name was computed from the function (/aws/lambda/<name>), or one whose literal name
-    is either of those.
+    whose name was computed from the function (/aws/lambda/<name>, or for a Lambda@Edge
+    function /aws/lambda/us-east-1.<name>, the group its replicas write to in every region),
+    or one whose literal name is one of those.
     Advisory: serverless-rules WS1004 is a Warning, and cdk-nag registers
     Serverless-CloudWatchLogGroupRetentionPeriod at WARN.
     """
+    edge = {e.function.urn for e in stack.edge_functions()}
     for function in stack.of_type(FUNCTION):
         groups, known = _log_groups(stack, function)
         if not known:
             continue
-        if not groups:
+        if not groups and function.urn in edge:
+            yield function, (
+                "is a Lambda@Edge function with no log group of its own, so its replicas "
+                "create /aws/lambda/us-east-1.<name> groups that keep logs forever; create an "
+                "aws.cloudwatch.LogGroup named /aws/lambda/us-east-1.<function name> with "
+                "retention_in_days (in each region where it runs)")
+        elif not groups:
             yield function, (
                 "has no log group of its own, so Lambda creates /aws/lambda/<name> that keeps "
                 "logs forever; create an aws.cloudwatch.LogGroup with retention_in_days and set "
@@ -489,6 +520,152 @@ def lambda_one_role_per_function(stack: Stack,
                 "with only the statements that function needs")
 
 
+def _edge_region_problem(function: Subject) -> str | None:
+    """Why the function is not known to live in us-east-1 (``None``: it is, or cannot tell).
+
+    A resource's own ``region`` (pulumi-aws v7) wins over its provider's."""
+    own = function.props.get("region")
+    if is_unknown(own):
+        return None
+    if isinstance(own, str) and own:
+        region, where = own, "its region"
+    else:
+        if function.provider is None:
+            return None  # no provider recorded: nothing to read (explicit-provider's concern)
+        region, where = function.provider_props.get("region"), "its provider's region"
+        if is_unknown(region):
+            return None
+    if region == EDGE_REGION:
+        return None
+    shown = region if isinstance(region, str) and region else "not set"
+    return (f"{where} is {shown}, but CloudFront only associates functions in {EDGE_REGION}; "
+            f"create it through a provider with region {EDGE_REGION}")
+
+
+def _trusted_services(policy: Any) -> Any:
+    """The service principals an assume-role policy lets assume the role (``UNKNOWN`` if not
+    known yet)."""
+    found = statements(policy)
+    if is_unknown(found):
+        return UNKNOWN
+    services: set[str] = set()
+    for statement in found:
+        actions = [str(a).lower() for a in as_list(statement.get("Action"))]
+        if statement.get("Effect") != "Allow" or not any(
+                a in ("sts:assumerole", "sts:*", "*") for a in actions):
+            continue
+        principal = statement.get("Principal")
+        if isinstance(principal, Mapping):
+            services |= {s for s in as_list(principal.get("Service")) if isinstance(s, str)}
+    return services
+
+
+def _numbered_version(arn: str) -> bool:
+    """Whether a function ARN is qualified with a version number (``...:function:f:3``)."""
+    parts = arn.split(":")
+    return len(parts) == 8 and parts[5] == "function" and parts[7].isdigit()
+
+
+def _edge_problems(stack: Stack, edge: EdgeFunction) -> Iterator[str]:
+    function = edge.function
+    props = function.props
+    publish = props.get("publish")
+    if not is_unknown(publish) and publish is not True:
+        yield ("publish is not true, so there is no numbered version for CloudFront to "
+               "replicate; set publish=True and associate function.qualified_arn")
+    region = _edge_region_problem(function)
+    if region:
+        yield region
+    variables = props.get("environment", "variables")
+    if isinstance(variables, Mapping) and len(variables):
+        yield (f"sets environment variables ({', '.join(sorted(str(k) for k in variables))}), "
+               "which Lambda@Edge does not support; ship settings in the package instead")
+    if "arm64" in props.items("architectures"):
+        yield "architectures is arm64; Lambda@Edge runs x86_64 only"
+    layers = [layer for layer in props.items("layers") if layer]
+    if layers:
+        yield (f"uses {len(layers)} layer(s), which Lambda@Edge does not support; bundle "
+               "what they provide into the package")
+    if [subnet for subnet in props.items("vpcConfig", "subnetIds") if subnet]:
+        yield "is attached to a VPC (vpcConfig.subnetIds), which Lambda@Edge does not support"
+    dead_letter = props.get("deadLetterConfig", "targetArn")
+    if dead_letter and not is_unknown(dead_letter):
+        yield ("sets deadLetterConfig, which Lambda@Edge does not support (CloudFront invokes "
+               "it synchronously); remove it")
+    if props.get("tracingConfig", "mode") == "Active":
+        yield ("tracingConfig.mode is Active, which Lambda@Edge does not support; leave "
+               "tracing_config unset (or PassThrough)")
+    yield from _edge_quota_problems(edge)
+    yield from _edge_trust_problems(stack, function)
+    for association in edge.associations:
+        arn = association.lambda_arn
+        if isinstance(arn, str) and arn and not is_unknown(arn) and not _numbered_version(arn):
+            kind = {8: "an alias", 7: "the unqualified function"}.get(
+                len(arn.split(":")), "something other than a function version")
+            if arn.endswith(":$LATEST"):
+                kind = "$LATEST"
+            yield (f"{association.describe()} names {kind} ({arn}); CloudFront only accepts "
+                   "a numbered version: associate function.qualified_arn of a published "
+                   "function")
+
+
+def _edge_quota_problems(edge: EdgeFunction) -> Iterator[str]:
+    viewer = edge.runs_for_viewers()
+    max_timeout, max_memory = EDGE_VIEWER_LIMITS if viewer else EDGE_ORIGIN_LIMITS
+    events = "viewer events" if viewer else "origin events"
+    timeout = _timeout(edge.function.props, "timeout", LAMBDA_DEFAULT_TIMEOUT_SECONDS)
+    if timeout is not None and timeout > max_timeout:
+        yield (f"timeout is {_seconds(timeout)}; Lambda@Edge allows at most "
+               f"{_seconds(max_timeout)} for {events}")
+    memory = _timeout(edge.function.props, "memorySize", LAMBDA_DEFAULT_MEMORY_MB)
+    if memory is not None and memory > max_memory:
+        yield (f"memorySize is {memory:g} MB; Lambda@Edge allows at most {max_memory} MB for "
+               f"{events}")
+
+
+def _edge_trust_problems(stack: Stack, function: Subject) -> Iterator[str]:
+    for role in stack.links(function, "role", ROLE):
+        trusted = _trusted_services(role.props.get("assumeRolePolicy"))
+        if is_unknown(trusted):
+            continue
+        missing = [p for p in EDGE_PRINCIPALS if p not in trusted]
+        if missing:
+            yield (f"its role {role.name} does not let {' and '.join(missing)} assume it; "
+                   "Lambda@Edge needs both lambda.amazonaws.com and edgelambda.amazonaws.com "
+                   "in the trust policy")
+
+
+@stack_rule(
+    "lambda-edge-compatible",
+    description="Lambda@Edge functions (the ones CloudFront cache behaviors associate) keep "
+                "to Lambda@Edge's restrictions and quotas.",
+    anchors=("aws-docs:lambda-at-edge-function-restrictions", "aws-docs:lambda-at-edge-quotas"),
+    level=MANDATORY,
+)
+def lambda_edge_compatible(stack: Stack, config: Config) -> Iterator[tuple[Subject | None, str]]:
+    """An edge function that breaks one of Lambda@Edge's restrictions cannot be associated:
+    CloudFront rejects the association, or the deployment fails.
+
+    An edge function is one that a distribution's defaultCacheBehavior or
+    orderedCacheBehaviors was computed from (directly or through an alias). It must be
+    published (publish true) and live in us-east-1 (its own region, else its provider's); set
+    no environment variables, arm64 architecture, layers, VPC subnets, dead-letter queue or
+    Active tracing; keep within 30 s and 10,240 MB, or 5 s and 128 MB when an association runs
+    it for a viewer event (an association whose event type is not known yet counts as an
+    origin event); have a role (linked through ``role``) that both lambda.amazonaws.com and
+    edgelambda.amazonaws.com may assume; and every association's lambdaArn, when known, must
+    name a numbered version (not $LATEST, an alias or the unqualified function). Violations
+    are reported on the function, naming the distribution and behavior where it matters.
+    Mandatory: each point is a hard restriction of Lambda@Edge (the CloudFront developer
+    guide's "Restrictions on Lambda@Edge" and "Quotas on Lambda@Edge"), not a recommendation;
+    a stack that breaks one cannot be deployed as written.
+    """
+    for edge in stack.edge_functions():
+        for message in _edge_problems(stack, edge):
+            yield edge.function, message
+
+
+
 @stack_rule(
     "sqs-visibility-covers-consumer",
     description="An SQS queue consumed by a Lambda function has a visibility timeout of at least "
@@ -526,7 +703,8 @@ def sqs_visibility_covers_consumer(stack: Stack,
 
 
 def _timeout(props: Props, key: str, default: float) -> float | None:
-    """A timeout in seconds: the default when absent, ``None`` when unknown or not a number."""
+    """A timeout in seconds (or another numeric setting, such as memorySize): the default when
+    absent, ``None`` when unknown or not a number."""
     value = props.get(key)
     if value is None:
         return float(default)
@@ -545,4 +723,5 @@ POLICIES: list[Policy] = [
     lambda_permission_source_arn,
     lambda_url_authenticated,
     sqs_visibility_covers_consumer,
+    lambda_edge_compatible,
 ]
