@@ -18,12 +18,26 @@ Default settings:
 Third-party libraries never go into the code package: Powertools comes from its managed layer,
 and heavy libraries from built layers passed in ``layers``.
 
+**Lambda@Edge** (``edge_event`` set, on the us-east-1 provider). Lambda@Edge runs a published
+version replicated to CloudFront's regions, and refuses environment variables, layers, arm64,
+X-Ray active tracing, dead-letter queues and VPCs. So an edge function: is x86_64 and
+published; has no environment (settings travel in ``generated_files``, such as a
+``config.json`` beside the handler); has Powertools and its dependencies bundled into the
+package instead of the layer; has a role that ``edgelambda.amazonaws.com`` may assume too, with
+log permissions for ``/aws/lambda/us-east-1.<function>`` in every region where replicas run;
+keeps the event type's timeout, memory and package limits; and gets a fixed name, so that
+those log groups can be named before it exists. Its us-east-1 log group is created with the
+stage retention; replicas create theirs in the other regions, where the stack cannot set a
+retention. ``skip_destroy`` is set: AWS deletes replicas hours after the association is gone,
+and until then the function cannot be deleted.
+
 The Lambda log format stays ``Text``: Powertools already writes structured JSON, and Lambda's own
 JSON level filter would drop the DEBUG lines that Powertools samples on purpose.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +56,21 @@ FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 SHARED_LIBRARY = "blueprints_common"
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 METRICS_NAMESPACE = "ServerlessBlueprints"
+
+EdgeEvent = Literal["origin-request", "origin-response", "viewer-request", "viewer-response"]
+EDGE_RUNTIMES = ("python3.12", "python3.13")
+# Per event type: the longest timeout (s), the most memory (MB) and the largest package (bytes).
+EDGE_LIMITS: Mapping[str, tuple[int, int, int]] = {
+    "origin-request": (30, 10240, 50 * 2**20), "origin-response": (30, 10240, 50 * 2**20),
+    "viewer-request": (5, 128, 2**20), "viewer-response": (5, 128, 2**20),
+}
+# Regions with CloudFront regional edge caches, where Lambda@Edge replicas run and log.
+EDGE_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1",
+                "sa-east-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1",
+                "eu-north-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2",
+                "ap-southeast-1", "ap-southeast-2")
+# What an edge function carries in place of the Powertools layer: Powertools and what it needs.
+EDGE_BUNDLE = ("aws-lambda-powertools", "jmespath", "typing_extensions")
 
 # What a function needs on each kind of on-failure destination.
 DESTINATION_ACTIONS: Mapping[str, str] = {
@@ -90,6 +119,8 @@ class FunctionArgs:
     layers: Sequence[pulumi.Input[str]] = ()
     kms_key_arn: pulumi.Input[str] | None = None
     code_root: Path = FUNCTIONS_DIR
+    generated_files: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    edge_event: EdgeEvent | None = None
 
 
 def powertools_layer_arn(region: str, architecture: str, runtime: str, version: int) -> str:
@@ -106,15 +137,63 @@ def partition(region: str) -> str:
     return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
-def package(code: str, code_root: Path = FUNCTIONS_DIR) -> pulumi.AssetArchive:
-    """The deployment package: the function's folder at the root, plus the shared library."""
-    folders = {"": code_root / code, f"{SHARED_LIBRARY}/": code_root / SHARED_LIBRARY}
-    assets: dict[str, pulumi.Asset | pulumi.Archive] = {}
-    for prefix, folder in folders.items():
+def _package_files(code: str, code_root: Path, bundle: Sequence[str]) -> dict[str, Path]:
+    """Archive path -> file: the function's folder, the shared library, bundled libraries."""
+    files: dict[str, Path] = {}
+    for distribution in bundle:
+        for entry in importlib.metadata.distribution(distribution).files or ():
+            if not {"__pycache__", ".."} & set(entry.parts) \
+                    and not entry.parts[0].endswith(".dist-info"):
+                files[entry.as_posix()] = Path(str(entry.locate()))
+    for prefix, folder in (("", code_root / code),
+                           (f"{SHARED_LIBRARY}/", code_root / SHARED_LIBRARY)):
         for path in sorted(folder.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
-                assets[prefix + path.relative_to(folder).as_posix()] = pulumi.FileAsset(str(path))
+                files[prefix + path.relative_to(folder).as_posix()] = path
+    return dict(sorted(files.items()))
+
+
+def package(code: str, code_root: Path = FUNCTIONS_DIR,
+            generated: Mapping[str, str] | None = None,
+            bundle: Sequence[str] = ()) -> pulumi.AssetArchive:
+    """The deployment package: the function's folder at the root, the shared library,
+    ``bundle``'s installed distributions, and ``generated`` files written from strings."""
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {
+        path: pulumi.FileAsset(str(file))
+        for path, file in _package_files(code, code_root, bundle).items()}
+    assets.update({path: pulumi.StringAsset(text) for path, text in (generated or {}).items()})
     return pulumi.AssetArchive(assets)
+
+
+def _edge_problems(args: FunctionArgs) -> list[str | None]:
+    if args.edge_event is None:
+        return []
+    if args.edge_event not in EDGE_LIMITS:
+        return [f"edge_event: {args.edge_event!r} is not one of {', '.join(EDGE_LIMITS)}"]
+    timeout, memory, size = EDGE_LIMITS[args.edge_event]
+    try:
+        bytes_ = sum(f.stat().st_size
+                     for f in _package_files(args.code, args.code_root, EDGE_BUNDLE).values())
+    except (importlib.metadata.PackageNotFoundError, OSError) as error:
+        return [f"code: an edge function bundles {', '.join(EDGE_BUNDLE)}, which must be "
+                f"installed where Pulumi runs (pip install -r requirements.txt): {error}"]
+    unsupported = "Lambda@Edge does not support it"
+    return [
+        None if args.timeout <= timeout else
+        f"timeout: {args.timeout} s is over the {timeout} s {args.edge_event} functions get",
+        None if args.memory_size <= memory else
+        f"memory_size: {args.memory_size} MB is over the {memory} MB {args.edge_event} "
+        "functions get",
+        None if bytes_ <= size else
+        f"code: the package is {bytes_ // 2**20} MB, over the {size // 2**20} MB "
+        f"{args.edge_event} functions may have",
+        None if not args.environment else f"environment: {unsupported}; use generated_files",
+        None if not args.layers else f"layers: {unsupported}",
+        None if args.vpc is None else f"vpc: {unsupported}",
+        None if not (args.invoked_async or args.on_failure) else
+        f"invoked_async / on_failure: CloudFront invokes edge functions synchronously; "
+        f"{unsupported}",
+    ]
 
 
 def _problems(name: str, args: FunctionArgs, defaults: Defaults) -> list[str | None]:
@@ -143,6 +222,7 @@ def _problems(name: str, args: FunctionArgs, defaults: Defaults) -> list[str | N
         None if not set(args.environment) & set(_powertools_environment(name, args, defaults))
         else "environment: the Powertools variables are set by the block; set service_name or "
              "metrics_namespace instead",
+        *_edge_problems(args),
     ]
 
 
@@ -157,6 +237,52 @@ def _powertools_environment(name: str, args: FunctionArgs, defaults: Defaults) -
     }
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """How the function is deployed: regionally, or replicated to the edge."""
+
+    runtime: str
+    architecture: str
+    layers: list[pulumi.Input[str]]
+    environment: Mapping[str, pulumi.Input[str]] | None
+    trusted_services: tuple[str, ...]
+    managed_policies: tuple[str, ...]
+    function_name: str | None
+    log_group_name: str | None
+    bundle: Sequence[str]
+
+
+def _shape(name: str, args: FunctionArgs, defaults: Defaults) -> _Shape:
+    functions = defaults.functions
+    if args.edge_event is None:
+        managed = ("AWSXRayDaemonWriteAccess",) + (
+            ("service-role/AWSLambdaVPCAccessExecutionRole",) if args.vpc else ())
+        return _Shape(
+            runtime=functions.runtime, architecture=functions.architecture,
+            layers=[powertools_layer_arn(defaults.region, functions.architecture,
+                                         functions.runtime, functions.powertools_layer_version),
+                    *args.layers],
+            environment={**_powertools_environment(name, args, defaults), **args.environment},
+            trusted_services=("lambda.amazonaws.com",), managed_policies=managed,
+            function_name=None, log_group_name=None, bundle=())
+    function_name = f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"[:64]
+    return _Shape(
+        runtime=functions.runtime if functions.runtime in EDGE_RUNTIMES else EDGE_RUNTIMES[-1],
+        architecture="x86_64", layers=[], environment=None,
+        trusted_services=("edgelambda.amazonaws.com", "lambda.amazonaws.com"),
+        managed_policies=(), function_name=function_name,
+        log_group_name=f"/aws/lambda/us-east-1.{function_name}", bundle=EDGE_BUNDLE)
+
+
+def _edge_log_statement(shape: _Shape, defaults: Defaults) -> iam.Statement:
+    """Replicas create and write ``/aws/lambda/us-east-1.<function>`` where they run."""
+    prefix = f"arn:{partition(defaults.region)}:logs"
+    groups = [f"{prefix}:{region}:{defaults.account_id}:log-group:{shape.log_group_name}"
+              for region in EDGE_REGIONS]
+    return iam.allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                     *groups, *(f"{group}:*" for group in groups))
+
+
 class Function(pulumi.ComponentResource):
     """A Lambda function with its own role, log group, tracing, Powertools and failure path."""
 
@@ -167,17 +293,21 @@ class Function(pulumi.ComponentResource):
     arn: pulumi.Output[str]
     name: pulumi.Output[str]
     invoke_arn: pulumi.Output[str]
+    qualified_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: FunctionArgs, defaults: Defaults,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("blueprints:foundation:Function", name, None, opts)
         require_valid(f"Function {name}", _problems(name, args, defaults))
         child = pulumi.ResourceOptions(parent=self)
-        functions = defaults.functions
+        shape = _shape(name, args, defaults)
+        edge = args.edge_event is not None
 
-        self.log_group = log_group(f"{name}-logs", defaults, kms_key_arn=args.kms_key_arn,
-                                   log_group_name_prefix=f"/blueprints/{defaults.stage}/{name}/",
-                                   opts=child)
+        self.log_group = log_group(
+            f"{name}-logs", defaults, kms_key_arn=args.kms_key_arn,
+            log_group_name=shape.log_group_name,
+            log_group_name_prefix=None if edge else f"/blueprints/{defaults.stage}/{name}/",
+            opts=child)
         self.failure_queue = None
         on_failure = args.on_failure
         if args.invoked_async and on_failure is None:
@@ -186,6 +316,7 @@ class Function(pulumi.ComponentResource):
             on_failure = FailureDestination(arn=self.failure_queue.arn, service="sqs")
 
         statements = [
+            _edge_log_statement(shape, defaults) if edge else
             iam.allow(["logs:CreateLogStream", "logs:PutLogEvents"],
                       pulumi.Output.concat(self.log_group.arn, ":*")),
             *args.statements,
@@ -197,48 +328,52 @@ class Function(pulumi.ComponentResource):
             statements.append(iam.allow(["kms:Decrypt"], args.kms_key_arn))
 
         self.role = aws.iam.Role(f"{name}-role",
-                                 assume_role_policy=iam.trust_policy("lambda.amazonaws.com"),
+                                 assume_role_policy=iam.trust_policy(*shape.trusted_services),
                                  description=f"Execution role of the {name} function only",
                                  opts=child)
         policy = aws.iam.RolePolicy(f"{name}-policy", role=self.role.id,
                                     policy=iam.policy_document(statements), opts=child)
-        managed = ["AWSXRayDaemonWriteAccess"]
-        if args.vpc is not None:
-            managed.append("service-role/AWSLambdaVPCAccessExecutionRole")
         attachments = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-{policy_name.rsplit('/', 1)[-1].lower()}", role=self.role.name,
                 policy_arn=f"arn:{partition(defaults.region)}:iam::aws:policy/{policy_name}",
                 opts=child)
-            for policy_name in managed
+            for policy_name in shape.managed_policies
         ]
 
         if args.reserved_concurrency == 0:
             warn_override(self, "reserved_concurrency=0",
                           "The function is switched off: every invocation is throttled.")
+        code: pulumi.Input[pulumi.Archive] = package(args.code, args.code_root,
+                                                     bundle=shape.bundle)
+        if args.generated_files:
+            code = pulumi.Output.all(**args.generated_files).apply(
+                lambda files: package(args.code, args.code_root, files, shape.bundle))
         self.function = aws.lambda_.Function(
             f"{name}-function",
+            name=shape.function_name,
             description=args.description,
             role=self.role.arn,
-            runtime=functions.runtime,
-            architectures=[functions.architecture],
+            runtime=shape.runtime,
+            architectures=[shape.architecture],
             handler=args.handler,
-            code=package(args.code, args.code_root),
+            code=code,
             memory_size=args.memory_size,
             timeout=args.timeout,
-            layers=[powertools_layer_arn(defaults.region, functions.architecture,
-                                         functions.runtime, functions.powertools_layer_version),
-                    *args.layers],
-            tracing_config={"mode": "Active"},
-            logging_config={"log_format": "Text", "log_group": self.log_group.name},
-            environment={"variables": {**_powertools_environment(name, args, defaults),
-                                       **args.environment}},
-            kms_key_arn=args.kms_key_arn,
+            layers=shape.layers,
+            tracing_config=None if edge else {"mode": "Active"},
+            logging_config=None if edge else {"log_format": "Text",
+                                              "log_group": self.log_group.name},
+            environment=None if shape.environment is None else {
+                "variables": shape.environment},
+            kms_key_arn=None if edge else args.kms_key_arn,
             reserved_concurrent_executions=args.reserved_concurrency,
             vpc_config=None if args.vpc is None else {
                 "subnet_ids": args.vpc.subnet_ids,
                 "security_group_ids": args.vpc.security_group_ids,
             },
+            publish=edge,
+            skip_destroy=edge,
             opts=pulumi.ResourceOptions(parent=self,
                                         depends_on=[policy, self.log_group, *attachments]),
         )
@@ -255,9 +390,11 @@ class Function(pulumi.ComponentResource):
         self.arn = self.function.arn
         self.name = self.function.name
         self.invoke_arn = self.function.invoke_arn
+        self.qualified_arn = self.function.qualified_arn
         self.register_outputs({
             "arn": self.arn,
             "name": self.name,
+            "qualifiedArn": self.qualified_arn,
             "roleArn": self.role.arn,
             "logGroupName": self.log_group.name,
         })

@@ -216,3 +216,84 @@ def test_bad_inputs_are_all_reported(build: Build, code_root: Path) -> None:
 def test_wildcard_statements_are_refused(code_root: Path) -> None:
     with pytest.raises(iam.PolicyError, match="dynamodb:\\*"):
         args(code_root, statements=[iam.allow(["dynamodb:*"], TABLE_ARN)])
+
+
+# --- Lambda@Edge ------------------------------------------------------------------------------
+
+def edge_args(code_root: Path, **overrides: Any) -> FunctionArgs:
+    edge = {"edge_event": "origin-request", "memory_size": 128, "timeout": 5,
+            "generated_files": {"config.json": '{"table": "t"}'}}
+    return args(code_root, **{**edge, **overrides})
+
+
+def test_edge_function_fits_lambda_at_edge(build: Build, code_root: Path) -> None:
+    run = one_function(build, edge_args(code_root))
+    inputs = run.one(FUNCTION, "orders-function").inputs
+    assert inputs["name"] == "blueprints-test-orders"
+    assert inputs["architectures"] == ["x86_64"]
+    assert inputs["runtime"] == "python3.13"
+    assert inputs["publish"] is True
+    assert inputs["skipDestroy"] is True
+    assert inputs["layers"] == []
+    for absent in ("environment", "tracingConfig", "loggingConfig", "vpcConfig"):
+        assert absent not in inputs
+    assert not run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+
+
+def test_edge_role_trusts_edgelambda_and_logs_in_every_edge_region(
+        build: Build, code_root: Path) -> None:
+    run = one_function(build, edge_args(code_root))
+    trust = statements(run.one(ROLE, "orders-role"), "assumeRolePolicy")[0]
+    assert trust["Principal"]["Service"] == ["edgelambda.amazonaws.com", "lambda.amazonaws.com"]
+    logs, table = statements(run.one(POLICY, "orders-policy"))
+    assert logs["Action"] == ["logs:CreateLogGroup", "logs:CreateLogStream",
+                              "logs:PutLogEvents"]
+    group = "log-group:/aws/lambda/us-east-1.blueprints-test-orders"
+    assert f"arn:aws:logs:eu-west-1:111111111111:{group}" in logs["Resource"]
+    assert f"arn:aws:logs:ap-southeast-2:111111111111:{group}:*" in logs["Resource"]
+    assert len(logs["Resource"]) == 2 * 16
+    assert table["Resource"] == TABLE_ARN
+
+
+def test_edge_log_group_in_us_east_1_keeps_the_stage_retention(
+        build: Build, code_root: Path) -> None:
+    log_group = one_function(build, edge_args(code_root)).one(LOG_GROUP, "orders-logs")
+    assert log_group.inputs["name"] == "/aws/lambda/us-east-1.blueprints-test-orders"
+    assert log_group.inputs["retentionInDays"] == 14
+
+
+def test_edge_package_bundles_powertools_and_the_generated_config(
+        build: Build, code_root: Path) -> None:
+    code = one_function(build, edge_args(code_root)).one(FUNCTION, "orders-function").inputs[
+        "code"]
+    assert "app.py" in code.assets
+    assert "aws_lambda_powertools/logging/logger.py" in code.assets
+    assert "jmespath/__init__.py" in code.assets
+    assert "typing_extensions.py" in code.assets
+    assert not any(".dist-info/" in path or "__pycache__" in path for path in code.assets)
+    assert code.assets["config.json"].text == '{"table": "t"}'
+
+
+def test_edge_runtime_falls_back_to_the_newest_edge_runtime(
+        build: Build, code_root: Path) -> None:
+    newer = replace(DEV, functions=replace(DEV.functions, runtime="python3.14"))
+    run = one_function(build, edge_args(code_root), newer)
+    assert run.one(FUNCTION, "orders-function").inputs["runtime"] == "python3.13"
+
+
+def test_edge_limits_and_unsupported_features_are_refused(build: Build, code_root: Path) -> None:
+    bad = edge_args(code_root, timeout=31, environment={"TABLE": "t"}, layers=["arn:layer"],
+                    vpc=FunctionVpc(subnet_ids=["subnet-1"], security_group_ids=["sg-1"]),
+                    invoked_async=True)
+    with pytest.raises(InvalidArgs) as raised:
+        one_function(build, bad)
+    assert [p.split(":")[0] for p in raised.value.problems] == [
+        "timeout", "environment", "layers", "vpc", "invoked_async / on_failure"]
+
+
+def test_viewer_events_get_viewer_limits(build: Build, code_root: Path) -> None:
+    with pytest.raises(InvalidArgs) as raised:
+        one_function(build, edge_args(code_root, edge_event="viewer-request", memory_size=256))
+    problems = " ".join(raised.value.problems)
+    assert "memory_size: 256 MB is over the 128 MB viewer-request functions get" in problems
+    assert "the package is 3 MB, over the 1 MB viewer-request functions may have" in problems
