@@ -1,0 +1,137 @@
+"""The per-version hello API, driven with API Gateway REST (v1) proxy events."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+GREETING = "API v.1: Hello world!"
+API_DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "hello-v1"
+    memory_limit_in_mb: int = 128
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:111111111111:function:hello-v1"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+
+
+@pytest.fixture
+def hello(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The module imported afresh under the environment the function block gives it."""
+    monkeypatch.setenv("GREETING", GREETING)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "hello")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ServerlessBlueprints")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    sys.modules.pop("hello.app", None)
+    yield importlib.import_module("hello.app")
+    sys.modules.pop("hello.app", None)
+
+
+def rest_event(path: str, *, method: str = "GET", resource: str | None = None,
+               stage: str = "v1") -> dict[str, Any]:
+    """A REST API proxy event as API Gateway sends it, with the stage outside ``path``."""
+    headers = {
+        "Accept": "application/vnd.example.v1+json",
+        "CloudFront-Forwarded-Proto": "https",
+        "Host": API_DOMAIN,
+        "User-Agent": "Amazon CloudFront",
+        "Via": "2.0 2c1e0a3d6a7f4b1c.cloudfront.net (CloudFront)",
+        "X-Amz-Cf-Id": "nBsWBOrSHMgnaROZJK1wGCZ9PcRcSpq_oSXZNQwQ10OTZL4cimZo3g==",
+        "X-Amzn-Trace-Id": "Root=1-6745e1f5-0b1c2d3e4f5a6b7c8d9e0f1a",
+        "X-Forwarded-For": "203.0.113.178, 130.176.16.72",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
+    return {
+        "resource": resource or path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "2gxmpl",
+            "resourcePath": resource or path,
+            "httpMethod": method,
+            "extendedRequestId": "BvA3eFxmvHcFVxA=",
+            "requestTime": "26/Nov/2026:15:04:05 +0000",
+            "path": f"/{stage}{path}",
+            "accountId": "111111111111",
+            "protocol": "HTTP/1.1",
+            "stage": stage,
+            "domainPrefix": "abc123",
+            "requestTimeEpoch": 1795705445000,
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "identity": {
+                "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None,
+                "caller": None, "sourceIp": "130.176.16.72", "principalOrgId": None,
+                "accessKey": None, "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None, "userArn": None,
+                "userAgent": "Amazon CloudFront", "user": None,
+            },
+            "domainName": API_DOMAIN,
+            "apiId": "abc123",
+        },
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
+def test_get_hello_answers_the_greeting(hello: ModuleType) -> None:
+    response = hello.handler(rest_event("/hello"), LambdaContext())
+
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"message": GREETING}
+    assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
+
+
+def test_greeting_comes_from_the_environment(hello: ModuleType,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GREETING", "API v.2: Hello world!")
+
+    response = hello.handler(rest_event("/hello", stage="v2"), LambdaContext())
+
+    assert json.loads(response["body"]) == {"message": "API v.2: Hello world!"}
+
+
+# A 404 publishes no application metric, and Powertools warns about that.
+NO_METRICS = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+@NO_METRICS
+def test_unknown_route_is_a_json_404(hello: ModuleType) -> None:
+    response = hello.handler(rest_event("/goodbye", resource="/{proxy+}"), LambdaContext())
+
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"]) == {"statusCode": 404, "message": "Not found"}
+
+
+@NO_METRICS
+def test_other_methods_on_hello_are_not_routes(hello: ModuleType) -> None:
+    response = hello.handler(rest_event("/hello", method="POST"), LambdaContext())
+
+    assert response["statusCode"] == 404
+
+
+def test_greeting_emits_a_business_metric(hello: ModuleType,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    hello.handler(rest_event("/hello"), LambdaContext())
+
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+             if line.startswith("{") and '"_aws"' in line]
+    served = [blob for blob in blobs if "GreetingServed" in blob]
+    assert served
+    assert served[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ServerlessBlueprints"
+    assert served[0]["service"] == "hello"
