@@ -25,7 +25,9 @@ else:
     contract = EnvironmentContract.from_stack_reference(
         pulumi.StackReference("environment", stack_name=stack.environment_stack))
 
-build_services(stack.services, ServiceContext(stack.defaults, contract, providers))
+services = build_services(stack.services, ServiceContext(stack.defaults, contract, providers))
 
 for output_name, value in contract.outputs().items():
     pulumi.export(output_name, value)
+for service_name, service in services.items():
+    pulumi.export(service_name, service.exports)

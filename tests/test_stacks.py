@@ -96,19 +96,24 @@ def test_providers_assume_the_deploy_role_and_tag_everything(stack: str) -> None
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_stack_exports_the_environment_contract(stack: str) -> None:
-    assert sorted(planned(stack).outputs) == CONTRACT_OUTPUTS
+def test_every_stack_exports_the_contract_and_one_output_per_service(stack: str) -> None:
+    services = sorted(stack_config(stack).get("blueprints:services") or {})
+    assert sorted(planned(stack).outputs) == sorted(CONTRACT_OUTPUTS + services)
+
+
+def contract_of(outputs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in outputs.items() if k in CONTRACT_OUTPUTS}
 
 
 def test_the_contract_read_through_a_stack_reference_equals_the_one_built() -> None:
-    built, referenced = planned("prod-env").outputs, planned("prod").outputs
+    built, referenced = planned("prod-env").outputs, contract_of(planned("prod").outputs)
     assert referenced == built
     assert built["vpcId"].startswith("vpc-")
     assert len(built["privateSubnetIds"]) == 3
 
 
 def test_services_get_an_identical_contract_object_either_way() -> None:
-    built = planned("dev").outputs
+    built = contract_of(planned("dev").outputs)
     contracts: dict[str, dict[str, Any]] = {}
 
     def read_back() -> None:
@@ -153,7 +158,8 @@ def test_a_resource_without_a_provider_fails_the_plan_when_defaults_are_disabled
 def test_plan_prints_the_tree_and_the_totals(capsys: pytest.CaptureFixture[str]) -> None:
     assert plan.main(["--stack", "dev"]) == 0
     out = capsys.readouterr().out
-    assert "└─ blueprints:environment:Environment  dev" in out
+    assert "├─ blueprints:environment:Environment  dev\n" in out
+    assert "├─ blueprints:services:HeaderVersionedApi  headerVersioning\n" in out
     assert "aws:ec2/vpc:Vpc  dev-network-vpc" in out
     assert "Resources by type (" in out
     assert re.search(r"^ +4  aws:ec2/subnet:Subnet$", out, re.MULTILINE)

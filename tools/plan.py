@@ -63,12 +63,18 @@ def as_json(run: StackRun, verdicts: Sequence[Verdict]) -> dict[str, Any]:
 
 
 def tree(run: StackRun) -> list[str]:
-    """The component tree, one resource a line, as ``pulumi preview`` draws it."""
+    """The component tree, one resource a line, as ``pulumi preview`` draws it.
+
+    Siblings are sorted (components first, then by type and name) rather than kept in
+    registration order, which varies from run to run: two plans of one stack read the same.
+    """
     children: dict[str | None, list[Resource]] = {}
     urns = {r.urn for r in run.resources}
     for resource in run.resources:
         parent = resource.parent if resource.parent in urns else None
         children.setdefault(parent, []).append(resource)
+    for siblings in children.values():
+        siblings.sort(key=lambda r: (r.custom, r.type, r.name))
     providers = Counter(r.provider_urn for r in run.managed())
     usual_provider = providers.most_common(1)[0][0] if providers else None
     names = {r.urn: r.name for r in run.resources}

@@ -14,18 +14,10 @@ from typing import Any
 
 import pulumi
 
-from components.accounts import Providers
-from components.config import Defaults
-from components.environment import EnvironmentContract
+from components.services.base import ServiceComponent, ServiceContext
+from components.services.header_versioning import HeaderVersionedApi, HeaderVersioningSettings
 
-
-@dataclass(frozen=True)
-class ServiceContext:
-    """What every service is built with."""
-
-    defaults: Defaults
-    environment: EnvironmentContract
-    providers: Providers
+__all__ = ["CATALOG", "CatalogEntry", "ServiceComponent", "ServiceContext", "build_services"]
 
 
 @dataclass(frozen=True)
@@ -33,15 +25,16 @@ class CatalogEntry:
     """One architecture of the catalog: its settings type and its builder."""
 
     settings: type
-    build: Callable[[str, Any, ServiceContext, pulumi.ResourceOptions], pulumi.ComponentResource]
+    build: Callable[[str, Any, ServiceContext, pulumi.ResourceOptions], ServiceComponent]
 
 
-# Architectures register here as they land (issues #4 onwards).
-CATALOG: Mapping[str, CatalogEntry] = {}
+CATALOG: Mapping[str, CatalogEntry] = {
+    "headerVersioning": CatalogEntry(HeaderVersioningSettings, HeaderVersionedApi),
+}
 
 
 def build_services(services: Mapping[str, Any],
-                   context: ServiceContext) -> dict[str, pulumi.ComponentResource]:
+                   context: ServiceContext) -> dict[str, ServiceComponent]:
     """Builds every service the stack switched on, on the stack's regional provider."""
     options = pulumi.ResourceOptions(provider=context.providers.regional)
     return {name: CATALOG[name].build(name, settings, context, options)
