@@ -251,8 +251,11 @@ class HeaderVersionedApi(ServiceComponent):
                       context: ServiceContext,
                       origins: Mapping[str, tuple[pulumi.Input[str], str, str | None]],
                       opts: pulumi.ResourceOptions) -> aws.cloudfront.Distribution:
+        # CloudFront policy names are unique per account and are not auto-named: qualify them.
+        qualified = f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"
         forwarded = aws.cloudfront.OriginRequestPolicy(
             f"{name}-forward-version",
+            name=f"{qualified}-forward-version"[:128],
             comment=f"Forwards {settings.header_name} to the version router",
             headers_config={"header_behavior": "whitelist",
                             "headers": {"items": [settings.header_name]}},
@@ -261,6 +264,7 @@ class HeaderVersionedApi(ServiceComponent):
             opts=opts)
         security_headers = aws.cloudfront.ResponseHeadersPolicy(
             f"{name}-security-headers",
+            name=f"{qualified}-security-headers"[:128],
             comment="Security headers for API responses",
             security_headers_config={
                 "strict_transport_security": {"access_control_max_age_sec": 63072000,

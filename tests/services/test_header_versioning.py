@@ -124,6 +124,7 @@ def test_the_origin_request_association_uses_the_published_version() -> None:
 def test_the_version_header_is_forwarded_and_nothing_is_cached() -> None:
     run = built()
     policy = run.one("aws:cloudfront/originRequestPolicy:OriginRequestPolicy")
+    assert policy.inputs["name"] == "blueprints-test-versions-forward-version"
     assert policy.inputs["headersConfig"] == {"headerBehavior": "whitelist",
                                               "headers": {"items": ["Accept"]}}
     assert policy.inputs["cookiesConfig"] == {"cookieBehavior": "none"}
