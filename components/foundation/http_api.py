@@ -1,8 +1,9 @@
 """HTTP API (API Gateway v2) building block: the API, its ``$default`` stage and Lambda routes.
 
-``HttpApi`` creates the API with an optional least-privilege CORS configuration, an optional
-JWT authorizer, a ``$default`` stage that deploys every change automatically, and one Lambda
-proxy integration, route and invoke permission per ``LambdaRoute``.
+``HttpApi`` creates the API with an optional least-privilege CORS configuration (``CorsArgs``,
+from ``cors.py``, shared with the REST block), an optional JWT authorizer, a ``$default`` stage
+that deploys every change automatically, and one Lambda proxy integration, route and invoke
+permission per ``LambdaRoute``.
 
 Default settings:
 
@@ -48,21 +49,31 @@ from pulumi_aws.apigatewayv2 import (
 )
 
 from components.config import Defaults
+from components.foundation.cors import (
+    HEADER_NAME,
+    HTTP_METHODS,
+    HTTPS_ORIGIN,
+    MAX_CORS_AGE,
+    CorsArgs,
+    cors_problems,
+)
 from components.foundation.logs import access_log_format, log_group
 from components.foundation.validation import InvalidArgs, require_valid, warn_override
 
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+# CorsArgs and its rules live in cors.py, shared with the REST block; they stay importable here.
+__all__ = [
+    "HEADER_NAME", "HTTPS_ORIGIN", "HTTP_METHODS", "MAX_CORS_AGE", "CorsArgs", "HttpApi",
+    "HttpApiArgs", "HttpRoute", "JwtAuthorizerArgs", "LambdaRoute", "RouteAuthorization",
+    "route_slug",
+]
+
 ROUTE_METHODS = (*HTTP_METHODS, "ANY")
 DEFAULT_ROUTE = "$default"
 _SEGMENT = r"(?:[A-Za-z0-9._~-]+|\{[A-Za-z0-9_]+\})"
 _GREEDY = r"\{[A-Za-z0-9_]+\+\}"
 ROUTE_KEY = re.compile(
     rf"^({'|'.join(ROUTE_METHODS)}) (/|(?:/{_SEGMENT})*/(?:{_SEGMENT}|{_GREEDY}))$")
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-HTTPS_ORIGIN = re.compile(rf"^https://(?:{_LABEL}\.)*{_LABEL}(?::\d{{1,5}})?$")
-HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 IDENTITY_SOURCE = re.compile(r"^\$request\.(?:header|querystring)\.[A-Za-z0-9_-]+$")
-MAX_CORS_AGE = 86400
 
 # The common access log fields, plus the route, the caller's subject and integration errors.
 ACCESS_LOG_FORMAT = access_log_format(
@@ -78,23 +89,6 @@ class RouteAuthorization(StrEnum):
 
     JWT = "JWT"
     NONE = "NONE"
-
-
-@dataclass(frozen=True)
-class CorsArgs:
-    """Which browser origins may call the API, with which methods and headers.
-
-    ``allow_origins`` are full origins (``https://app.example.com``, no path). ``"*"`` is
-    accepted only with ``allow_any_origin=True`` and never with ``allow_credentials``.
-    """
-
-    allow_origins: Sequence[str]
-    allow_methods: Sequence[str]
-    allow_headers: Sequence[str] = ("authorization", "content-type")
-    expose_headers: Sequence[str] = ()
-    max_age: int = 300
-    allow_credentials: bool = False
-    allow_any_origin: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,36 +141,6 @@ class HttpRoute:
 def route_slug(route_key: str) -> str:
     """A stable, readable name part for a route key: ``GET /items/{id}`` -> ``get-items-id``."""
     return re.sub(r"[^a-z0-9]+", "-", route_key.lower()).strip("-")
-
-
-def _cors_problems(cors: CorsArgs) -> list[str]:
-    problems = []
-    if not cors.allow_origins:
-        problems.append("cors.allow_origins: name at least one origin")
-    for origin in cors.allow_origins:
-        if origin == "*":
-            if cors.allow_credentials:
-                problems.append("cors.allow_origins: '*' cannot be combined with "
-                                "allow_credentials; name the origins")
-            elif not cors.allow_any_origin:
-                problems.append("cors.allow_origins: '*' lets any web site call the API; name "
-                                "the origins, or set allow_any_origin=True to accept it")
-        elif not HTTPS_ORIGIN.match(origin):
-            problems.append(f"cors.allow_origins: {origin!r} is not an https origin in lower "
-                            "case with no path (https://app.example.com)")
-    if not cors.allow_methods:
-        problems.append("cors.allow_methods: name at least one method")
-    problems += [f"cors.allow_methods: {method!r} is not allowed; use "
-                 f"{', '.join(HTTP_METHODS)}" for method in cors.allow_methods
-                 if method not in HTTP_METHODS]
-    for key, headers in (("allow_headers", cors.allow_headers),
-                         ("expose_headers", cors.expose_headers)):
-        problems += [f"cors.{key}: {header!r} is not allowed; name each header" if header == "*"
-                     else f"cors.{key}: {header!r} is not a header name"
-                     for header in headers if header == "*" or not HEADER_NAME.match(header)]
-    if not 0 <= cors.max_age <= MAX_CORS_AGE:
-        problems.append(f"cors.max_age: {cors.max_age} is outside 0..{MAX_CORS_AGE} seconds")
-    return problems
 
 
 def _jwt_problems(jwt: JwtAuthorizerArgs) -> list[str]:
@@ -250,7 +214,7 @@ class HttpApi(pulumi.ComponentResource):
     def __init__(self, name: str, args: HttpApiArgs, defaults: Defaults,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         problems = [
-            *(_cors_problems(args.cors) if args.cors else []),
+            *(cors_problems(args.cors) if args.cors else []),
             *(_jwt_problems(args.jwt) if args.jwt else []),
             *[problem for i, route in enumerate(args.routes)
               for problem in _route_problems(route, f"routes[{i}]", args.jwt is not None)],
@@ -269,7 +233,7 @@ class HttpApi(pulumi.ComponentResource):
 
         cors: ApiCorsConfigurationArgsDict | None = None
         if args.cors is not None:
-            if "*" in args.cors.allow_origins:
+            if args.cors.any_origin:
                 warn_override(self, "cors.allow_any_origin",
                               "Any web site can call this API from a visitor's browser.")
             cors = {

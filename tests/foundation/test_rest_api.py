@@ -12,6 +12,7 @@ import pulumi_aws as aws
 import pytest
 
 from components.config import Defaults
+from components.foundation.cors import CorsArgs
 from components.foundation.rest_api import (
     ApiKeySource,
     CacheSize,
@@ -22,9 +23,18 @@ from components.foundation.rest_api import (
     RestStage,
     RestStageArgs,
 )
+from components.foundation.usage_plans import (
+    ApiKeySpec,
+    MethodThrottle,
+    UsagePlans,
+    UsagePlansArgs,
+    UsagePlanTier,
+)
 from components.foundation.validation import InvalidArgs
-from tests.support import DEV, PROD, json_input
-from tools.mock_runtime import StackRun
+from components.foundation.waf import WafScope, WebAcl, WebAclArgs
+from tests.support import ACCOUNT, DEV, PROD, REGION, json_input
+from tools.mock_runtime import ROOT, StackRun
+from tools.verdicts import evaluate, load_config
 
 REST_API = "aws:apigateway/restApi:RestApi"
 STAGE = "aws:apigateway/stage:Stage"
@@ -34,6 +44,13 @@ VALIDATOR = "aws:apigateway/requestValidator:RequestValidator"
 MODEL = "aws:apigateway/model:Model"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+RESOURCE = "aws:apigateway/resource:Resource"
+METHOD = "aws:apigateway/method:Method"
+INTEGRATION = "aws:apigateway/integration:Integration"
+METHOD_RESPONSE = "aws:apigateway/methodResponse:MethodResponse"
+INTEGRATION_RESPONSE = "aws:apigateway/integrationResponse:IntegrationResponse"
+GATEWAY_RESPONSE = "aws:apigateway/response:Response"
 WEB_ACL_ARN = "arn:aws:wafv2:eu-west-1:111111111111:regional/webacl/orders/0c0f0e0d"
 VPC_ENDPOINT = "vpce-0123456789abcdef0"
 PRIVATE_POLICY = json.dumps({
@@ -381,3 +398,333 @@ def test_cache_ttl_is_bounded_when_caching(build: Build) -> None:
 
     assert len(problems) == 1
     assert problems[0].startswith("cache_ttl_seconds:")
+
+
+# --- CORS: preflight -------------------------------------------------------------------------
+
+APP = "https://app.example.com"
+ADMIN = "https://admin.example.com"
+CORS = CorsArgs(allow_origins=(APP, ADMIN), allow_methods=("GET", "POST"))
+ALLOW_ORIGIN = "method.response.header.Access-Control-Allow-Origin"
+
+
+def api_with_preflight(build: Build, cors: CorsArgs = CORS) -> StackRun:
+    """An API with CORS, an ``items`` resource and its preflight, deployed on a stage."""
+
+    def program(opts: pulumi.ResourceOptions) -> None:
+        api = RestApi("orders", RestApiArgs(cors=cors), DEV, opts)
+        items = aws.apigateway.Resource("items", rest_api=api.api_id,
+                                        parent_id=api.root_resource_id, path_part="items",
+                                        opts=opts)
+        preflight = api.add_preflight("items", items.id)
+        pulumi.export("preflight", [resource.urn for resource in preflight])
+        RestStage("orders", RestStageArgs(
+            rest_api_id=api.api_id, redeploy_triggers={"api": api.redeploy_fingerprint},
+            depends_on=api.deployment_dependencies()), DEV, opts)
+
+    return build(program)
+
+
+def test_preflight_is_an_open_options_method_on_a_mock_integration(build: Build) -> None:
+    run = api_with_preflight(build)
+
+    api = run.one(REST_API, "orders-api")
+    items = run.one(RESOURCE, "items")
+    method = run.one(METHOD, "orders-items-options")
+    assert method.inputs["httpMethod"] == "OPTIONS"
+    assert method.inputs["authorization"] == "NONE"
+    assert method.inputs["apiKeyRequired"] is False
+    assert method.inputs["restApi"] == api.id
+    assert method.inputs["resourceId"] == items.id
+    integration = run.one(INTEGRATION, "orders-items-options-integration")
+    assert integration.inputs["type"] == "MOCK"
+    assert integration.inputs["httpMethod"] == "OPTIONS"
+    assert integration.inputs["resourceId"] == items.id
+    assert json.loads(integration.inputs["requestTemplates"]["application/json"]) == {
+        "statusCode": 200}
+
+
+def test_preflight_answers_200_with_the_allowed_methods_headers_and_age(build: Build) -> None:
+    run = api_with_preflight(build)
+
+    method_response = run.one(METHOD_RESPONSE, "orders-items-options-response")
+    assert method_response.inputs["statusCode"] == "200"
+    response = run.one(INTEGRATION_RESPONSE, "orders-items-options-integration-response")
+    assert response.inputs["statusCode"] == "200"
+    assert response.inputs["httpMethod"] == "OPTIONS"
+    assert response.inputs["responseParameters"] == {
+        "method.response.header.Access-Control-Allow-Methods": "'GET,POST'",
+        "method.response.header.Access-Control-Allow-Headers": "'authorization,content-type'",
+        "method.response.header.Access-Control-Max-Age": "'300'",
+        "method.response.header.Vary": "'Origin'",
+    }
+    # Every header the integration response sets, and the template's origin, is declared.
+    declared = method_response.inputs["responseParameters"]
+    assert set(declared) == {ALLOW_ORIGIN, *response.inputs["responseParameters"]}
+    assert run.warnings == []
+
+
+def test_preflight_picks_the_origin_from_the_allow_list_and_never_sends_a_wildcard(
+        build: Build) -> None:
+    run = api_with_preflight(build)
+
+    response = run.one(INTEGRATION_RESPONSE, "orders-items-options-integration-response")
+    template = response.inputs["responseTemplates"]["application/json"]
+    assert '$input.params().header.get("Origin")' in template
+    assert f'$origin == "{APP}"' in template
+    assert f'$origin == "{ADMIN}"' in template
+    assert "#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)" in \
+        template
+    assert "*" not in template
+    assert ALLOW_ORIGIN not in response.inputs["responseParameters"]
+    assert all("*" not in value for value in response.inputs["responseParameters"].values())
+
+
+def test_preflight_allows_credentials_when_asked(build: Build) -> None:
+    run = api_with_preflight(build, replace(CORS, allow_credentials=True, max_age=600))
+
+    parameters = run.one(INTEGRATION_RESPONSE).inputs["responseParameters"]
+    assert parameters["method.response.header.Access-Control-Allow-Credentials"] == "'true'"
+    assert parameters["method.response.header.Access-Control-Max-Age"] == "'600'"
+    declared = run.one(METHOD_RESPONSE).inputs["responseParameters"]
+    assert "method.response.header.Access-Control-Allow-Credentials" in declared
+
+
+def test_any_origin_sends_a_static_wildcard_and_warns(build: Build) -> None:
+    run = api_with_preflight(build, replace(CORS, allow_origins=("*",), allow_any_origin=True))
+
+    response = run.one(INTEGRATION_RESPONSE)
+    assert response.inputs["responseParameters"][ALLOW_ORIGIN] == "'*'"
+    assert "method.response.header.Vary" not in response.inputs["responseParameters"]
+    assert "responseTemplates" not in response.inputs
+    assert any("cors.allow_any_origin" in w for w in run.warnings)
+
+
+def test_preflight_resources_are_returned_for_the_deployment(build: Build) -> None:
+    run = api_with_preflight(build)
+
+    returned = run.outputs["preflight"]
+    expected = [run.one(METHOD, "orders-items-options").urn,
+                run.one(INTEGRATION, "orders-items-options-integration").urn,
+                run.one(METHOD_RESPONSE, "orders-items-options-response").urn,
+                run.one(INTEGRATION_RESPONSE, "orders-items-options-integration-response").urn]
+    assert returned == expected
+    dependencies = run.one(DEPLOYMENT, "orders-deployment").dependencies
+    for urn in [*expected, *(r.urn for r in run.of_type(GATEWAY_RESPONSE))]:
+        assert urn in dependencies
+    component = run.one("blueprints:foundation:RestApi", "orders")
+    assert {run.by_urn(urn).parent for urn in expected} == {component.urn}
+
+
+def test_preflight_needs_cors_and_a_fresh_resource_name(build: Build) -> None:
+    def without_cors(opts: pulumi.ResourceOptions) -> None:
+        RestApi("orders", RestApiArgs(), DEV, opts).add_preflight("items", "res123")
+
+    def twice(opts: pulumi.ResourceOptions) -> None:
+        api = RestApi("orders", RestApiArgs(cors=CORS), DEV, opts)
+        api.add_preflight("items", "res123")
+        api.add_preflight("items", "res456")
+
+    assert problems_of(build, without_cors) == [
+        "add_preflight: the API has no cors settings; set RestApiArgs.cors"]
+    assert problems_of(build, twice) == [
+        "add_preflight.resource_name: 'items' already has a preflight"]
+    problems = problems_of(build, lambda opts: RestApi(
+        "orders", RestApiArgs(cors=CORS), DEV, opts).add_preflight("items/{id}", "res123"))
+    assert len(problems) == 1
+    assert problems[0].startswith("add_preflight.resource_name: 'items/{id}'")
+
+
+def test_preflight_takes_the_resource_name_with_or_without_the_api_prefix(build: Build) -> None:
+    def program(opts: pulumi.ResourceOptions) -> None:
+        api = RestApi("orders", RestApiArgs(cors=CORS), DEV, opts)
+        api.add_preflight("orders-items", "res123")
+        api.add_preflight("item", "res456")
+
+    run = build(program)
+
+    assert sorted(m.name for m in run.of_type(METHOD)) == ["orders-item-options",
+                                                           "orders-items-options"]
+
+    def the_same_resource_twice(opts: pulumi.ResourceOptions) -> None:
+        api = RestApi("orders", RestApiArgs(cors=CORS), DEV, opts)
+        api.add_preflight("items", "res123")
+        api.add_preflight("orders-items", "res123")
+
+    assert problems_of(build, the_same_resource_twice) == [
+        "add_preflight.resource_name: 'orders-items' already has a preflight"]
+
+
+def test_bad_cors_settings_are_reported_with_the_other_api_arguments(build: Build) -> None:
+    problems = bad_api(build, security_policy="TLS_1_0",
+                       cors=CorsArgs(allow_origins=("*", "http://x.example.com"),
+                                     allow_methods=("FETCH",)))
+
+    assert [p.split(":")[0] for p in problems] == [
+        "security_policy", "cors.allow_origins", "cors.allow_origins", "cors.allow_methods"]
+
+
+def test_header_names_must_fit_in_a_quoted_static_value(build: Build) -> None:
+    problems = bad_api(build, cors=replace(CORS, allow_headers=("x-it's",)))
+
+    assert problems == ["cors.allow_headers: \"x-it's\" cannot be sent by API Gateway, which "
+                        "quotes static header values with '"]
+
+
+# --- CORS and validation: gateway responses -------------------------------------------------
+
+def gateway_responses(build: Build, cors: CorsArgs | None) -> dict[str, Any]:
+    run = build(lambda opts: RestApi("orders", RestApiArgs(cors=cors), DEV, opts))
+    return {r.inputs["responseType"]: r for r in run.of_type(GATEWAY_RESPONSE)}
+
+
+def test_invalid_bodies_get_400_with_a_plain_message_even_without_cors(build: Build) -> None:
+    responses = gateway_responses(build, None)
+
+    assert set(responses) == {"BAD_REQUEST_BODY"}
+    bad_body = responses["BAD_REQUEST_BODY"]
+    assert bad_body.name == "orders-bad-request-body"
+    assert bad_body.inputs["statusCode"] == "400"
+    assert json.loads(bad_body.inputs["responseTemplates"]["application/json"]) == {
+        "message": "Invalid request body"}
+    assert "responseParameters" not in bad_body.inputs
+
+
+def test_error_responses_carry_cors_headers_and_echo_the_origin_without_credentials(
+        build: Build) -> None:
+    responses = gateway_responses(build, CORS)
+
+    assert set(responses) == {"BAD_REQUEST_BODY", "DEFAULT_4XX", "DEFAULT_5XX"}
+    expected = {
+        "gatewayresponse.header.Access-Control-Allow-Origin": "method.request.header.Origin",
+        "gatewayresponse.header.Access-Control-Allow-Methods": "'GET,POST'",
+        "gatewayresponse.header.Access-Control-Allow-Headers": "'authorization,content-type'",
+        "gatewayresponse.header.Vary": "'Origin'",
+    }
+    for kind, response in responses.items():
+        assert response.inputs["responseParameters"] == expected, kind
+    assert responses["DEFAULT_4XX"].name == "orders-default-4xx"
+    assert responses["DEFAULT_5XX"].name == "orders-default-5xx"
+    assert responses["DEFAULT_4XX"].inputs["responseTemplates"] == {
+        "application/json": '{"message":$context.error.messageString}'}
+    assert "statusCode" not in responses["DEFAULT_5XX"].inputs
+    assert responses["BAD_REQUEST_BODY"].inputs["statusCode"] == "400"
+
+
+def test_one_origin_is_sent_as_it_is(build: Build) -> None:
+    responses = gateway_responses(build, replace(CORS, allow_origins=(APP,)))
+
+    parameters = responses["DEFAULT_4XX"].inputs["responseParameters"]
+    assert parameters["gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{APP}'"
+
+
+def test_with_credentials_only_the_first_origin_is_sent(build: Build) -> None:
+    responses = gateway_responses(build, replace(CORS, allow_credentials=True,
+                                                 expose_headers=("x-request-id",)))
+
+    parameters = responses["DEFAULT_5XX"].inputs["responseParameters"]
+    assert parameters["gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{APP}'"
+    assert parameters["gatewayresponse.header.Access-Control-Allow-Credentials"] == "'true'"
+    assert parameters["gatewayresponse.header.Access-Control-Expose-Headers"] == \
+        "'x-request-id'"
+
+
+def test_redeploy_fingerprint_follows_the_cors_settings(build: Build) -> None:
+    fingerprints = []
+
+    def program(opts: pulumi.ResourceOptions) -> None:
+        for i, cors in enumerate((CORS, CORS, replace(CORS, allow_methods=("GET",)), None)):
+            fingerprints.append(RestApi(f"api{i}", RestApiArgs(cors=cors), DEV,
+                                        opts).redeploy_fingerprint)
+
+    build(program)
+
+    assert fingerprints[0] == fingerprints[1]
+    assert len(set(fingerprints)) == 3
+
+
+# --- WAF --------------------------------------------------------------------------------------
+
+def test_a_web_acl_block_is_associated_through_its_arn(build: Build) -> None:
+    def program(opts: pulumi.ResourceOptions) -> None:
+        api = RestApi("orders", RestApiArgs(), DEV, opts)
+        waf = WebAcl("orders-waf", WebAclArgs(), DEV, opts)
+        RestStage("orders", RestStageArgs(rest_api_id=api.api_id, redeploy_triggers={"v": "1"},
+                                          web_acl_arn=waf.arn), DEV, opts)
+
+    run = build(program)
+
+    web_acl = run.one(WEB_ACL, "orders-waf-acl")
+    association = run.one(WAF_ASSOCIATION, "orders-waf")
+    assert association.inputs["webAclArn"] == web_acl.state["arn"]
+    assert ":regional/webacl/" in web_acl.state["arn"]
+    assert association.inputs["resourceArn"] == run.one(STAGE, "orders-stage").state["arn"]
+
+
+def test_a_cloudfront_web_acl_is_rejected_once_its_arn_is_known(build: Build) -> None:
+    def program(opts: pulumi.ResourceOptions) -> None:
+        waf = WebAcl("edge-waf", WebAclArgs(scope=WafScope.CLOUDFRONT), DEV, opts)
+        RestStage("orders", RestStageArgs(rest_api_id="abc123", redeploy_triggers={"v": "1"},
+                                          web_acl_arn=waf.arn), DEV, opts)
+
+    problems = problems_of(build, program)
+
+    assert len(problems) == 1
+    assert problems[0].startswith("web_acl_arn:")
+    assert ":global/webacl/" in problems[0]
+
+
+# --- guardrails -------------------------------------------------------------------------------
+
+def front_door(opts: pulumi.ResourceOptions, *, waf: bool = True,
+               cors: CorsArgs = CORS) -> None:
+    """A prod REST API as the blocks build it: CORS, a validated POST, WAF and usage plans."""
+    tagged = aws.Provider("tagged", region=REGION, allowed_account_ids=[ACCOUNT],
+                          default_tags={"tags": {"owner": "team-a", "environment": "prod",
+                                                 "project": "blueprints"}})
+    opts = pulumi.ResourceOptions(provider=tagged)
+    api = RestApi("orders", RestApiArgs(cors=cors, models={"Order": {"type": "object"}}), PROD,
+                  opts)
+    items = aws.apigateway.Resource("orders-items", rest_api=api.api_id,
+                                    parent_id=api.root_resource_id, path_part="items", opts=opts)
+    method = aws.apigateway.Method(
+        "orders-post-items", rest_api=api.api_id, resource_id=items.id, http_method="POST",
+        authorization="AWS_IAM", api_key_required=True,
+        request_validator_id=api.request_validator_id,
+        request_models={"application/json": "Order"}, opts=opts)
+    integration = aws.apigateway.Integration(
+        "orders-post-items", rest_api=api.api_id, resource_id=items.id,
+        http_method=method.http_method, type="MOCK", opts=opts)
+    preflight = api.add_preflight("items", items.id)
+    web_acl = WebAcl("orders-waf", WebAclArgs(
+        managed_rule_groups=("AWSManagedRulesCommonRuleSet",)), PROD, opts) if waf else None
+    stage = RestStage("orders", RestStageArgs(
+        rest_api_id=api.api_id, redeploy_triggers={"api": api.redeploy_fingerprint},
+        depends_on=[method, integration, *preflight, *api.gateway_responses.values()],
+        web_acl_arn=web_acl.arn if web_acl else None), PROD, opts)
+    UsagePlans("orders-plans", UsagePlansArgs(
+        rest_api_id=api.api_id, stage_name=stage.stage.stage_name,
+        tiers={"free": UsagePlanTier(rate_limit=5, burst_limit=10, quota_limit=1000,
+                                     method_throttles={"/items/POST": MethodThrottle(1, 2)})},
+        keys=(ApiKeySpec("partner", "free"),)), PROD, opts)
+
+
+def test_the_front_door_meets_the_guardrails_with_the_project_config(build: Build) -> None:
+    run = build(front_door)
+
+    verdicts = evaluate(run, load_config(ROOT / "policy" / "blueprints.json"))
+    assert [v for v in verdicts if v.mandatory] == []
+    assert verdicts == [], [f"{v.policy} {v.resource_name}: {v.message}" for v in verdicts]
+
+
+def test_the_documented_advisories_are_the_only_ones(build: Build) -> None:
+    without_waf = evaluate(build(lambda opts: front_door(opts, waf=False)))
+    any_origin = evaluate(build(lambda opts: front_door(
+        opts, cors=replace(CORS, allow_origins=("*",), allow_any_origin=True))))
+
+    assert {(v.policy, v.level, v.resource_name) for v in without_waf} == {
+        ("waf-on-public-endpoints", "advisory", "orders-stage")}
+    assert {(v.policy, v.level, v.resource_name) for v in any_origin} == {
+        ("cors-no-wildcard-origin", "advisory", name) for name in (
+            "orders-items-options-integration-response", "orders-bad-request-body",
+            "orders-default-4xx", "orders-default-5xx")}
