@@ -1,0 +1,174 @@
+"""The demo backend behind POST /customizations: partners submit unicorn customizations.
+
+``POST /customizations`` takes a ``CustomizationPost`` body (``customization.schema.json``
+beside this file, the same file the API Gateway model is built from), stores it in DynamoDB and
+answers 201 ``{"id": ...}``. ``GET /customizations/{id}`` answers the stored customization.
+
+API Gateway validates the body before the function runs; the function validates it again with
+Powertools' validation utility, as defence in depth: a request the API's validator lets through
+(a content type with no model, a change to the API that drops the validator) still cannot
+store a malformed item. The validator here is also stricter about one detail: a pattern's ``$``
+does not accept a trailing newline, which API Gateway's does.
+
+- An invalid body (not JSON, not an object, failing the schema) is a 400
+  ``{"statusCode": 400, "message": "Invalid request body"}``, API Gateway's own message; an
+  unknown or malformed id is a 404. Neither echoes the input.
+- Items are written with ``attribute_not_exists(id)``, so nothing is ever overwritten. Each
+  records its ``owner``: the API key id API Gateway resolved for the request, else the
+  authorizer's principal, else ``anonymous``. GET answers only its owner's items (any other id
+  is a 404, not a 403, so ids cannot be probed).
+- DynamoDB failures are a 503 JSON answer, never a stack trace.
+- CORS headers come from ``blueprints_common.cors`` (allow-list in ``ALLOWED_ORIGINS``).
+
+Environment: ``TABLE_NAME`` (required; partition key ``id``, a string), the CORS settings of
+``blueprints_common.cors``, and Powertools' own ``POWERTOOLS_*`` variables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import (
+    BadRequestError,
+    NotFoundError,
+)
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from blueprints_common.cors import cors_config, vary_on_origin
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+from fastjsonschema import JsonSchemaValueException, compile
+
+SCHEMA_PATH = Path(__file__).with_name("customization.schema.json")
+SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+FIELDS = tuple(SCHEMA["properties"])
+# Compiled once per container: Powertools' validate() compiles the schema on every call, which
+# costs milliseconds a request. fastjsonschema is the engine Powertools validation uses.
+check_customization = compile(SCHEMA)
+INVALID_BODY = "Invalid request body"
+ANONYMOUS = "anonymous"
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+cors = cors_config()
+app = APIGatewayRestResolver(cors=cors)
+dynamodb = boto3.resource("dynamodb")
+
+
+class CustomizationExistsError(Exception):
+    """An item with the new id already exists (the conditional put refused to overwrite it)."""
+
+
+def parse_customization(event: Any) -> dict[str, Any]:
+    """The request's body as a valid customization; ``BadRequestError`` otherwise."""
+    try:
+        # decoded_body undoes API Gateway's base64 for binary media types.
+        payload = json.loads(event.decoded_body or "")
+    except ValueError:
+        logger.info("Rejected a body that is not JSON")
+        raise BadRequestError(INVALID_BODY) from None
+    try:
+        check_customization(payload)
+    except JsonSchemaValueException as problem:
+        # The rule and the field, never the value.
+        logger.info("Rejected a body that fails the schema", rule=problem.rule,
+                    field=problem.name)
+        raise BadRequestError(INVALID_BODY) from None
+    return {name: payload[name] for name in FIELDS}
+
+
+def caller(event: Mapping[str, Any]) -> str:
+    """Who made the request: the API key's id, else the authorizer's principal."""
+    context = event.get("requestContext") or {}
+    identity = context.get("identity") or {}
+    authorizer = context.get("authorizer") or {}
+    owner = identity.get("apiKeyId") or authorizer.get("principalId")
+    return owner if isinstance(owner, str) and owner else ANONYMOUS
+
+
+def store(table: Any, customization: dict[str, Any], owner: str, *,
+          item_id: str | None = None, now: datetime | None = None) -> str:
+    """Writes a new customization and answers its id; never overwrites an existing item."""
+    item_id = item_id or str(uuid.uuid4())
+    created = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
+    item = {**customization, "id": item_id, "owner": owner, "createdAt": created}
+    try:
+        table.put_item(Item=item, ConditionExpression="attribute_not_exists(id)")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise CustomizationExistsError(item_id) from None
+        raise
+    return item_id
+
+
+def load(table: Any, item_id: str, owner: str) -> dict[str, Any] | None:
+    """The owner's customization with that id, without its owner; ``None`` if there is none."""
+    try:
+        if str(uuid.UUID(item_id)) != item_id:
+            return None
+    except ValueError:
+        return None
+    item: dict[str, Any] | None = table.get_item(Key={"id": item_id}, ConsistentRead=True).get(
+        "Item")
+    if item is None or item.get("owner") != owner:
+        return None
+    return {name: item[name] for name in ("id", *FIELDS, "createdAt") if name in item}
+
+
+def _table() -> Any:
+    return dynamodb.Table(os.environ["TABLE_NAME"])
+
+
+@app.post("/customizations")
+@tracer.capture_method
+def create_customization() -> Response[dict[str, Any]]:
+    event = app.current_event
+    customization = parse_customization(event)
+    try:
+        item_id = store(_table(), customization, caller(event))
+    except CustomizationExistsError:
+        return Response(409, content_types.APPLICATION_JSON,
+                        {"statusCode": 409, "message": "Customization already exists"})
+    metrics.add_metric(name="CustomizationCreated", unit=MetricUnit.Count, value=1)
+    logger.info("Customization created", customization_id=item_id)
+    # The request's own path, with the stage or base path the caller used.
+    collection = (event.get("requestContext") or {}).get("path") or event.path
+    return Response(201, content_types.APPLICATION_JSON, {"id": item_id},
+                    headers={"Location": f"{collection.rstrip('/')}/{item_id}"})
+
+
+@app.get("/customizations/<item_id>")
+@tracer.capture_method
+def get_customization(item_id: str) -> dict[str, Any]:
+    item = load(_table(), item_id, caller(app.current_event))
+    if item is None:
+        raise NotFoundError("Customization not found")
+    return item
+
+
+@app.exception_handler([ClientError, BotoCoreError])
+def storage_unavailable(error: Exception) -> Response[dict[str, Any]]:
+    logger.exception("DynamoDB request failed")
+    return Response(503, content_types.APPLICATION_JSON,
+                    {"statusCode": 503, "message": "The customizations store is unavailable"})
+
+
+# The event carries the caller's API key (query string, requestContext.identity.apiKey): never
+# log it, whatever POWERTOOLS_LOGGER_LOG_EVENT says.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST,
+                              log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = app.resolve(event, context)
+    return vary_on_origin(response) if cors is not None else response

@@ -1,0 +1,450 @@
+"""The customizations backend, driven with REST API (v1) proxy events against a moto table."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import io
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+TABLE = "customizations"
+REGION = "us-east-1"
+ACCOUNT = "111111111111"
+API_ID = "abc123defg"
+API_DOMAIN = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
+STAGE = "prod"
+APP = "https://app.example.com"
+LOCAL = "http://localhost:3000"
+EVIL = "https://evil.example.net"
+API_KEY_ID = "f8ne2l6s7a"
+OTHER_KEY_ID = "q1w2e3r4t5"
+PRINCIPAL = "key-0d7c4a3b2e1f"
+GOOD = {
+    "name": "Cherry-themed unicorn",
+    "imageUrl": "https://en.wikipedia.org/wiki/Cherry#/media/File:Cherry_Stella444.jpg",
+    "sock": "1",
+    "horn": "2",
+    "glasses": "3",
+    "cape": "4",
+}
+INVALID = {"statusCode": 400, "message": "Invalid request body"}
+# Answers without a business metric make Powertools warn that there is none to publish.
+NO_METRICS = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "customizations"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:customizations"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A moto DynamoDB table shaped like the component's: partition key ``id``, a string."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "id",
+                                                   "AttributeType": "S"}])
+        yield boto3.resource("dynamodb", region_name=REGION).Table(TABLE)
+
+
+def load_app(monkeypatch: pytest.MonkeyPatch, **environ: str) -> ModuleType:
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "customizations")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ServerlessBlueprints")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    for name in ("ALLOWED_ORIGINS", "ALLOW_ANY_ORIGIN", "CORS_ALLOW_CREDENTIALS", "CORS_MAX_AGE",
+                 "CORS_ALLOW_HEADERS", "CORS_EXPOSE_HEADERS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    sys.modules.pop("customizations.app", None)
+    return importlib.import_module("customizations.app")
+
+
+@pytest.fixture
+def app(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The module imported afresh under the environment the component gives it."""
+    yield load_app(monkeypatch, ALLOWED_ORIGINS=f"{APP},{LOCAL}")
+    sys.modules.pop("customizations.app", None)
+
+
+def rest_event(path: str, *, method: str = "GET", resource: str | None = None,
+               body: str | None = None, origin: str | None = APP,
+               path_parameters: dict[str, str] | None = None,
+               api_key_id: str | None = API_KEY_ID,
+               principal: str | None = PRINCIPAL) -> dict[str, Any]:
+    """A REST API proxy event as API Gateway sends it after the query-key authorizer."""
+    headers = {
+        "Accept": "application/json",
+        "Host": API_DOMAIN,
+        "User-Agent": "Mozilla/5.0",
+        "X-Amzn-Trace-Id": "Root=1-6745e1f5-0b1c2d3e4f5a6b7c8d9e0f1a",
+        "X-Forwarded-For": "203.0.113.178",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    if origin is not None:
+        headers["origin"] = origin
+    return {
+        "resource": resource or path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": {"apiKey": "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0f"},
+        "multiValueQueryStringParameters": {
+            "apiKey": ["Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0f"]},
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "2gxmpl",
+            "resourcePath": resource or path,
+            "httpMethod": method,
+            "extendedRequestId": "BvA3eFxmvHcFVxA=",
+            "requestTime": "26/Nov/2026:15:04:05 +0000",
+            "path": f"/{STAGE}{path}",
+            "accountId": ACCOUNT,
+            "protocol": "HTTP/1.1",
+            "stage": STAGE,
+            "domainPrefix": API_ID,
+            "requestTimeEpoch": 1795705445000,
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "authorizer": ({"principalId": principal, "integrationLatency": 12}
+                           if principal else None),
+            "identity": {
+                "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None,
+                "caller": None, "apiKey": "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0f",
+                "apiKeyId": api_key_id, "sourceIp": "203.0.113.178", "principalOrgId": None,
+                "accessKey": None, "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None, "userArn": None,
+                "userAgent": "Mozilla/5.0", "user": None,
+            },
+            "domainName": API_DOMAIN,
+            "apiId": API_ID,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def post(payload: Any, **kwargs: Any) -> dict[str, Any]:
+    body = payload if isinstance(payload, str) or payload is None else json.dumps(payload)
+    return rest_event("/customizations", method="POST", body=body, **kwargs)
+
+
+def get(item_id: str, **kwargs: Any) -> dict[str, Any]:
+    return rest_event(f"/customizations/{item_id}", resource="/customizations/{id}",
+                      path_parameters={"id": item_id}, **kwargs)
+
+
+def call(app: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
+    response: dict[str, Any] = app.handler(event, LambdaContext())
+    return response
+
+
+def body(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"])
+
+
+def header(response: dict[str, Any], name: str) -> list[str] | None:
+    headers = {key.lower(): value for key, value in response["multiValueHeaders"].items()}
+    found: list[str] | None = headers.get(name.lower())
+    return found
+
+
+def test_post_stores_the_customization(app: ModuleType, aws: Any) -> None:
+    response = call(app, post(GOOD))
+
+    assert response["statusCode"] == 201
+    assert header(response, "Content-Type") == ["application/json"]
+    item_id = body(response)["id"]
+    assert str(uuid.UUID(item_id, version=4)) == item_id
+    assert header(response, "Location") == [f"/{STAGE}/customizations/{item_id}"]
+    item = aws.get_item(Key={"id": item_id})["Item"]
+    assert {name: item[name] for name in GOOD} == GOOD
+    assert item["owner"] == API_KEY_ID
+    assert datetime.fromisoformat(item["createdAt"]).tzinfo is not None
+    assert set(item) == {*GOOD, "id", "owner", "createdAt"}
+
+
+def test_each_post_gets_its_own_item(app: ModuleType, aws: Any) -> None:
+    first = body(call(app, post(GOOD)))["id"]
+    second = body(call(app, post(GOOD)))["id"]
+
+    assert first != second
+    assert aws.scan()["Count"] == 2
+
+
+def test_owner_falls_back_to_the_principal(app: ModuleType, aws: Any) -> None:
+    item_id = body(call(app, post(GOOD, api_key_id=None)))["id"]
+    anonymous_id = body(call(app, post(GOOD, api_key_id=None, principal=None)))["id"]
+
+    assert aws.get_item(Key={"id": item_id})["Item"]["owner"] == PRINCIPAL
+    assert aws.get_item(Key={"id": anonymous_id})["Item"]["owner"] == "anonymous"
+
+
+def test_post_emits_the_business_metric(app: ModuleType,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    call(app, post(GOOD))
+
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+             if line.startswith("{") and '"_aws"' in line]
+    created = [blob for blob in blobs if "CustomizationCreated" in blob]
+    assert created
+    assert created[0]["CustomizationCreated"] == [1.0]
+    assert created[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ServerlessBlueprints"
+    assert created[0]["service"] == "customizations"
+
+
+def test_base64_bodies_are_decoded(app: ModuleType, aws: Any) -> None:
+    event = post(base64.b64encode(json.dumps(GOOD).encode()).decode())
+    event["isBase64Encoded"] = True
+
+    response = call(app, event)
+
+    assert response["statusCode"] == 201
+
+
+@NO_METRICS
+@pytest.mark.parametrize("payload", [
+    # The post's bad requests: an invalid imageUrl, and SQL injection in cape.
+    {**GOOD, "imageUrl": "htt://en.wikipedia.org/wiki/Cherry#/media/File:Cherry_Stella444.jpg"},
+    {**GOOD, "name": "Orange-themed unicorn",
+     "cape": "2); INSERT INTO Cape (NAME,PRICE) VALUES ('Bad color', 10000.00"},
+    {key: value for key, value in GOOD.items() if key != "cape"},
+    {**GOOD, "price": "10000.00"},
+    {**GOOD, "sock": 1},
+    {**GOOD, "name": ""},
+    # API Gateway's pattern engine lets a trailing newline through '$'; this one does not.
+    {**GOOD, "imageUrl": GOOD["imageUrl"] + "\n"},
+    [GOOD],
+    "not json",
+    "{\"name\": ",
+    "",
+    None,
+    "null",
+    "42",
+])
+def test_post_invalid_is_a_json_400(app: ModuleType, aws: Any, payload: Any) -> None:
+    response = call(app, post(payload))
+
+    assert response["statusCode"] == 400
+    assert header(response, "Content-Type") == ["application/json"]
+    assert body(response) == INVALID
+    assert aws.scan()["Count"] == 0
+
+
+@NO_METRICS
+def test_invalid_base64_is_a_400(app: ModuleType) -> None:
+    event = post("%%%not base64%%%")
+    event["isBase64Encoded"] = True
+
+    assert call(app, event)["statusCode"] == 400
+
+
+@NO_METRICS
+def test_a_400_never_echoes_the_input(app: ModuleType) -> None:
+    injection = "2); DROP TABLE Cape; --"
+
+    response = call(app, post({**GOOD, "cape": injection}))
+
+    assert injection not in response["body"]
+    assert "Traceback" not in response["body"]
+
+
+@NO_METRICS
+def test_get_returns_the_stored_customization(app: ModuleType) -> None:
+    item_id = body(call(app, post(GOOD)))["id"]
+
+    response = call(app, get(item_id))
+
+    assert response["statusCode"] == 200
+    found = body(response)
+    assert found["id"] == item_id
+    assert {name: found[name] for name in GOOD} == GOOD
+    assert "createdAt" in found
+    assert "owner" not in found
+
+
+@NO_METRICS
+@pytest.mark.parametrize("item_id", [
+    str(uuid.uuid4()),
+    "not-a-uuid",
+    "0B6F2A52-0D1E-4C8E-9D07-2F9D1C1F4E55",
+    "1%3B%20DROP%20TABLE",
+])
+def test_get_unknown_is_a_json_404(app: ModuleType, item_id: str) -> None:
+    response = call(app, get(item_id))
+
+    assert response["statusCode"] == 404
+    assert header(response, "Content-Type") == ["application/json"]
+    assert body(response) == {"statusCode": 404, "message": "Customization not found"}
+
+
+@NO_METRICS
+def test_get_of_another_callers_item_is_a_404(app: ModuleType) -> None:
+    item_id = body(call(app, post(GOOD)))["id"]
+
+    response = call(app, get(item_id, api_key_id=OTHER_KEY_ID))
+
+    assert response["statusCode"] == 404
+
+
+@NO_METRICS
+def test_unknown_routes_are_json_404s(app: ModuleType) -> None:
+    response = call(app, rest_event("/customizations", method="DELETE"))
+
+    assert response["statusCode"] == 404
+    assert body(response) == {"statusCode": 404, "message": "Not found"}
+
+
+def test_an_existing_id_is_never_overwritten(app: ModuleType, aws: Any) -> None:
+    item_id = app.store(aws, dict(GOOD), API_KEY_ID)
+
+    with pytest.raises(app.CustomizationExistsError):
+        app.store(aws, {**GOOD, "name": "Impostor"}, OTHER_KEY_ID, item_id=item_id)
+
+    item = aws.get_item(Key={"id": item_id})["Item"]
+    assert item["name"] == GOOD["name"]
+    assert item["owner"] == API_KEY_ID
+
+
+def test_an_id_collision_is_a_409(app: ModuleType, aws: Any,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    fixed = uuid.UUID("0b6f2a52-0d1e-4c8e-9d07-2f9d1c1f4e55")
+    monkeypatch.setattr(app.uuid, "uuid4", lambda: fixed)
+    call(app, post(GOOD))
+
+    with pytest.warns(UserWarning, match="No application metrics"):
+        response = call(app, post({**GOOD, "name": "Second"}))
+
+    assert response["statusCode"] == 409
+    assert aws.get_item(Key={"id": str(fixed)})["Item"]["name"] == GOOD["name"]
+
+
+@NO_METRICS
+def test_dynamodb_failure_is_a_json_503(app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    class FailingTable:
+        def put_item(self, **kwargs: Any) -> Any:
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
+                                         "Message": "slow down"}}, "PutItem")
+
+    monkeypatch.setattr(app, "_table", FailingTable)
+
+    response = call(app, post(GOOD))
+
+    assert response["statusCode"] == 503
+    assert body(response)["statusCode"] == 503
+    assert "Traceback" not in response["body"]
+
+
+@NO_METRICS
+@pytest.mark.parametrize("origin", [APP, LOCAL])
+@pytest.mark.parametrize("make_event", [lambda origin: post(GOOD, origin=origin),
+                                        lambda origin: post("nope", origin=origin),
+                                        lambda origin: get("missing", origin=origin)])
+def test_allowed_origin_gets_cors_headers(app: ModuleType, origin: str, make_event: Any) -> None:
+    response = call(app, make_event(origin))
+
+    assert header(response, "Access-Control-Allow-Origin") == [origin]
+    assert header(response, "Vary") == ["Origin"]
+    assert header(response, "Access-Control-Allow-Credentials") is None
+
+
+@NO_METRICS
+@pytest.mark.parametrize("origin", [EVIL, None, "null", "https://app.example.com.evil.example.net"])
+@pytest.mark.parametrize("make_event", [lambda origin: post(GOOD, origin=origin),
+                                        lambda origin: post("nope", origin=origin)])
+def test_other_origins_get_no_allow_origin(app: ModuleType, origin: str | None,
+                                           make_event: Any) -> None:
+    response = call(app, make_event(origin))
+
+    assert header(response, "Access-Control-Allow-Origin") is None
+    assert not any(name.lower().startswith("access-control-")
+                   for name in response["multiValueHeaders"])
+
+
+def test_origin_header_name_is_case_insensitive(app: ModuleType) -> None:
+    event = post(GOOD, origin=None)
+    event["headers"]["Origin"] = APP
+    event["multiValueHeaders"]["Origin"] = [APP]
+
+    assert header(call(app, event), "Access-Control-Allow-Origin") == [APP]
+
+
+def test_no_allow_list_means_no_cors_headers(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = load_app(monkeypatch)
+
+    response = call(module, post(GOOD))
+
+    assert response["statusCode"] == 201
+    assert header(response, "Access-Control-Allow-Origin") is None
+    assert header(response, "Vary") is None
+
+
+def test_any_origin_only_with_the_opt_in(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = load_app(monkeypatch, ALLOWED_ORIGINS=APP, ALLOW_ANY_ORIGIN="true")
+
+    other = call(module, post(GOOD, origin=EVIL))
+    listed = call(module, post(GOOD, origin=APP))
+
+    assert header(other, "Access-Control-Allow-Origin") == ["*"]
+    assert header(listed, "Access-Control-Allow-Origin") == [APP]
+
+
+def test_credentials_are_allowed_only_for_listed_origins(
+        aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = load_app(monkeypatch, ALLOWED_ORIGINS=APP, CORS_ALLOW_CREDENTIALS="true")
+
+    listed = call(module, post(GOOD, origin=APP))
+    other = call(module, post(GOOD, origin=EVIL))
+
+    assert header(listed, "Access-Control-Allow-Credentials") == ["true"]
+    assert header(other, "Access-Control-Allow-Credentials") is None
+
+
+def test_schema_is_the_shared_file(app: ModuleType) -> None:
+    assert app.SCHEMA_PATH.name == "customization.schema.json"
+    assert app.SCHEMA_PATH.parent.name == "customizations"
+    assert app.SCHEMA["title"] == "CustomizationPost"
+
+
+def test_the_api_key_in_the_event_never_reaches_the_log(
+        aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+    module = load_app(monkeypatch, ALLOWED_ORIGINS=APP)
+    log = io.StringIO()
+    handler = module.logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(log)
+    event = post(GOOD)
+    key = event["queryStringParameters"]["apiKey"]
+
+    call(module, event)
+
+    assert "Customization created" in log.getvalue()
+    assert key not in log.getvalue()
