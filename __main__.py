@@ -25,9 +25,12 @@ else:
     contract = EnvironmentContract.from_stack_reference(
         pulumi.StackReference("environment", stack_name=stack.environment_stack))
 
-services = build_services(stack.services, ServiceContext(stack.defaults, contract, providers))
+services = build_services(stack.services, ServiceContext(stack.defaults, contract, providers,
+                                                         api_keys=stack.api_keys))
 
 for output_name, value in contract.outputs().items():
     pulumi.export(output_name, value)
 for service_name, service in services.items():
     pulumi.export(service_name, service.exports)
+    if service.secret_exports:
+        pulumi.export(f"{service_name}Secrets", pulumi.Output.secret(service.secret_exports))

@@ -201,6 +201,7 @@ class StackConfig:
     region: str
     account: AccountSettings
     external_id: pulumi.Output[str] | None
+    api_keys: pulumi.Output[Mapping[str, str]] | None
     tags: Mapping[str, str]
     defaults: Defaults
     environment: EnvironmentSettings | None
@@ -220,7 +221,8 @@ class ConfigError(pulumi.RunError):
 
 KNOWN_KEYS = ("stage", "account", "externalId", "tags", "logRetentionDays", "lambdaRuntime",
               "lambdaArchitecture", "powertoolsLayerVersion", "logLevel", "debugLogSampleRate",
-              "environment", "environmentStack", "services")
+              "environment", "environmentStack", "services", "apiKeys")
+API_KEY = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 
 class _Reader:
     """Reads keys of one namespace and collects every problem instead of stopping at the first."""
@@ -332,6 +334,7 @@ def load(services: Mapping[str, type] | None = None) -> StackConfig:
         environment = replace(environment, nat_gateways=nat)
 
     service_settings = _read_services(reader, catalog)
+    reader.problems += _api_key_problems(reader.key("apiKeys"))
 
     if reader.problems:
         raise ConfigError(reader.problems)
@@ -343,6 +346,7 @@ def load(services: Mapping[str, type] | None = None) -> StackConfig:
         region=region,
         account=account,
         external_id=reader.config.get_secret("externalId"),
+        api_keys=reader.config.get_secret_object("apiKeys"),
         tags={"project": PROJECT, "environment": stage, **tags},
         defaults=Defaults(
             stage=stage,
@@ -358,6 +362,23 @@ def load(services: Mapping[str, type] | None = None) -> StackConfig:
         environment_stack=environment_stack,
         services=service_settings,
     )
+
+
+def _api_key_problems(key: str) -> list[str]:
+    """What is wrong with the secret ``apiKeys`` map, without ever printing a value."""
+    raw = runtime_config.get_config(key)
+    if raw is None:
+        return []
+    try:
+        keys = json.loads(raw)
+    except (TypeError, ValueError):
+        return [f"{key}: must be an object of consumer name to key value (set each with "
+                "`pulumi config set --secret --path apiKeys.<consumer> <value>`)"]
+    if not isinstance(keys, dict):
+        return [f"{key}: must be an object of consumer name to key value"]
+    return [f"{key}.{consumer}: must be 20 to 128 letters, digits, '-' or '_'"
+            for consumer, value in keys.items()
+            if not isinstance(value, str) or not API_KEY.match(value)]
 
 
 def _read_region(reader: _Reader) -> str | None:

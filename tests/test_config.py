@@ -185,6 +185,15 @@ def test_a_declared_key_of_the_wrong_type_stops_the_plan_as_the_cli_would() -> N
         run_stack("dev", config_overrides={"blueprints:powertoolsLayerVersion": "latest"})
 
 
+def test_api_keys_must_be_a_secret_map_of_well_formed_keys() -> None:
+    found = problems_of(apiKeys={"partner": {"secure": "v1:x"}, "short": "abc",
+                                 "bad": "has spaces in it and is long enough"})
+    assert found == [
+        "blueprints:apiKeys.short: must be 20 to 128 letters, digits, '-' or '_'",
+        "blueprints:apiKeys.bad: must be 20 to 128 letters, digits, '-' or '_'"]
+    assert "abc" not in " ".join(found)
+
+
 def test_object_keys_must_be_objects() -> None:
     message = only_problem(environment="10.0.0.0/16")
     assert message.startswith("blueprints:environment: must be an object")

@@ -77,6 +77,17 @@ def test_resources_get_realistic_ids_arns_and_urls() -> None:
     assert outputs["roleArn"].startswith(f"arn:aws:iam::{ACCOUNT}:role/fn-")
 
 
+def test_arns_name_the_region_of_the_resource_or_its_provider() -> None:
+    def program() -> None:
+        edge = pulumi.ResourceOptions(provider=aws.Provider("edge", region="us-east-1"))
+        pulumi.export("edge", aws.sqs.Queue("edge", opts=edge).arn)
+        pulumi.export("pinned", aws.sqs.Queue("pinned", region="eu-central-1", opts=edge).arn)
+
+    outputs = exported(program)
+    assert outputs["edge"].startswith(f"arn:aws:sqs:us-east-1:{ACCOUNT}:edge-")
+    assert outputs["pinned"].startswith(f"arn:aws:sqs:eu-central-1:{ACCOUNT}:pinned-")
+
+
 def test_ids_are_stable_from_run_to_run() -> None:
     def program() -> None:
         opts = pulumi.ResourceOptions(provider=aws.Provider("p", region="eu-west-1"))

@@ -161,6 +161,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.account_id = account_id
         self.region = region
         self.stack_outputs = stack_outputs or {}
+        self.provider_regions: dict[str, str] = {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:  # type: ignore[override]
         region = args.args.get("region") or self.region
@@ -190,8 +191,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if not args.custom and not args.resource_id:
             return f"{args.name}-component", dict(args.inputs)
         if args.typ.startswith("pulumi:providers:"):
-            return _digest(args.typ, args.name, length=32), dict(args.inputs)
-        return self._cloud_resource(args.typ, args.name, dict(args.inputs))
+            provider_id = _digest(args.typ, args.name, length=32)
+            region = args.inputs.get("region")
+            if isinstance(region, str):
+                self.provider_regions[provider_id] = region
+            return provider_id, dict(args.inputs)
+        # A resource lives in its own region, else its provider's, else the stack's.
+        provider_id = (args.provider or "").rsplit("::", 1)[-1]
+        region = args.inputs.get("region") or self.provider_regions.get(provider_id, self.region)
+        return self._cloud_resource(args.typ, args.name, dict(args.inputs), str(region))
 
     def _stack_reference(self, name: str) -> tuple[str, dict]:
         if name not in self.stack_outputs:
@@ -201,12 +209,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         secret = [k for k, v in outputs.items() if isinstance(v, Secret)]
         return name, {"name": name, "outputs": reveal(outputs), "secretOutputNames": secret}
 
-    def _cloud_resource(self, typ: str, name: str, state: dict) -> tuple[str, dict]:
+    def _cloud_resource(self, typ: str, name: str, state: dict,
+                        region: str) -> tuple[str, dict]:
         _, module_path, kind = typ.split(":")
         service = module_path.split("/")[0]
         physical = state.get("name") or (state.get("namePrefix") or f"{name}-") + _digest(
             typ, name, length=7) + (".fifo" if state.get("fifoQueue") else "")
-        region, account = self.region, self.account_id
+        account = self.account_id
         prefix = _ID_PREFIXES.get(typ)
         resource_id = f"{prefix}-{_digest(typ, name)}" if prefix else physical
         arn = f"arn:aws:{service}:{region}:{account}:{kind[0].lower() + kind[1:]}/{physical}"

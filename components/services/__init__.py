@@ -16,6 +16,7 @@ import pulumi
 
 from components.services.base import ServiceComponent, ServiceContext
 from components.services.header_versioning import HeaderVersionedApi, HeaderVersioningSettings
+from components.services.query_key_api import QueryKeyApi, QueryKeyApiSettings
 
 __all__ = ["CATALOG", "CatalogEntry", "ServiceComponent", "ServiceContext", "build_services"]
 
@@ -30,6 +31,7 @@ class CatalogEntry:
 
 CATALOG: Mapping[str, CatalogEntry] = {
     "headerVersioning": CatalogEntry(HeaderVersioningSettings, HeaderVersionedApi),
+    "queryKeyApi": CatalogEntry(QueryKeyApiSettings, QueryKeyApi),
 }
 
 

@@ -119,6 +119,7 @@ def test_the_origin_request_association_uses_the_published_version() -> None:
         "eventType": "origin-request", "lambdaArn": router.state["qualifiedArn"],
         "includeBody": False}]
     assert router.state["qualifiedArn"].endswith(":1")
+    assert router.state["arn"].startswith(f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:")
 
 
 def test_the_version_header_is_forwarded_and_nothing_is_cached() -> None:
