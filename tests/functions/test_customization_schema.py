@@ -13,22 +13,13 @@ from typing import Any
 import pytest
 from jsonschema import Draft4Validator
 
+from tests.functions.events import GOOD, SQL_INJECTION
+
 SCHEMA_PATH = Path(__file__).parents[2] / "functions" / "customizations" / \
     "customization.schema.json"
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 VALIDATOR = Draft4Validator(SCHEMA)
 
-# The post's valid request. Its imageUrl is garbled in the stored copy of the post; this is
-# the Wikipedia cherry image the Serverless Security Workshop uses.
-GOOD = {
-    "name": "Cherry-themed unicorn",
-    "imageUrl": "https://en.wikipedia.org/wiki/Cherry#/media/File:Cherry_Stella444.jpg",
-    "sock": "1",
-    "horn": "2",
-    "glasses": "3",
-    "cape": "4",
-}
-SQL_INJECTION = "2); INSERT INTO Cape (NAME,PRICE) VALUES ('Bad color', 10000.00"
 PARTS = ("sock", "horn", "glasses", "cape")
 
 

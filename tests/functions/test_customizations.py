@@ -20,26 +20,18 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from tests.functions import events
+from tests.functions.events import ACCOUNT, GOOD, REGION, SQL_INJECTION
+
 TABLE = "customizations"
-REGION = "us-east-1"
-ACCOUNT = "111111111111"
-API_ID = "abc123defg"
-API_DOMAIN = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
 STAGE = "prod"
 APP = "https://app.example.com"
 LOCAL = "http://localhost:3000"
 EVIL = "https://evil.example.net"
+API_KEY = "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0f"
 API_KEY_ID = "f8ne2l6s7a"
 OTHER_KEY_ID = "q1w2e3r4t5"
 PRINCIPAL = "key-0d7c4a3b2e1f"
-GOOD = {
-    "name": "Cherry-themed unicorn",
-    "imageUrl": "https://en.wikipedia.org/wiki/Cherry#/media/File:Cherry_Stella444.jpg",
-    "sock": "1",
-    "horn": "2",
-    "glasses": "3",
-    "cape": "4",
-}
 INVALID = {"statusCode": 400, "message": "Invalid request body"}
 # Answers without a business metric make Powertools warn that there is none to publish.
 NO_METRICS = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -90,65 +82,13 @@ def app(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     sys.modules.pop("customizations.app", None)
 
 
-def rest_event(path: str, *, method: str = "GET", resource: str | None = None,
-               body: str | None = None, origin: str | None = APP,
-               path_parameters: dict[str, str] | None = None,
-               api_key_id: str | None = API_KEY_ID,
-               principal: str | None = PRINCIPAL) -> dict[str, Any]:
-    """A REST API proxy event as API Gateway sends it after the query-key authorizer."""
-    headers = {
-        "Accept": "application/json",
-        "Host": API_DOMAIN,
-        "User-Agent": "Mozilla/5.0",
-        "X-Amzn-Trace-Id": "Root=1-6745e1f5-0b1c2d3e4f5a6b7c8d9e0f1a",
-        "X-Forwarded-For": "203.0.113.178",
-        "X-Forwarded-Port": "443",
-        "X-Forwarded-Proto": "https",
-    }
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-    if origin is not None:
-        headers["origin"] = origin
-    return {
-        "resource": resource or path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": {"apiKey": "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0f"},
-        "multiValueQueryStringParameters": {
-            "apiKey": ["Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0f"]},
-        "pathParameters": path_parameters,
-        "stageVariables": None,
-        "requestContext": {
-            "resourceId": "2gxmpl",
-            "resourcePath": resource or path,
-            "httpMethod": method,
-            "extendedRequestId": "BvA3eFxmvHcFVxA=",
-            "requestTime": "26/Nov/2026:15:04:05 +0000",
-            "path": f"/{STAGE}{path}",
-            "accountId": ACCOUNT,
-            "protocol": "HTTP/1.1",
-            "stage": STAGE,
-            "domainPrefix": API_ID,
-            "requestTimeEpoch": 1795705445000,
-            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-            "authorizer": ({"principalId": principal, "integrationLatency": 12}
-                           if principal else None),
-            "identity": {
-                "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None,
-                "caller": None, "apiKey": "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0f",
-                "apiKeyId": api_key_id, "sourceIp": "203.0.113.178", "principalOrgId": None,
-                "accessKey": None, "cognitoAuthenticationType": None,
-                "cognitoAuthenticationProvider": None, "userArn": None,
-                "userAgent": "Mozilla/5.0", "user": None,
-            },
-            "domainName": API_DOMAIN,
-            "apiId": API_ID,
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
+def rest_event(path: str, *, origin: str | None = APP, api_key_id: str | None = API_KEY_ID,
+               principal: str | None = PRINCIPAL, **kwargs: Any) -> dict[str, Any]:
+    """A request with the caller's query-string key, as it arrives after the authorizer."""
+    headers = None if origin is None else {"origin": origin}
+    return events.rest_event(path, stage=STAGE, headers=headers, query={"apiKey": API_KEY},
+                             api_key=API_KEY, api_key_id=api_key_id, principal=principal,
+                             **kwargs)
 
 
 def post(payload: Any, **kwargs: Any) -> dict[str, Any]:
@@ -233,8 +173,7 @@ def test_base64_bodies_are_decoded(app: ModuleType, aws: Any) -> None:
 @pytest.mark.parametrize("payload", [
     # The post's bad requests: an invalid imageUrl, and SQL injection in cape.
     {**GOOD, "imageUrl": "htt://en.wikipedia.org/wiki/Cherry#/media/File:Cherry_Stella444.jpg"},
-    {**GOOD, "name": "Orange-themed unicorn",
-     "cape": "2); INSERT INTO Cape (NAME,PRICE) VALUES ('Bad color', 10000.00"},
+    {**GOOD, "name": "Orange-themed unicorn", "cape": SQL_INJECTION},
     {key: value for key, value in GOOD.items() if key != "cape"},
     {**GOOD, "price": "10000.00"},
     {**GOOD, "sock": 1},

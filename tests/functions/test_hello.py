@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from tests.functions import events
+
 GREETING = "API v.1: Hello world!"
-API_DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
+V1_MEDIA_TYPE = "application/vnd.example.v1+json"
 
 
 @dataclass
@@ -36,57 +38,10 @@ def hello(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     sys.modules.pop("hello.app", None)
 
 
-def rest_event(path: str, *, method: str = "GET", resource: str | None = None,
-               stage: str = "v1") -> dict[str, Any]:
-    """A REST API proxy event as API Gateway sends it, with the stage outside ``path``."""
-    headers = {
-        "Accept": "application/vnd.example.v1+json",
-        "CloudFront-Forwarded-Proto": "https",
-        "Host": API_DOMAIN,
-        "User-Agent": "Amazon CloudFront",
-        "Via": "2.0 2c1e0a3d6a7f4b1c.cloudfront.net (CloudFront)",
-        "X-Amz-Cf-Id": "nBsWBOrSHMgnaROZJK1wGCZ9PcRcSpq_oSXZNQwQ10OTZL4cimZo3g==",
-        "X-Amzn-Trace-Id": "Root=1-6745e1f5-0b1c2d3e4f5a6b7c8d9e0f1a",
-        "X-Forwarded-For": "203.0.113.178, 130.176.16.72",
-        "X-Forwarded-Port": "443",
-        "X-Forwarded-Proto": "https",
-    }
-    return {
-        "resource": resource or path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourceId": "2gxmpl",
-            "resourcePath": resource or path,
-            "httpMethod": method,
-            "extendedRequestId": "BvA3eFxmvHcFVxA=",
-            "requestTime": "26/Nov/2026:15:04:05 +0000",
-            "path": f"/{stage}{path}",
-            "accountId": "111111111111",
-            "protocol": "HTTP/1.1",
-            "stage": stage,
-            "domainPrefix": "abc123",
-            "requestTimeEpoch": 1795705445000,
-            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-            "identity": {
-                "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None,
-                "caller": None, "sourceIp": "130.176.16.72", "principalOrgId": None,
-                "accessKey": None, "cognitoAuthenticationType": None,
-                "cognitoAuthenticationProvider": None, "userArn": None,
-                "userAgent": "Amazon CloudFront", "user": None,
-            },
-            "domainName": API_DOMAIN,
-            "apiId": "abc123",
-        },
-        "body": None,
-        "isBase64Encoded": False,
-    }
+def rest_event(path: str, *, stage: str = "v1", **kwargs: Any) -> dict[str, Any]:
+    """A request for the hello API, forwarded by CloudFront, for v1 unless ``stage`` says."""
+    return events.rest_event(path, stage=stage, cloudfront=True,
+                             headers={"Accept": V1_MEDIA_TYPE}, **kwargs)
 
 
 def test_get_hello_answers_the_greeting(hello: ModuleType) -> None:
