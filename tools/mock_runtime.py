@@ -235,6 +235,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 extra = {"version": version, "qualifiedArn": f"{arn}:{version}",
                          "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/"
                                       f"functions/{arn}/invocations"}
+            case "aws:lambda/alias:Alias":
+                function = state.get("functionName", "function")
+                arn = f"arn:aws:lambda:{region}:{account}:function:{function}:{physical}"
+                extra["invokeArn"] = (f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/"
+                                      f"functions/{arn}/invocations")
             case "aws:cloudwatch/logGroup:LogGroup":
                 arn = f"arn:aws:logs:{region}:{account}:log-group:{physical}"
             case "aws:sqs/queue:Queue":

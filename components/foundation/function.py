@@ -13,7 +13,9 @@ Default settings:
 |                        | name, log level, debug sampling, metrics namespace in the environment   |
 | Concurrency            | unreserved; ``reserved_concurrency`` caps it, and 0 is a kill switch    |
 | Async invocation       | 2 retries, 1 hour maximum age, failures to an SQS queue (with its DLQ)  |
-| Code                   | ``functions/<code>`` plus the shared ``blueprints_common`` library      |
+| Code                   | ``functions/<code>``, ``blueprints_common`` and any ``libraries``       |
+| Warm capacity          | none; ``provisioned_concurrency`` publishes a ``live`` alias and keeps   |
+|                        | that many environments initialised; triggers then invoke the alias      |
 
 Third-party libraries never go into the code package: Powertools comes from its managed layer,
 and heavy libraries from built layers passed in ``layers``.
@@ -121,6 +123,8 @@ class FunctionArgs:
     code_root: Path = FUNCTIONS_DIR
     generated_files: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     edge_event: EdgeEvent | None = None
+    libraries: Sequence[str] = ()
+    provisioned_concurrency: int | None = None
 
 
 def powertools_layer_arn(region: str, architecture: str, runtime: str, version: int) -> str:
@@ -137,16 +141,19 @@ def partition(region: str) -> str:
     return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
-def _package_files(code: str, code_root: Path, bundle: Sequence[str]) -> dict[str, Path]:
-    """Archive path -> file: the function's folder, the shared library, bundled libraries."""
+def _package_files(code: str, code_root: Path, bundle: Sequence[str],
+                   libraries: Sequence[str] = ()) -> dict[str, Path]:
+    """Archive path -> file: the function's folder, the shared libraries (``blueprints_common``
+    and ``libraries``, each under its own name), and ``bundle``'s installed distributions."""
     files: dict[str, Path] = {}
     for distribution in bundle:
         for entry in importlib.metadata.distribution(distribution).files or ():
             if not {"__pycache__", ".."} & set(entry.parts) \
                     and not entry.parts[0].endswith(".dist-info"):
                 files[entry.as_posix()] = Path(str(entry.locate()))
-    for prefix, folder in (("", code_root / code),
-                           (f"{SHARED_LIBRARY}/", code_root / SHARED_LIBRARY)):
+    folders = [("", code_root / code)] + [
+        (f"{library}/", code_root / library) for library in (SHARED_LIBRARY, *libraries)]
+    for prefix, folder in folders:
         for path in sorted(folder.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 files[prefix + path.relative_to(folder).as_posix()] = path
@@ -155,12 +162,12 @@ def _package_files(code: str, code_root: Path, bundle: Sequence[str]) -> dict[st
 
 def package(code: str, code_root: Path = FUNCTIONS_DIR,
             generated: Mapping[str, str] | None = None,
-            bundle: Sequence[str] = ()) -> pulumi.AssetArchive:
-    """The deployment package: the function's folder at the root, the shared library,
+            bundle: Sequence[str] = (), libraries: Sequence[str] = ()) -> pulumi.AssetArchive:
+    """The deployment package: the function's folder at the root, the shared libraries,
     ``bundle``'s installed distributions, and ``generated`` files written from strings."""
     assets: dict[str, pulumi.Asset | pulumi.Archive] = {
         path: pulumi.FileAsset(str(file))
-        for path, file in _package_files(code, code_root, bundle).items()}
+        for path, file in _package_files(code, code_root, bundle, libraries).items()}
     assets.update({path: pulumi.StringAsset(text) for path, text in (generated or {}).items()})
     return pulumi.AssetArchive(assets)
 
@@ -222,6 +229,15 @@ def _problems(name: str, args: FunctionArgs, defaults: Defaults) -> list[str | N
         None if not set(args.environment) & set(_powertools_environment(name, args, defaults))
         else "environment: the Powertools variables are set by the block; set service_name or "
              "metrics_namespace instead",
+        *(f"libraries: no folder {library!r} in {args.code_root}"
+          for library in args.libraries if not (args.code_root / library).is_dir()),
+        None if args.provisioned_concurrency is None or args.provisioned_concurrency >= 1 else
+        "provisioned_concurrency: must be 1 or more (leave it unset for none)",
+        None if args.provisioned_concurrency is None or args.edge_event is None else
+        "provisioned_concurrency: Lambda@Edge does not support it",
+        None if None in (args.provisioned_concurrency, args.reserved_concurrency)
+        or (args.reserved_concurrency or 0) >= (args.provisioned_concurrency or 0) else
+        "provisioned_concurrency: more than reserved_concurrency can never be used",
         *_edge_problems(args),
     ]
 
@@ -294,6 +310,7 @@ class Function(pulumi.ComponentResource):
     name: pulumi.Output[str]
     invoke_arn: pulumi.Output[str]
     qualified_arn: pulumi.Output[str]
+    target_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: FunctionArgs, defaults: Defaults,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -345,10 +362,12 @@ class Function(pulumi.ComponentResource):
             warn_override(self, "reserved_concurrency=0",
                           "The function is switched off: every invocation is throttled.")
         code: pulumi.Input[pulumi.Archive] = package(args.code, args.code_root,
-                                                     bundle=shape.bundle)
+                                                     bundle=shape.bundle,
+                                                     libraries=args.libraries)
         if args.generated_files:
             code = pulumi.Output.all(**args.generated_files).apply(
-                lambda files: package(args.code, args.code_root, files, shape.bundle))
+                lambda files: package(args.code, args.code_root, files, shape.bundle,
+                                      args.libraries))
         self.function = aws.lambda_.Function(
             f"{name}-function",
             name=shape.function_name,
@@ -372,7 +391,7 @@ class Function(pulumi.ComponentResource):
                 "subnet_ids": args.vpc.subnet_ids,
                 "security_group_ids": args.vpc.security_group_ids,
             },
-            publish=edge,
+            publish=edge or args.provisioned_concurrency is not None,
             skip_destroy=edge,
             opts=pulumi.ResourceOptions(parent=self,
                                         depends_on=[policy, self.log_group, *attachments]),
@@ -391,6 +410,18 @@ class Function(pulumi.ComponentResource):
         self.name = self.function.name
         self.invoke_arn = self.function.invoke_arn
         self.qualified_arn = self.function.qualified_arn
+        # What triggers invoke: the function, or the alias that holds its warm capacity.
+        self.target_arn = self.function.arn
+        if args.provisioned_concurrency is not None:
+            alias = aws.lambda_.Alias(f"{name}-live", name="live",
+                                      function_name=self.function.name,
+                                      function_version=self.function.version, opts=child)
+            aws.lambda_.ProvisionedConcurrencyConfig(
+                f"{name}-provisioned", function_name=self.function.name,
+                qualifier=alias.name,
+                provisioned_concurrent_executions=args.provisioned_concurrency, opts=child)
+            self.invoke_arn = alias.invoke_arn
+            self.target_arn = alias.arn
         self.register_outputs({
             "arn": self.arn,
             "name": self.name,

@@ -85,9 +85,10 @@ ACCESS_LOG_FORMAT = access_log_format(
 
 
 class RouteAuthorization(StrEnum):
-    """How a route checks its callers."""
+    """How a route checks its callers: a JWT, SigV4-signed IAM credentials, or not at all."""
 
     JWT = "JWT"
+    AWS_IAM = "AWS_IAM"
     NONE = "NONE"
 
 
@@ -105,7 +106,8 @@ class LambdaRoute:
     """A route served by a Lambda function through a proxy integration.
 
     ``authorization`` defaults to ``JWT`` when the API has a JWT authorizer; a route on an API
-    without one must say ``NONE`` explicitly. ``scopes`` are OAuth scopes the token must carry.
+    without one must say ``AWS_IAM`` (callers sign with SigV4 and need ``execute-api:Invoke``)
+    or ``NONE`` explicitly. ``scopes`` are OAuth scopes the token must carry.
     """
 
     route_key: str
@@ -164,15 +166,17 @@ def _route_problems(route: LambdaRoute, where: str, has_jwt: bool) -> list[str]:
     if route.authorization is None:
         if not has_jwt:
             problems.append(f"{where}.authorization: the API has no JWT authorizer; configure "
-                            "jwt, or set authorization NONE to make the route public")
+                            "jwt, set AWS_IAM, or set NONE to make the route public")
     elif route.authorization not in list(RouteAuthorization):
         problems.append(f"{where}.authorization: {route.authorization!r} is not allowed; use "
                         f"{', '.join(RouteAuthorization)}")
     elif route.authorization == RouteAuthorization.JWT and not has_jwt:
         problems.append(f"{where}.authorization: JWT needs the API's jwt authorizer; configure "
                         "jwt")
-    if route.scopes and route.authorization == RouteAuthorization.NONE:
-        problems.append(f"{where}.scopes: a route with authorization NONE checks no scopes")
+    if route.scopes and route.authorization in (RouteAuthorization.NONE,
+                                                RouteAuthorization.AWS_IAM):
+        problems.append(f"{where}.scopes: only JWT routes check OAuth scopes, not "
+                        f"{route.authorization}")
     return problems
 
 

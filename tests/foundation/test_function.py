@@ -297,3 +297,39 @@ def test_viewer_events_get_viewer_limits(build: Build, code_root: Path) -> None:
     problems = " ".join(raised.value.problems)
     assert "memory_size: 256 MB is over the 128 MB viewer-request functions get" in problems
     assert "the package is 3 MB, over the 1 MB viewer-request functions may have" in problems
+
+
+def test_libraries_are_packaged_under_their_own_names(build: Build, code_root: Path) -> None:
+    (code_root / "matching").mkdir()
+    (code_root / "matching" / "__init__.py").write_text("")
+    code = one_function(build, args(code_root, libraries=["matching"])).one(
+        FUNCTION, "orders-function").inputs["code"]
+    assert "matching/__init__.py" in code.assets
+    with pytest.raises(InvalidArgs, match="libraries: no folder 'missing'"):
+        one_function(build, args(code_root, libraries=["missing"]))
+
+
+def test_provisioned_concurrency_warms_a_live_alias_that_triggers_invoke(
+        build: Build, code_root: Path) -> None:
+    def program(opts: pulumi.ResourceOptions) -> None:
+        function = Function("orders", args(code_root, provisioned_concurrency=2), DEV, opts)
+        pulumi.export("invokeArn", function.invoke_arn)
+        pulumi.export("targetArn", function.target_arn)
+
+    run = build(program)
+    assert run.one(FUNCTION, "orders-function").inputs["publish"] is True
+    alias = run.one("aws:lambda/alias:Alias")
+    assert (alias.inputs["name"], alias.inputs["functionVersion"]) == (
+        "live", run.one(FUNCTION, "orders-function").state["version"])
+    warm = run.one("aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig")
+    assert (warm.inputs["qualifier"], warm.inputs["provisionedConcurrentExecutions"]) == (
+        "live", 2)
+    assert run.outputs["targetArn"] == alias.state["arn"]
+    assert run.outputs["invokeArn"] == alias.state["invokeArn"]
+
+
+def test_provisioned_concurrency_is_checked(build: Build, code_root: Path) -> None:
+    with pytest.raises(InvalidArgs) as raised:
+        one_function(build, args(code_root, provisioned_concurrency=5, reserved_concurrency=2))
+    assert raised.value.problems == [
+        "provisioned_concurrency: more than reserved_concurrency can never be used"]

@@ -362,3 +362,21 @@ def test_every_child_is_parented_and_named_after_the_component(build: Build) -> 
     for resource in children:
         assert resource.parent == component.urn, resource.name
         assert resource.name.startswith("orders-"), resource.name
+
+
+def test_iam_routes_need_signed_callers_and_no_authorizer(build: Build) -> None:
+    run = http_api(build, HttpApiArgs(routes=(
+        route(authorization=RouteAuthorization.AWS_IAM),)))
+    api_route = run.one("aws:apigatewayv2/route:Route").inputs
+    assert api_route["authorizationType"] == "AWS_IAM"
+    assert "authorizerId" not in api_route
+    assert not run.of_type("aws:apigatewayv2/authorizer:Authorizer")
+    assert not any("authorization NONE" in warning for warning in run.warnings)
+
+
+def test_iam_routes_take_no_scopes(build: Build) -> None:
+    with pytest.raises(InvalidArgs) as raised:
+        http_api(build, HttpApiArgs(routes=(
+            route(authorization=RouteAuthorization.AWS_IAM, scopes=("orders/read",)),)))
+    assert raised.value.problems == [
+        "routes[0].scopes: only JWT routes check OAuth scopes, not AWS_IAM"]
