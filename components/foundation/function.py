@@ -14,8 +14,8 @@ Default settings:
 | Concurrency            | unreserved; ``reserved_concurrency`` caps it, and 0 is a kill switch    |
 | Async invocation       | 2 retries, 1 hour maximum age, failures to an SQS queue (with its DLQ)  |
 | Code                   | ``functions/<code>``, ``blueprints_common`` and any ``libraries``       |
-| Warm capacity          | none; ``provisioned_concurrency`` publishes a ``live`` alias and keeps   |
-|                        | that many environments initialised; triggers then invoke the alias      |
+| Warm capacity          | none; ``provisioned_concurrency`` keeps a ``live`` alias warm, and      |
+|                        | triggers then invoke the alias                                          |
 
 Third-party libraries never go into the code package: Powertools comes from its managed layer,
 and heavy libraries from built layers passed in ``layers``.

@@ -48,6 +48,6 @@ def test_requirements_must_be_pinned(build: Build) -> None:
 
 
 def test_a_wheel_missing_for_the_platform_fails_with_pips_reason(build: Build) -> None:
-    with pytest.raises(Exception, match="pip could not build the layer for python3.13 on arm64"):
+    with pytest.raises(Exception, match=r"pip could not build the layer for python3\.13 on arm64"):
         build(lambda opts: PythonLayer("tools", PythonLayerArgs(
             ["no-such-package-blueprints==0.0.1"]), DEV, opts))
