@@ -60,7 +60,9 @@ def test_resources_get_realistic_ids_arns_and_urls() -> None:
                                    attributes=[{"name": "pk", "type": "S"}], opts=opts)
         vpc = aws.ec2.Vpc("net", cidr_block="10.0.0.0/16", opts=opts)
         role = aws.iam.Role("fn", assume_role_policy="{}", opts=opts)
+        bucket = aws.s3.Bucket("Reports", opts=opts)
         pulumi.export("queueUrl", queue.url)
+        pulumi.export("bucketName", bucket.bucket)
         pulumi.export("queueArn", queue.arn)
         pulumi.export("streamArn", table.stream_arn)
         pulumi.export("vpcId", vpc.id)
@@ -75,6 +77,7 @@ def test_resources_get_realistic_ids_arns_and_urls() -> None:
     assert "/stream/" in outputs["streamArn"]
     assert outputs["vpcId"].startswith("vpc-")
     assert outputs["roleArn"].startswith(f"arn:aws:iam::{ACCOUNT}:role/fn-")
+    assert outputs["bucketName"].startswith("reports-")  # auto-named buckets are lower case
 
 
 def test_arns_name_the_region_of_the_resource_or_its_provider() -> None:

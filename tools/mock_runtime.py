@@ -18,6 +18,7 @@ import json
 import logging
 import runpy
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,7 +256,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                     extra["streamArn"] = f"{arn}/stream/2026-01-01T00:00:00.000"
                     extra["streamLabel"] = "2026-01-01T00:00:00.000"
             case "aws:s3/bucket:Bucket":
-                physical = state.get("bucket") or physical
+                # pulumi-aws lowercases an auto-named bucket (S3 refuses capitals).
+                physical = state.get("bucket") or physical.lower()
                 resource_id = physical
                 arn = f"arn:aws:s3:::{physical}"
                 extra = {"bucket": physical,
@@ -320,15 +322,30 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorded: list[Resource] = []
         self.outputs: dict[str, dict[str, Any]] = {}
 
+    # The SDK calls the monitor from executor threads, and its mocks give each such thread an
+    # event loop that nothing closes; each call closes it, so no loop outlives its thread.
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        try:
+            return super().Invoke(request)
+        finally:
+            _close_thread_loop()
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+        try:
+            response = super().RegisterResource(request)
+        finally:
+            _close_thread_loop()
         if request.type != "pulumi:pulumi:Stack":
             self._record(request, request.object, response.urn, response.id or None,
                          self.resources[response.urn].state)
         return response
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().ReadResource(request)
+        try:
+            response = super().ReadResource(request)
+        finally:
+            _close_thread_loop()
         self._record(request, request.properties, response.urn, request.id,
                      self.resources[response.urn].state)
         return response
@@ -562,6 +579,18 @@ def run_stack(stack: str, *, root: Path = ROOT,
 def _quiet_after_failure(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     if "exception was never retrieved" not in context.get("message", ""):
         loop.default_exception_handler(context)
+
+
+def _close_thread_loop() -> None:
+    if threading.current_thread() is threading.main_thread():
+        return
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_running():
+        loop.close()
+        asyncio.set_event_loop(None)
 
 
 def _drain(loop: asyncio.AbstractEventLoop, failed: bool) -> None:
