@@ -9,6 +9,7 @@ Default settings:
 | Tracing                | X-Ray active tracing; responses are not copied into traces              |
 | Architecture / runtime | arm64 and python3.13 from stack config; runtime on an allow-list        |
 | Memory / timeout       | required arguments: every function states its capacity                  |
+| ``/tmp``               | Lambda's 512 MB; ``ephemeral_storage_mb`` for functions that stage data |
 | Powertools             | AWS-managed layer for the region, architecture and runtime; service     |
 |                        | name, log level, debug sampling, metrics namespace in the environment   |
 | Concurrency            | unreserved; ``reserved_concurrency`` caps it, and 0 is a kill switch    |
@@ -74,6 +75,10 @@ EDGE_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-
 # What an edge function carries in place of the Powertools layer: Powertools and what it needs.
 EDGE_BUNDLE = ("aws-lambda-powertools", "jmespath", "typing_extensions")
 
+# Above this timeout a function is batch work and must say so (the guardrails' long-running tag).
+LONG_RUNNING_AFTER_SECONDS = 300
+DEFAULT_EPHEMERAL_STORAGE_MB = 512  # /tmp; Lambda@Edge functions get this much only
+
 # What a function needs on each kind of on-failure destination.
 DESTINATION_ACTIONS: Mapping[str, str] = {
     "sqs": "sqs:SendMessage",
@@ -125,6 +130,8 @@ class FunctionArgs:
     edge_event: EdgeEvent | None = None
     libraries: Sequence[str] = ()
     provisioned_concurrency: int | None = None
+    long_running: bool = False
+    ephemeral_storage_mb: int = DEFAULT_EPHEMERAL_STORAGE_MB
 
 
 def powertools_layer_arn(region: str, architecture: str, runtime: str, version: int) -> str:
@@ -197,6 +204,8 @@ def _edge_problems(args: FunctionArgs) -> list[str | None]:
         None if not args.environment else f"environment: {unsupported}; use generated_files",
         None if not args.layers else f"layers: {unsupported}",
         None if args.vpc is None else f"vpc: {unsupported}",
+        None if args.ephemeral_storage_mb == DEFAULT_EPHEMERAL_STORAGE_MB else
+        f"ephemeral_storage_mb: {unsupported}",
         None if not (args.invoked_async or args.on_failure) else
         f"invoked_async / on_failure: CloudFront invokes edge functions synchronously; "
         f"{unsupported}",
@@ -213,6 +222,12 @@ def _problems(name: str, args: FunctionArgs, defaults: Defaults) -> list[str | N
         f"memory_size: {args.memory_size} MB is outside Lambda's 128 to 10240 MB",
         None if 1 <= args.timeout <= 900 else
         f"timeout: {args.timeout} s is outside Lambda's 1 to 900 s",
+        None if DEFAULT_EPHEMERAL_STORAGE_MB <= args.ephemeral_storage_mb <= 10240 else
+        f"ephemeral_storage_mb: {args.ephemeral_storage_mb} MB of /tmp is outside Lambda's "
+        "512 to 10240 MB",
+        None if not LONG_RUNNING_AFTER_SECONDS < args.timeout <= 900 or args.long_running else
+        f"timeout: {args.timeout} s is batch work; say so with long_running=True (the "
+        f"guardrails allow more than {LONG_RUNNING_AFTER_SECONDS} s only to such functions)",
         None if functions.runtime in LAMBDA_RUNTIMES else
         f"runtime: {functions.runtime!r} is not allowed; use one of {', '.join(LAMBDA_RUNTIMES)}",
         None if functions.architecture in LAMBDA_ARCHITECTURES else
@@ -379,6 +394,8 @@ class Function(pulumi.ComponentResource):
             code=code,
             memory_size=args.memory_size,
             timeout=args.timeout,
+            ephemeral_storage=None if args.ephemeral_storage_mb == DEFAULT_EPHEMERAL_STORAGE_MB
+            else {"size": args.ephemeral_storage_mb},
             layers=shape.layers,
             tracing_config=None if edge else {"mode": "Active"},
             logging_config=None if edge else {"log_format": "Text",
@@ -393,6 +410,7 @@ class Function(pulumi.ComponentResource):
             },
             publish=edge or args.provisioned_concurrency is not None,
             skip_destroy=edge,
+            tags={"long-running": "true"} if args.long_running else None,
             opts=pulumi.ResourceOptions(parent=self,
                                         depends_on=[policy, self.log_group, *attachments]),
         )

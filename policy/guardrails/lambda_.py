@@ -38,6 +38,7 @@ ROLE = "aws:iam/role:Role"
 QUEUE = "aws:sqs/queue:Queue"
 
 DEFAULT_MAX_TIMEOUT_SECONDS = 300
+LONG_RUNNING_TAG = "long-running"
 LAMBDA_DEFAULT_MEMORY_MB = 128
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
 SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
@@ -156,19 +157,36 @@ def lambda_explicit_memory(function: Subject, config: Config) -> Iterator[str]:
     anchors=("ES1006", "Serverless-LambdaDefaultTimeout"),
     level=MANDATORY,
     types={FUNCTION},
-    config={"maxTimeoutSeconds": {
-        "type": "integer", "default": DEFAULT_MAX_TIMEOUT_SECONDS, "minimum": 1, "maximum": 900,
-        "description": "The longest timeout, in seconds, a function may have."}},
+    config={
+        "maxTimeoutSeconds": {
+            "type": "integer", "default": DEFAULT_MAX_TIMEOUT_SECONDS, "minimum": 1,
+            "maximum": 900, "description": "The longest timeout, in seconds, a function may have."},
+        "longRunningTag": {
+            "type": "string", "default": LONG_RUNNING_TAG,
+            "description": "A tag (set to \"true\") that declares a function batch work, allowed "
+                           "up to maxLongRunningTimeoutSeconds."},
+        "maxLongRunningTimeoutSeconds": {
+            "type": "integer", "default": 900, "minimum": 1, "maximum": 900,
+            "description": "The longest timeout of a function tagged long-running."},
+    },
 )
 def lambda_bounded_timeout(function: Subject, config: Config) -> Iterator[str]:
     """The 3 s default cuts most real work short, and a long timeout lets a stuck invocation
     burn money and concurrency.
+
+    Batch work (an index build, a file conversion) may need Lambda's full 15 minutes: a function
+    that declares it with the ``long-running`` tag set to ``true`` gets the longer maximum, so
+    the allowance is visible on the resource rather than raised for the whole stack.
 
     Mandatory: serverless-rules ES1006 is an Error-level rule (and cdk-nag registers
     Serverless-LambdaDefaultTimeout at ERROR).
     """
     timeout = function.props.get("timeout")
     maximum = _setting(config, "maxTimeoutSeconds", DEFAULT_MAX_TIMEOUT_SECONDS)
+    tags = function.tags()
+    tag = config.get("longRunningTag", LONG_RUNNING_TAG)
+    if isinstance(tags, dict) and str(tags.get(tag, "")).lower() == "true":
+        maximum = _setting(config, "maxLongRunningTimeoutSeconds", 900)
     if timeout is None:
         yield ("timeout is not set, so Lambda stops the function after 3 s; set timeout "
                f"explicitly (at most {_seconds(maximum)})")
@@ -176,8 +194,7 @@ def lambda_bounded_timeout(function: Subject, config: Config) -> Iterator[str]:
     seconds = _number(timeout)
     if seconds is not None and seconds > maximum:
         yield (f"timeout is {_seconds(seconds)}, above the maximum of {_seconds(maximum)}; "
-               "lower it (split long work into steps, or raise maxTimeoutSeconds for this "
-               "stack if the work cannot be split)")
+               f"lower it (split long work into steps), or tag batch work {tag}=true")
 
 
 @resource_rule(

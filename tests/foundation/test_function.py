@@ -284,11 +284,12 @@ def test_edge_runtime_falls_back_to_the_newest_edge_runtime(
 def test_edge_limits_and_unsupported_features_are_refused(build: Build, code_root: Path) -> None:
     bad = edge_args(code_root, timeout=31, environment={"TABLE": "t"}, layers=["arn:layer"],
                     vpc=FunctionVpc(subnet_ids=["subnet-1"], security_group_ids=["sg-1"]),
-                    invoked_async=True)
+                    invoked_async=True, ephemeral_storage_mb=1024)
     with pytest.raises(InvalidArgs) as raised:
         one_function(build, bad)
     assert [p.split(":")[0] for p in raised.value.problems] == [
-        "timeout", "environment", "layers", "vpc", "invoked_async / on_failure"]
+        "timeout", "environment", "layers", "vpc", "ephemeral_storage_mb",
+        "invoked_async / on_failure"]
 
 
 def test_viewer_events_get_viewer_limits(build: Build, code_root: Path) -> None:
@@ -333,3 +334,21 @@ def test_provisioned_concurrency_is_checked(build: Build, code_root: Path) -> No
         one_function(build, args(code_root, provisioned_concurrency=5, reserved_concurrency=2))
     assert raised.value.problems == [
         "provisioned_concurrency: more than reserved_concurrency can never be used"]
+
+
+def test_batch_work_declares_itself_long_running(build: Build, code_root: Path) -> None:
+    run = one_function(build, args(code_root, timeout=900, long_running=True))
+    assert run.one(FUNCTION, "orders-function").inputs["tags"] == {"long-running": "true"}
+    assert "tags" not in one_function(build, args(code_root)).one(
+        FUNCTION, "orders-function").inputs
+    with pytest.raises(InvalidArgs, match="timeout: 900 s is batch work"):
+        one_function(build, args(code_root, timeout=900))
+
+
+def test_tmp_storage_is_lambda_s_default_unless_asked_for(build: Build, code_root: Path) -> None:
+    staged = one_function(build, args(code_root, ephemeral_storage_mb=2048))
+    assert staged.one(FUNCTION, "orders-function").inputs["ephemeralStorage"] == {"size": 2048}
+    assert "ephemeralStorage" not in one_function(build, args(code_root)).one(
+        FUNCTION, "orders-function").inputs
+    with pytest.raises(InvalidArgs, match="ephemeral_storage_mb: 20000 MB of /tmp is outside"):
+        one_function(build, args(code_root, ephemeral_storage_mb=20000))
