@@ -1,13 +1,21 @@
-"""Shared test values and helpers: stage defaults and readers for JSON-string inputs."""
+"""Shared test values and helpers: stage defaults, readers for JSON-string inputs, and a
+service built alone in a mock stack."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+import pulumi
+import pulumi_aws as aws
+
+from components.accounts import Providers
 from components.config import Defaults, FunctionDefaults
-from tools.mock_runtime import Resource, reveal
+from components.environment import EnvironmentContract
+from components.services import ServiceComponent, ServiceContext
+from tools.mock_runtime import Resource, StackConfig, StackRun, reveal, run_program
 
 ACCOUNT = "111111111111"
 REGION = "eu-west-1"
@@ -39,3 +47,25 @@ def statements(resource: Resource, key: str = "policy") -> list[dict[str, Any]]:
     document = json_input(resource, key)
     found = document["Statement"]
     return found if isinstance(found, list) else [found]
+
+
+def run_service(make: Callable[[ServiceContext, pulumi.ResourceOptions], ServiceComponent], *,
+                defaults: Defaults = DEV, api_keys: Mapping[str, str] | None = None) -> StackRun:
+    """One service in a stack of its own, with a placeholder environment contract and the
+    ``apiKeys`` secret given; its exports (and secret exports) are the stack's ``exports`` (and
+    ``secrets``) outputs."""
+    def program() -> None:
+        provider = aws.Provider("regional", region=REGION)
+        contract = EnvironmentContract(**{name: pulumi.Output.from_input("unused")
+                                          for name in EnvironmentContract.__dataclass_fields__})
+        context = ServiceContext(defaults, contract, Providers(regional=provider,
+                                                               us_east_1=provider),
+                                 api_keys=None if api_keys is None
+                                 else pulumi.Output.secret(api_keys))
+        service = make(context, pulumi.ResourceOptions(provider=provider))
+        pulumi.export("exports", service.exports)
+        pulumi.export("secrets", pulumi.Output.secret(service.secret_exports))
+
+    config = StackConfig({"aws:region": REGION, "blueprints:account": json.dumps({"id": ACCOUNT})},
+                         ())
+    return run_program(program, config=config)

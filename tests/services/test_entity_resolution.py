@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import typing
 from functools import cache
 from typing import Any
 
-import pulumi
-import pulumi_aws as aws
 import pytest
 from entity_matching.index import DEFAULT_METHOD, METHODS
 from pydantic import TypeAdapter, ValidationError
 
-from components.accounts import Providers
-from components.environment import EnvironmentContract
-from components.services import ServiceContext
 from components.services.entity_resolution import (
     BUILDER_REQUIREMENTS,
     MATCHER_REQUIREMENTS,
@@ -23,8 +17,8 @@ from components.services.entity_resolution import (
     EntityResolutionSettings,
     IndexMethod,
 )
-from tests.support import ACCOUNT, DEV, REGION, json_input, statements
-from tools.mock_runtime import ROOT, StackConfig, StackRun, run_program
+from tests.support import ACCOUNT, json_input, run_service, statements
+from tools.mock_runtime import ROOT, StackRun
 
 FUNCTION = "aws:lambda/function:Function"
 
@@ -34,18 +28,8 @@ def settings(**overrides: Any) -> EntityResolutionSettings:
 
 
 def build(service_settings: EntityResolutionSettings) -> StackRun:
-    def program() -> None:
-        provider = aws.Provider("regional", region=REGION)
-        contract = EnvironmentContract(**{name: pulumi.Output.from_input("unused")
-                                          for name in EnvironmentContract.__dataclass_fields__})
-        context = ServiceContext(DEV, contract, Providers(provider, provider))
-        service = EntityResolution("entities", service_settings, context,
-                                   pulumi.ResourceOptions(provider=provider))
-        pulumi.export("exports", service.exports)
-
-    config = StackConfig({"aws:region": REGION,
-                          "blueprints:account": json.dumps({"id": ACCOUNT})}, ())
-    return run_program(program, config=config)
+    return run_service(lambda context, opts: EntityResolution("entities", service_settings,
+                                                              context, opts))
 
 
 @cache

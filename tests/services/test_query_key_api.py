@@ -6,22 +6,17 @@ import json
 from functools import cache
 from typing import Any
 
-import pulumi
-import pulumi_aws as aws
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from components.accounts import Providers
-from components.environment import EnvironmentContract
-from components.services import ServiceContext
 from components.services.query_key_api import (
     IDENTITY_SOURCE,
     QueryKeyApi,
     QueryKeyApiSettings,
     customization_schema,
 )
-from tests.support import ACCOUNT, DEV, REGION, json_input
-from tools.mock_runtime import Secret, StackConfig, StackRun, reveal, run_program
+from tests.support import json_input, run_service
+from tools.mock_runtime import Secret, StackRun, reveal
 
 CONFIGURED_KEY = "k" * 30
 BASE = {
@@ -44,21 +39,8 @@ def settings(**overrides: Any) -> QueryKeyApiSettings:
 
 
 def build(service_settings: QueryKeyApiSettings) -> StackRun:
-    def program() -> None:
-        provider = aws.Provider("regional", region=REGION)
-        providers = Providers(regional=provider, us_east_1=provider)
-        contract = EnvironmentContract(**{name: pulumi.Output.from_input("unused")
-                                          for name in EnvironmentContract.__dataclass_fields__})
-        context = ServiceContext(DEV, contract, providers, api_keys=pulumi.Output.secret(
-            {"partner": CONFIGURED_KEY}))
-        service = QueryKeyApi("front", service_settings, context,
-                              pulumi.ResourceOptions(provider=provider))
-        pulumi.export("exports", service.exports)
-        pulumi.export("secrets", pulumi.Output.secret(service.secret_exports))
-
-    config = StackConfig({"aws:region": REGION,
-                          "blueprints:account": json.dumps({"id": ACCOUNT})}, ())
-    return run_program(program, config=config)
+    return run_service(lambda context, opts: QueryKeyApi("front", service_settings, context, opts),
+                       api_keys={"partner": CONFIGURED_KEY})
 
 
 @cache
