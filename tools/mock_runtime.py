@@ -263,6 +263,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 extra = {"bucket": physical,
                          "bucketDomainName": f"{physical}.s3.amazonaws.com",
                          "bucketRegionalDomainName": f"{physical}.s3.{region}.amazonaws.com"}
+            case "aws:s3/accessPoint:AccessPoint":
+                arn = f"arn:aws:s3:{region}:{account}:accesspoint/{physical}"
+                extra["alias"] = f"{physical}-{_digest(typ, name)}-s3alias"
+            case "aws:s3control/objectLambdaAccessPoint:ObjectLambdaAccessPoint":
+                arn = f"arn:aws:s3-object-lambda:{region}:{account}:accesspoint/{physical}"
             case "aws:kms/key:Key":
                 key_id = _uuid(typ, name)
                 resource_id = key_id

@@ -11,6 +11,8 @@ Default settings:
 | SSE-C uploads           | Blocked                                                        |
 | Bucket policy           | Denies every request that does not use TLS                     |
 | Reading services        | None; ``allow_read_from`` adds (service, source ARN) pairs     |
+| Reading through access points | Off; ``read_through`` names the only access points that  |
+|                         | may read objects, and every other read is denied               |
 | Incomplete uploads      | Aborted after 7 days                                           |
 | Noncurrent versions     | Expire after 90 days                                           |
 | Current objects         | Kept, unless ``expire_after_days`` is set                      |
@@ -44,6 +46,10 @@ class BucketArgs:
     ``allow_read_from`` holds (service principal, source ARN) pairs, such as
     ``("cloudfront.amazonaws.com", distribution.arn)``: the bucket policy lets that service read
     objects on behalf of that source only.
+
+    ``read_through`` holds access point ARNs of this account: reads are delegated to them (an
+    identity with rights on one of them may read through it) and every other ``GetObject``,
+    direct or through another access point, is denied.
     """
 
     expire_after_days: int | None = None
@@ -52,6 +58,7 @@ class BucketArgs:
     allow_read_from: Sequence[tuple[str, pulumi.Input[str]]] = ()
     force_destroy: bool = False
     kms_key_arn: pulumi.Input[str] | None = None
+    read_through: Sequence[str] = ()
 
 
 class Bucket(pulumi.ComponentResource):
@@ -114,6 +121,8 @@ class Bucket(pulumi.ComponentResource):
         objects = self.bucket.arn.apply(lambda arn: f"{arn}/*")
         readers = [iam.allow_service(["s3:GetObject"], objects, service, source_arn)
                    for service, source_arn in args.allow_read_from]
+        if args.read_through:
+            readers += _read_through(args.read_through, objects, defaults)
         # Writing a policy while Block Public Access is being applied can fail or race; wait.
         aws.s3.BucketPolicy(
             f"{name}-policy",
@@ -126,6 +135,20 @@ class Bucket(pulumi.ComponentResource):
         self.arn = self.bucket.arn
         self.name = self.bucket.bucket
         self.register_outputs({"arn": self.arn, "name": self.name})
+
+
+def _read_through(access_points: Sequence[str], objects: pulumi.Input[str],
+                  defaults: Defaults) -> list[iam.Statement]:
+    through = {"s3:DataAccessPointArn": list(access_points)}
+    return [
+        iam.allow(["s3:GetObject"], objects,
+                  principals={"AWS": f"arn:{iam.partition(defaults.region)}:iam::"
+                                     f"{defaults.account_id}:root"},
+                  conditions={"StringEquals": through}),
+        iam.Statement(effect="Deny", actions=("s3:GetObject",), resources=(objects,),
+                      principals={"AWS": "*"}, conditions={"StringNotEquals": through},
+                      sid="ReadOnlyThroughAccessPoints"),
+    ]
 
 
 def _encryption_rule(
@@ -188,6 +211,14 @@ def _problems(args: BucketArgs, defaults: Defaults) -> list[str | None]:
         _positive_days("abort_incomplete_upload_after_days",
                        args.abort_incomplete_upload_after_days),
     ]
+    if args.read_through and args.allow_read_from:
+        problems.append("read_through: every read that does not use these access points is "
+                        "denied, so allow_read_from would never work; use one or the other")
+    problems += [f"read_through: {arn!r} is not an access point of account "
+                 f"{defaults.account_id} in {defaults.region}"
+                 for arn in args.read_through
+                 if not arn.startswith(f"arn:{iam.partition(defaults.region)}:s3:{defaults.region}:"
+                                       f"{defaults.account_id}:accesspoint/")]
     if args.force_destroy and defaults.protect:
         problems.append(f"force_destroy: not allowed in stage {defaults.stage!r}, which protects "
                         "stateful resources")

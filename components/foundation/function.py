@@ -141,13 +141,6 @@ def powertools_layer_arn(region: str, architecture: str, runtime: str, version: 
             f"AWSLambdaPowertoolsPythonV3-{python}-{architecture}:{version}")
 
 
-def partition(region: str) -> str:
-    """The ARN partition a region belongs to."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
-
-
 def _package_files(code: str, code_root: Path, bundle: Sequence[str],
                    libraries: Sequence[str] = ()) -> dict[str, Path]:
     """Archive path -> file: the function's folder, the shared libraries (``blueprints_common``
@@ -307,7 +300,7 @@ def _shape(name: str, args: FunctionArgs, defaults: Defaults) -> _Shape:
 
 def _edge_log_statement(shape: _Shape, defaults: Defaults) -> iam.Statement:
     """Replicas create and write ``/aws/lambda/us-east-1.<function>`` where they run."""
-    prefix = f"arn:{partition(defaults.region)}:logs"
+    prefix = f"arn:{iam.partition(defaults.region)}:logs"
     groups = [f"{prefix}:{region}:{defaults.account_id}:log-group:{shape.log_group_name}"
               for region in EDGE_REGIONS]
     return iam.allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
@@ -368,7 +361,7 @@ class Function(pulumi.ComponentResource):
         attachments = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-{policy_name.rsplit('/', 1)[-1].lower()}", role=self.role.name,
-                policy_arn=f"arn:{partition(defaults.region)}:iam::aws:policy/{policy_name}",
+                policy_arn=f"arn:{iam.partition(defaults.region)}:iam::aws:policy/{policy_name}",
                 opts=child)
             for policy_name in shape.managed_policies
         ]

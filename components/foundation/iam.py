@@ -102,6 +102,13 @@ def deny_insecure_transport(service: str, *resources: pulumi.Input[str]) -> Stat
     )
 
 
+def partition(region: str) -> str:
+    """The ARN partition a region belongs to."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
 def check_resource(arn: str) -> str:
     """Returns ``arn`` if it names specific resources, raises ``PolicyError`` otherwise."""
     parts = arn.split(":", 5)

@@ -24,6 +24,7 @@ POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 COMPONENT = "blueprints:foundation:Bucket"
 KEY_ARN = "arn:aws:kms:eu-west-1:111111111111:key/0e4c5a3e-1111-2222-3333-444455556666"
 DISTRIBUTION_ARN = "arn:aws:cloudfront::111111111111:distribution/E2EXAMPLE"
+ACCESS_POINT_ARN = "arn:aws:s3:eu-west-1:111111111111:accesspoint/docs-source"
 
 Build = Callable[..., StackRun]
 
@@ -114,6 +115,20 @@ def test_services_may_read_on_behalf_of_named_sources_only(build: Build) -> None
     assert read == {"Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
                     "Action": ["s3:GetObject"], "Resource": f"{arn}/*",
                     "Condition": {"ArnEquals": {"aws:SourceArn": DISTRIBUTION_ARN}}}
+
+
+def test_reads_can_be_confined_to_named_access_points(build: Build) -> None:
+    run = buckets(build, BucketArgs(read_through=[ACCESS_POINT_ARN]))
+    arn = run.one(BUCKET, "docs-bucket").state["arn"]
+    deny_tls, allow, deny_others = statements(run.one(POLICY, "docs-policy"))
+    through = {"s3:DataAccessPointArn": [ACCESS_POINT_ARN]}
+    assert deny_tls["Sid"] == "DenyInsecureTransport"
+    assert allow == {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{DEV.account_id}:root"},
+                     "Action": ["s3:GetObject"], "Resource": f"{arn}/*",
+                     "Condition": {"StringEquals": through}}
+    assert deny_others == {"Sid": "ReadOnlyThroughAccessPoints", "Effect": "Deny",
+                           "Principal": {"AWS": "*"}, "Action": ["s3:GetObject"],
+                           "Resource": f"{arn}/*", "Condition": {"StringNotEquals": through}}
 
 
 def test_reader_source_may_be_resolved_after_the_bucket(build: Build) -> None:
@@ -209,6 +224,11 @@ def test_outputs_expose_bucket_arn_and_name(build: Build) -> None:
     (BucketArgs(allow_read_from=[("*", DISTRIBUTION_ARN)]), DEV, "allow_read_from[0]"),
     (BucketArgs(allow_read_from=[("cloudfront.amazonaws.com", "E2EXAMPLE")]), DEV,
      "allow_read_from[0]"),
+    (BucketArgs(read_through=[ACCESS_POINT_ARN],
+                allow_read_from=[("cloudfront.amazonaws.com", DISTRIBUTION_ARN)]), DEV,
+     "read_through"),
+    (BucketArgs(read_through=[ACCESS_POINT_ARN.replace(DEV.account_id, "222222222222")]), DEV,
+     "read_through"),
 ])
 def test_bad_arguments_are_rejected_by_name(build: Build, args: BucketArgs, defaults: Any,
                                             argument: str) -> None:
