@@ -1,4 +1,4 @@
-"""S3 buckets: public access blocked, TLS only, encryption, versioning."""
+"""S3 buckets: public access blocked, TLS only, encryption, versioning; access points private."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from .core import (
     Stack,
     Subject,
     is_unknown,
+    resource_rule,
     stack_rule,
     tls_only,
 )
@@ -31,6 +32,7 @@ VERSIONING = ("aws:s3/bucketVersioning:BucketVersioning",
               "aws:s3/bucketVersioningV2:BucketVersioningV2")
 LOGGING = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+ACCESS_POINT = "aws:s3/accessPoint:AccessPoint"
 
 BLOCK_SETTINGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
                   "restrictPublicBuckets")
@@ -163,4 +165,30 @@ def s3_secure_bucket(stack: Stack, config: Config) -> Iterator[tuple[Subject | N
             yield from ((bucket, p) for p in _logging_problems(stack, bucket))
 
 
-POLICIES: list[Policy] = [s3_secure_bucket]
+@resource_rule(
+    "s3-access-point-private",
+    description="S3 access points keep all four Block Public Access settings on.",
+    anchors=("SecurityHub-S3.19",),
+    level=MANDATORY,
+    types={ACCESS_POINT},
+)
+def s3_access_point_private(point: Subject, config: Config) -> Iterator[str]:
+    """An access point has Block Public Access settings of its own, and its policy can open
+    the bucket's data to anyone if they are off, whatever the bucket's own settings say.
+
+    S3 turns all four on for a new access point unless told otherwise, so an absent
+    publicAccessBlockConfiguration, or an absent setting in it, passes; a setting given as
+    false fails. Security Hub's S3.19 fails the same way.
+
+    Mandatory: Security Hub rates S3.19 critical.
+    """
+    settings = {name: point.props.get("publicAccessBlockConfiguration", name)
+                for name in BLOCK_SETTINGS}
+    off = [name for name, value in settings.items()
+           if value is not None and not is_unknown(value) and value is not True]
+    if off:
+        yield (f"publicAccessBlockConfiguration turns {', '.join(off)} off; leave all four "
+               "settings on (true)")
+
+
+POLICIES: list[Policy] = [s3_secure_bucket, s3_access_point_private]
