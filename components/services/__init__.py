@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 
 from components.services.base import ServiceComponent, ServiceContext
+from components.services.document_watermark import DocumentWatermark, DocumentWatermarkSettings
 from components.services.entity_resolution import EntityResolution, EntityResolutionSettings
 from components.services.header_versioning import HeaderVersionedApi, HeaderVersioningSettings
 from components.services.query_key_api import QueryKeyApi, QueryKeyApiSettings
@@ -34,6 +35,7 @@ CATALOG: Mapping[str, CatalogEntry] = {
     "headerVersioning": CatalogEntry(HeaderVersioningSettings, HeaderVersionedApi),
     "queryKeyApi": CatalogEntry(QueryKeyApiSettings, QueryKeyApi),
     "entityResolution": CatalogEntry(EntityResolutionSettings, EntityResolution),
+    "documentWatermark": CatalogEntry(DocumentWatermarkSettings, DocumentWatermark),
 }
 
 
