@@ -77,6 +77,8 @@ import numpy as np  # noqa: E402
 from entity_matching import EntityIndex, normalize  # noqa: E402
 from entity_matching.index import DEFAULT_METHOD, PRUNED_QUERY_PARAMS  # noqa: E402
 
+from benchmarks.recording import write_results  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results" / "entity_resolution.json"
 CACHE = ROOT / "build" / "benchmarks" / "entity_resolution"
 K = 3
@@ -874,12 +876,7 @@ def main() -> None:
                 hnsw_probe(size, names, queries, best, args))
         del names, queries
         gc.collect()
-    document["machine"]["load_average_end"] = [round(value, 2) for value in os.getloadavg()]
-    document["total_s"] = round(time.perf_counter() - started, 1)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
-                           encoding="utf-8")
-    print(f"total {document['total_s']} s -> {args.output}")
+    write_results(document, args.output, started)
 
 
 if __name__ == "__main__":

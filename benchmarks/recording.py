@@ -1,0 +1,20 @@
+"""What every benchmark does last: note the machine's load, time the run, write the results."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+
+def write_results(document: dict[str, Any], output: Path, started: float) -> None:
+    """Finish ``document`` (load average at the end, total seconds since ``started``, a
+    ``time.perf_counter`` reading) and write it to ``output`` as JSON."""
+    document["machine"]["load_average_end"] = [round(value, 2) for value in os.getloadavg()]
+    document["total_s"] = round(time.perf_counter() - started, 1)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+                      encoding="utf-8")
+    print(f"total {document['total_s']} s -> {output}")
