@@ -130,6 +130,9 @@ def evaluate(run: StackRun, config: PackConfig | None = None,
         return report
 
     stack_resources = None
+    # Built once per resource and shared by the policies: they only read (through Props).
+    resource_inputs = {r.urn: (_props(r.inputs), _options(r), _provider(run, r))
+                       for r in run.resources}
     for policy in policies:
         level = level_of(policy, config)
         if level == EnforcementLevel.DISABLED:
@@ -140,9 +143,9 @@ def evaluate(run: StackRun, config: PackConfig | None = None,
         try:
             if isinstance(policy, ResourceValidationPolicy):
                 for resource in run.resources:
-                    args = ResourceValidationArgs(
-                        resource.type, _props(resource.inputs), resource.urn, resource.name,
-                        _options(resource), _provider(run, resource), settings)
+                    props, options, provider = resource_inputs[resource.urn]
+                    args = ResourceValidationArgs(resource.type, props, resource.urn,
+                                                  resource.name, options, provider, settings)
                     policy.validate(args, reporter(policy, level, resource))
             elif isinstance(policy, StackValidationPolicy):
                 stack_resources = stack_resources or _stack_resources(run)
