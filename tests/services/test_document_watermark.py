@@ -123,6 +123,7 @@ def test_the_transform_may_answer_object_lambda_and_read_nothing() -> None:
     assert "SOFFICE_PATH" not in function["environment"]["variables"]
     layer = run.one("aws:lambda/layerVersion:LayerVersion").state["arn"]
     assert function["layers"][1:] == [layer]
+    assert {"app.py", "pdf_watermark/__init__.py"} <= set(function["code"].assets)
 
 
 def test_the_api_handler_reads_through_object_lambda_and_logs() -> None:
