@@ -16,7 +16,7 @@ Default settings:
 |                            | route asks for it, with a warning; a route with neither fails    |
 | JWT identity source        | ``$request.header.Authorization``                                |
 | Lambda permission          | ``apigateway.amazonaws.com``, scoped to the route's own method   |
-|                            | and path (``<execution ARN>/*/GET/items/{id}``)                  |
+|                            | and path; parameters as ``*`` (``.../*/GET/items/*``)            |
 | Access logs                | JSON, to the block's own log group, stage retention              |
 | Default route throttling   | burst 100, rate 50 requests per second                           |
 | Detailed metrics           | on                                                               |
@@ -73,6 +73,7 @@ _SEGMENT = r"(?:[A-Za-z0-9._~-]+|\{[A-Za-z0-9_]+\})"
 _GREEDY = r"\{[A-Za-z0-9_]+\+\}"
 ROUTE_KEY = re.compile(
     rf"^({'|'.join(ROUTE_METHODS)}) (/|(?:/{_SEGMENT})*/(?:{_SEGMENT}|{_GREEDY}))$")
+PATH_PARAMETER = re.compile(r"\{[^/{}]+\}")
 IDENTITY_SOURCE = re.compile(r"^\$request\.(?:header|querystring)\.[A-Za-z0-9_-]+$")
 
 # The common access log fields, plus the route, the caller's subject and integration errors.
@@ -199,6 +200,9 @@ def _source_arn(execution_arn: pulumi.Input[str], route_key: str) -> pulumi.Outp
     if route_key == DEFAULT_ROUTE:
         return pulumi.Output.concat(execution_arn, "/*/", DEFAULT_ROUTE)
     method, path = route_key.split(" ", 1)
+    # A path parameter becomes *: it matches the route's template ({id}, {proxy+}) as well as
+    # any request path, so the grant holds whichever of the two the invocation names.
+    path = PATH_PARAMETER.sub("*", path)
     return pulumi.Output.concat(execution_arn, "/*/", "*" if method == "ANY" else method, path)
 
 
