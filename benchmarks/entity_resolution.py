@@ -47,7 +47,6 @@ write-up: ``README.md`` ("Entity resolution"). Nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import hashlib
 import json
@@ -77,7 +76,7 @@ import numpy as np  # noqa: E402
 from entity_matching import EntityIndex, normalize  # noqa: E402
 from entity_matching.index import DEFAULT_METHOD, PRUNED_QUERY_PARAMS  # noqa: E402
 
-from benchmarks.recording import write_results  # noqa: E402
+from benchmarks.recording import cpu_model, write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "entity_resolution.json"
 CACHE = ROOT / "build" / "benchmarks" / "entity_resolution"
@@ -798,12 +797,7 @@ def hnsw_probe(size: int, names: Sequence[str], queries: Sequence[Query],
 # ---------------------------------------------------------------------------------- main
 
 def machine() -> dict[str, Any]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    model = cpu_model()
     import nmslib
 
     return {"cpu": model, "cores": os.cpu_count(), "arch": platform.machine(),

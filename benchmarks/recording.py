@@ -1,12 +1,22 @@
-"""What every benchmark does last: note the machine's load, time the run, write the results."""
+"""What benchmarks share: the machine they ran on, and writing their results."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from pathlib import Path
 from typing import Any
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, or "unknown"."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown"
 
 
 def write_results(document: dict[str, Any], output: Path, started: float) -> None:

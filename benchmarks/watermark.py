@@ -77,7 +77,7 @@ from pypdf.generic import (
     StreamObject,
 )
 
-from benchmarks.recording import write_results
+from benchmarks.recording import cpu_model, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ROOT / "functions"
@@ -510,12 +510,7 @@ def describe_input(path: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- main
 
 def machine() -> dict[str, Any]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    model = cpu_model()
     qpdf_version = None
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         qpdf_version = subprocess.run(  # noqa: S603
