@@ -48,6 +48,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import CORSConfig
 
+from blueprints_common.environment import flag
+
 ANY_ORIGIN = "*"
 ORIGIN = re.compile(r"https?://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
                     r"(:[0-9]{1,5})?")
@@ -95,9 +97,9 @@ def cors_config(allowed_origins: Iterable[str] | None = None, *,
                 else allowed_origins)]
     origins = [origin for origin in dict.fromkeys(origins) if origin]
     if allow_any is None:
-        allow_any = _flag(env, "ALLOW_ANY_ORIGIN", problems)
+        allow_any = flag(env, "ALLOW_ANY_ORIGIN", problems)
     if allow_credentials is None:
-        allow_credentials = _flag(env, "CORS_ALLOW_CREDENTIALS", problems)
+        allow_credentials = flag(env, "CORS_ALLOW_CREDENTIALS", problems)
     headers = list(_split(env.get("CORS_ALLOW_HEADERS", "")) if allow_headers is None
                    else allow_headers)
     exposed = list(_split(env.get("CORS_EXPOSE_HEADERS", "")) if expose_headers is None
@@ -154,13 +156,6 @@ def vary_on_origin(response: dict[str, Any]) -> dict[str, Any]:
 
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _flag(env: Mapping[str, str], name: str, problems: list[str]) -> bool:
-    value = env.get(name, "").strip().lower()
-    if value not in ("", "true", "false"):
-        problems.append(f"{name}: {value!r} is not true or false")
-    return value == "true"
 
 
 def _seconds(text: str, problems: list[str]) -> int | None:

@@ -22,3 +22,26 @@ def key_prefix(environ: Mapping[str, str], name: str, default: str,
     if not prefix.endswith("/") or prefix.startswith("/"):
         problems.append(f"{name} must be a key prefix ending in '/'")
     return prefix
+
+
+def flag(environ: Mapping[str, str], name: str, problems: list[str], *,
+         default: bool = False) -> bool:
+    """``true`` or ``false`` (any case; ``default`` when unset); a problem otherwise."""
+    value = environ.get(name, "").strip().lower()
+    if value not in ("", "true", "false"):
+        problems.append(f"{name}: {value!r} is not true or false")
+    return default if value not in ("true", "false") else value == "true"
+
+
+def whole_number(environ: Mapping[str, str], name: str, default: int, problems: list[str], *,
+                 minimum: int = 0, maximum: int | None = None, unit: str = "") -> int:
+    """A whole number within [minimum, maximum] (``default`` when unset); a problem, naming
+    the range, otherwise."""
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    if text.isdecimal() and minimum <= int(text) and (maximum is None or int(text) <= maximum):
+        return int(text)
+    allowed = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+    problems.append(f"{name} must be a whole number{f' of {unit}' if unit else ''}, {allowed}")
+    return default

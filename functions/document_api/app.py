@@ -118,7 +118,7 @@ from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from blueprints_common.environment import required
+from blueprints_common.environment import required, whole_number
 from boto3.exceptions import Boto3Error  # type: ignore[import-untyped]
 from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
@@ -152,7 +152,6 @@ NO_STORE = {"Cache-Control": "no-store"}
 _OBJECT_LAMBDA_ARN = re.compile(r"arn:aws[a-z-]*:s3-object-lambda:[a-z0-9-]+:\d{12}:"
                                 r"accesspoint/[a-z0-9][a-z0-9-]{1,48}[a-z0-9]")
 _KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+")
-_DIGITS = re.compile(r"[0-9]{1,9}")
 _FILENAME_SAFE = re.compile(r"[A-Za-z0-9 ._()+,=@-]")
 
 logger = Logger()
@@ -195,29 +194,18 @@ class Settings:
                             "point ARN (arn:aws:s3-object-lambda:<region>:<account>:"
                             "accesspoint/<name>)")
         bucket = required(environ, "TEMP_BUCKET", problems)
-        ttl = _integer(environ.get("URL_TTL_SECONDS"), DEFAULT_URL_TTL)
-        if ttl is None or not 1 <= ttl <= MAX_URL_TTL:
-            problems.append(f"URL_TTL_SECONDS must be a whole number of seconds from 1 to "
-                            f"{MAX_URL_TTL}")
-        days = _integer(environ.get("ACCESS_LOG_RETENTION_DAYS"), 0)
-        if days is None:
-            problems.append("ACCESS_LOG_RETENTION_DAYS must be a whole number of days, 0 (keep "
-                            "rows) or more")
+        ttl = whole_number(environ, "URL_TTL_SECONDS", DEFAULT_URL_TTL, problems, minimum=1,
+                           maximum=MAX_URL_TTL, unit="seconds")
+        # 0 keeps the rows.
+        days = whole_number(environ, "ACCESS_LOG_RETENTION_DAYS", 0, problems, unit="days")
         kms_key = environ.get("TEMP_BUCKET_KMS_KEY_ARN") or None
         if kms_key is not None and not _KMS_KEY_ARN.fullmatch(kms_key):
             problems.append("TEMP_BUCKET_KMS_KEY_ARN must be a KMS key ARN when it is set")
         if problems:
             raise ValueError("invalid document API settings: " + "; ".join(problems))
         return cls(access_log_table=table, object_lambda_access_point_arn=access_point,
-                   temp_bucket=bucket, url_ttl_seconds=ttl or DEFAULT_URL_TTL,
-                   access_log_retention_days=days or 0, temp_bucket_kms_key_arn=kms_key)
-
-
-def _integer(text: str | None, default: int) -> int | None:
-    """A whole number of 0 or more; ``default`` when unset, ``None`` when not one."""
-    if text is None or not text.strip():
-        return default
-    return int(text.strip()) if _DIGITS.fullmatch(text.strip()) else None
+                   temp_bucket=bucket, url_ttl_seconds=ttl, access_log_retention_days=days,
+                   temp_bucket_kms_key_arn=kms_key)
 
 
 settings = Settings.from_environ()

@@ -92,6 +92,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.s3_object_event import S3ObjectLambdaEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from blueprints_common.environment import whole_number
 from botocore.config import Config  # type: ignore[import-untyped]
 
 WATERMARK_HEADER = "x-blueprints-watermark"
@@ -124,13 +125,8 @@ class Settings:
         problem."""
         environ = os.environ if environ is None else environ
         problems: list[str] = []
-        text = environ.get("MAX_DOCUMENT_BYTES", "").strip()
-        max_bytes = DEFAULT_MAX_DOCUMENT_BYTES
-        if text:
-            if not text.isdecimal() or int(text) < 1:
-                problems.append("MAX_DOCUMENT_BYTES must be a whole number of bytes, 1 or more")
-            else:
-                max_bytes = int(text)
+        max_bytes = whole_number(environ, "MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES,
+                                 problems, minimum=1, unit="bytes")
         soffice = environ.get("SOFFICE_PATH", "").strip()
         if soffice and not Path(soffice).is_absolute():
             problems.append("SOFFICE_PATH must be an absolute path")

@@ -91,7 +91,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from blueprints_common.environment import key_prefix, required
+from blueprints_common.environment import flag, key_prefix, required
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from entity_matching import EntityIndex, normalize
 
@@ -143,15 +143,13 @@ class Settings:
             ("REFERENCE_PREFIX", DEFAULT_REFERENCE_PREFIX), ("INDEX_PREFIX", DEFAULT_INDEX_PREFIX))}
         if prefixes["REFERENCE_PREFIX"] == prefixes["INDEX_PREFIX"]:
             problems.append("REFERENCE_PREFIX and INDEX_PREFIX must differ")
-        flag = (environ.get("STRIP_LEGAL_SUFFIXES") or "true").strip().lower()
-        if flag not in ("true", "false"):
-            problems.append("STRIP_LEGAL_SUFFIXES must be true or false")
+        strip_legal_suffixes = flag(environ, "STRIP_LEGAL_SUFFIXES", problems, default=True)
         if problems:
             raise ValueError("invalid entity index builder settings: " + "; ".join(problems))
         return cls(bucket=bucket, reference_prefix=prefixes["REFERENCE_PREFIX"],
                    index_prefix=prefixes["INDEX_PREFIX"],
                    method=environ.get("INDEX_METHOD") or None,
-                   strip_legal_suffixes=flag == "true")
+                   strip_legal_suffixes=strip_legal_suffixes)
 
     @property
     def pointer_key(self) -> str:
