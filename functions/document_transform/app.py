@@ -208,8 +208,8 @@ def signed_headers(url: str, headers: Mapping[str, Any]) -> dict[str, str]:
 
 # --- the original ------------------------------------------------------------------------------
 
-def too_large(limit: int) -> TransformError:
-    return TransformError(413, "EntityTooLarge", f"The document is larger than {limit} bytes")
+def too_large(limit: int) -> watermark.DocumentTooLarge:
+    return watermark.DocumentTooLarge(f"The document is larger than {limit} bytes")
 
 
 @tracer.capture_method(capture_response=False)
@@ -314,9 +314,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         stamp = parse_stamp(headers)
         access_id = stamp.access_id
         stamped = transform(request, headers, stamp, settings)
-    except TransformError as failure:
-        status, code, message = failure.status, failure.code, failure.message
-    except watermark.DocumentError as error:
+    except (TransformError, watermark.DocumentError) as error:
         status, code, message = error.status, error.code, error.message
         if error.__cause__ is not None:  # its type says what broke; its text may hold content
             logger.info("The document could not be read",
