@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -502,21 +502,57 @@ def _check_saved_pruning(manifest: Manifest) -> None:
         raise IndexArtifactError(f"{MANIFEST}: {error}") from None
 
 
-class _PrunedSearch(_ExactSearch):
-    """The exact method's posting lists, searched without the n-grams that barely matter.
+class _Pruning:
+    """What the pruned methods share: a query leaves out the n-grams that barely matter.
 
     A query's frequent n-grams have long posting lists (" co", "ng ", "ion", ...) but a small
     weight (low idf), and they are most of an exhaustive search's work. The most frequent are
     left out of the candidate search as long as they could add at most ``skipBound`` to the
     cosine of ANY reference: for the left-out set S that is the smaller of
     sum(q_t * max_t) and |q_S| * min(1, |max_S|) (Cauchy-Schwarz), where max_t is the largest
-    weight of n-gram t in any reference. The kept n-grams' posting lists are summed
-    (``bincount``); the ``candidates`` best references on them are then completed with their
-    weights for the left-out n-grams (a binary search in each of those posting lists, which are
-    sorted by reference), so every score returned is the exact cosine. A true nearest reference
-    is missed only when it is outside the candidates on the kept n-grams and gains nearly
-    ``skipBound`` on the left-out ones. ``skipBound=0`` leaves nothing out: an exact search.
+    weight of n-gram t in any reference. The ``candidates`` best references on the kept n-grams
+    are then scored with the whole query, so every score returned is the exact cosine. A true
+    nearest reference is missed only when it is outside the candidates on the kept n-grams and
+    gains nearly ``skipBound`` on the left-out ones. ``skipBound=0`` leaves nothing out: an
+    exact search.
     """
+
+    method: ClassVar[str]
+    frequency: npt.NDArray[np.int64]  # per n-gram: how many references use it
+    largest: npt.NDArray[np.float64]  # per n-gram: its largest weight in any reference
+    candidates: int
+    skip_bound: float
+
+    def set_query_params(self, query_params: Mapping[str, ParamValue]) -> None:
+        _check_pruning(self.method, query_params)
+        self.candidates = int(query_params["candidates"])
+        self.skip_bound = float(query_params["skipBound"])
+
+    def kept(self, columns: npt.NDArray[np.int32],
+             values: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+        """The positions of the query n-grams that the candidate search uses (at least one)."""
+        return _kept(self.frequency, self.largest, self.skip_bound, columns, values)
+
+
+def _top_k(candidates: npt.NDArray[Any], scores: npt.NDArray[np.float64],
+           k: int) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64]]:
+    """The k best candidates, and any tied with the k-th (the caller orders ties)."""
+    if len(candidates) <= k:
+        return candidates, scores
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+    best = scores >= kth
+    return candidates[best], scores[best]
+
+
+class _PrunedSearch(_Pruning, _ExactSearch):
+    """The exact method's posting lists, searched with pruning (``_Pruning``).
+
+    The kept n-grams' posting lists are summed (``bincount``); the best references on them are
+    completed with their weights for the left-out n-grams (a binary search in each of those
+    posting lists, which are sorted by reference).
+    """
+
+    method = "pruned"
 
     def __init__(self, indptr: npt.NDArray[np.int64], references: npt.NDArray[np.int32],
                  weights: npt.NDArray[np.float32], count: int,
@@ -529,11 +565,6 @@ class _PrunedSearch(_ExactSearch):
             self.largest[used] = np.maximum.reduceat(weights.astype(np.float64),
                                                      indptr[used])
         self.set_query_params(query_params)
-
-    def set_query_params(self, query_params: Mapping[str, ParamValue]) -> None:
-        _check_pruning("pruned", query_params)
-        self.candidates = int(query_params["candidates"])
-        self.skip_bound = float(query_params["skipBound"])
 
     @classmethod
     def from_matrix(cls, vectors: Any,  # type: ignore[override]
@@ -557,11 +588,6 @@ class _PrunedSearch(_ExactSearch):
         if overrides:
             search.set_query_params({**manifest.query_params, **overrides})
         return search
-
-    def kept(self, columns: npt.NDArray[np.int32],
-             values: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
-        """The positions of the query n-grams that the candidate search uses (at least one)."""
-        return _kept(self.frequency, self.largest, self.skip_bound, columns, values)
 
     @staticmethod
     def _best(partial: npt.NDArray[np.float64], references: npt.NDArray[np.int32], lists: int,
@@ -624,30 +650,17 @@ class _PrunedSearch(_ExactSearch):
                 at = np.minimum(np.searchsorted(listed, candidates), end - start - 1)
                 present = listed[at] == candidates
                 scores[present] += values[position] * self.weights[start + at[present]]
-            if len(candidates) > k:
-                # The k best, and any candidate tied with the k-th (the caller orders ties).
-                kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-                best_k = scores >= kth
-                candidates, scores = candidates[best_k], scores[best_k]
+            candidates, scores = _top_k(candidates, scores, k)
             found.append((candidates.astype(np.int64), scores))
         return found
 
 
-class _InvertedSearch:
-    """nmslib's exact inverted index, queried without the n-grams that barely matter.
+class _InvertedSearch(_Pruning):
+    """nmslib's exact inverted index (``simple_invindx``) finding the candidates of a pruned
+    query (``_Pruning``) by their partial dot product; they are re-scored with the whole query
+    from the reference vectors kept here."""
 
-    A query's frequent n-grams have long posting lists (" co", "ng ", "ion", ...) but a small
-    weight (low idf), and they are what makes an exhaustive search slow. The most frequent are
-    left out of the candidate search as long as they could add at most ``skipBound`` to the
-    cosine of ANY reference: for the left-out set S that is the smaller of
-    sum(q_t * max_t) and |q_S| * min(1, |max_S|) (Cauchy-Schwarz), where max_t is the largest
-    weight of n-gram t in any reference. The rest of the query fetches the ``candidates`` best
-    references by their partial dot product (nmslib's ``simple_invindx``, exact on what it is
-    given), and those are re-scored with the whole query from the reference vectors kept
-    here. So every score returned is the exact cosine; a true nearest reference is missed only
-    when it is outside the candidates on the kept n-grams and gains nearly ``skipBound`` on
-    the left-out ones. ``skipBound=0`` leaves nothing out: an exact search.
-    """
+    method = "invindex"
 
     def __init__(self, indptr: npt.NDArray[np.int64], columns: npt.NDArray[np.int32],
                  weights: npt.NDArray[np.float32], vocabulary_size: int,
@@ -657,16 +670,10 @@ class _InvertedSearch:
         self.weights = weights
         self.vocabulary_size = vocabulary_size
         self.index = index
-        # Per n-gram: how many references use it, and its largest weight in any of them.
         self.frequency = np.bincount(columns, minlength=vocabulary_size)
         self.largest = np.zeros(vocabulary_size, dtype=np.float64)
         np.maximum.at(self.largest, columns, weights.astype(np.float64))
         self.set_query_params(query_params)
-
-    def set_query_params(self, query_params: Mapping[str, ParamValue]) -> None:
-        _check_pruning("invindex", query_params)
-        self.candidates = int(query_params["candidates"])
-        self.skip_bound = float(query_params["skipBound"])
 
     @classmethod
     def build(cls, vectors: Any, index_params: Mapping[str, ParamValue],
@@ -724,11 +731,6 @@ class _InvertedSearch:
         with (folder / ROWS).open("wb") as stream:
             np.savez(stream, indptr=self.indptr, columns=self.columns, weights=self.weights)
 
-    def kept(self, columns: npt.NDArray[np.int32],
-             values: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
-        """The positions of the query n-grams that the candidate search uses (at least one)."""
-        return _kept(self.frequency, self.largest, self.skip_bound, columns, values)
-
     def search(self, queries: SparseRows, k: int, threads: int) -> list[tuple[
             npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
         rows = [(columns, values.astype(np.float64))
@@ -753,12 +755,7 @@ class _InvertedSearch:
             dense[columns] = values
             scores = self.score(dense, candidates)
             dense[columns] = 0.0
-            if len(candidates) > k:
-                # The k best, and any candidate tied with the k-th (the caller orders ties).
-                kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-                best = scores >= kth
-                candidates, scores = candidates[best], scores[best]
-            found.append((candidates, scores))
+            found.append(_top_k(candidates, scores, k))
         return found
 
     def score(self, dense: npt.NDArray[np.float64],
