@@ -41,10 +41,12 @@ SSE_ALGORITHMS = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})
 TLS_ACTIONS = frozenset({"s3:*", "*"})
 
 
-def _off_settings(block: Subject) -> list[str]:
-    """The public-access settings ``block`` does not turn on (unknown ones count as on)."""
+def _off_settings(subject: Subject, *path: str, absent_is_on: bool = False) -> list[str]:
+    """The public-access settings (at ``path`` in ``subject``) not turned on; unknown ones, and
+    with ``absent_is_on`` absent ones, count as on."""
     return [name for name in BLOCK_SETTINGS
-            if not is_unknown(value := block.props.get(name)) and value is not True]
+            if not is_unknown(value := subject.props.get(*path, name)) and value is not True
+            and not (absent_is_on and value is None)]
 
 
 def _public_access_problems(stack: Stack, bucket: Subject) -> Iterator[str]:
@@ -182,11 +184,7 @@ def s3_access_point_private(point: Subject, config: Config) -> Iterator[str]:
 
     Mandatory: Security Hub rates S3.19 critical.
     """
-    settings = {name: point.props.get("publicAccessBlockConfiguration", name)
-                for name in BLOCK_SETTINGS}
-    off = [name for name, value in settings.items()
-           if value is not None and not is_unknown(value) and value is not True]
-    if off:
+    if off := _off_settings(point, "publicAccessBlockConfiguration", absent_is_on=True):
         yield (f"publicAccessBlockConfiguration turns {', '.join(off)} off; leave all four "
                "settings on (true)")
 
