@@ -75,9 +75,14 @@ from components.services.base import ServiceComponent, ServiceContext
 SCHEMA_FILE = FUNCTIONS_DIR / "customizations" / "customization.schema.json"
 MODEL = "CustomizationPost"
 IDENTITY_SOURCE = "method.request.querystring.apiKey"
+# What API Gateway takes as "no identity source" (a REQUEST authorizer without a cache).
+NO_IDENTITY_SOURCE = ""
 # What a key may call, as the authorizer scopes its policy when its answers are cached.
 ALLOWED_METHODS = ("POST/customizations", "GET/customizations/*")
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
+# API Gateway's default throttle for an account in a region, across all of its APIs.
+ACCOUNT_RATE_LIMIT = 10_000
+ACCOUNT_BURST_LIMIT = 5_000
 MethodPath = Annotated[str, StringConstraints(
     pattern=r"^/[\w{}/-]*/(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY)$")]
 
@@ -86,8 +91,8 @@ MethodPath = Annotated[str, StringConstraints(
 class ThrottleSettings:
     """Steady-state requests per second and the burst above it."""
 
-    rate_limit: Annotated[float, Field(gt=0, le=10_000)]
-    burst_limit: Annotated[int, Field(ge=1, le=5_000)]
+    rate_limit: Annotated[float, Field(gt=0, le=ACCOUNT_RATE_LIMIT)]
+    burst_limit: Annotated[int, Field(ge=1, le=ACCOUNT_BURST_LIMIT)]
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
@@ -102,8 +107,8 @@ class QuotaSettings:
 class TierSettings:
     """One usage-plan tier: its throttle, its quota, and tighter limits per method."""
 
-    rate_limit: Annotated[float, Field(gt=0, le=10_000)]
-    burst_limit: Annotated[int, Field(ge=1, le=5_000)]
+    rate_limit: Annotated[float, Field(gt=0, le=ACCOUNT_RATE_LIMIT)]
+    burst_limit: Annotated[int, Field(ge=1, le=ACCOUNT_BURST_LIMIT)]
     quota: QuotaSettings | None = None
     method_throttles: dict[MethodPath, ThrottleSettings] = Field(default_factory=dict)
 
@@ -148,7 +153,7 @@ class QueryKeyApiSettings:
     endpoint_type: Literal["REGIONAL", "EDGE"] = "REGIONAL"
     accept_header_key: bool = False
     authorizer_cache_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
-    throttling: ThrottleSettings = ThrottleSettings(rate_limit=50, burst_limit=100)
+    throttling: ThrottleSettings | None = None
     cors: CorsSettings | None = None
     waf: WafSettings = WafSettings()
 
@@ -161,6 +166,37 @@ class QueryKeyApiSettings:
                 f"consumers.{name}.tier: {tier!r} is not a tier; tiers: {', '.join(self.tiers)}"
                 for name, tier in unknown.items()))
         return self
+
+    @model_validator(mode="after")
+    def _tiers_fit_the_stage(self) -> QueryKeyApiSettings:
+        # The stage's throttle is shared by every client and applies on top of each key's own
+        # limits: a tier above it could never reach its rate.
+        if self.throttling is None:
+            return self
+        stage = self.throttling
+        problems = [
+            f"tiers.{tier}{where}.{field}: {limit:g} is above throttling.{field} {ceiling:g}, "
+            "which every key shares; raise throttling or lower the tier"
+            for tier, settings in self.tiers.items()
+            for where, limits in (("", settings),
+                                  *((f".methodThrottles.{path}", throttle)
+                                    for path, throttle in settings.method_throttles.items()))
+            for field, limit, ceiling in (("rateLimit", limits.rate_limit, stage.rate_limit),
+                                          ("burstLimit", limits.burst_limit, stage.burst_limit))
+            if limit > ceiling]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def stage_throttle(self) -> ThrottleSettings:
+        """The stage's ``*/*`` throttle: as configured, or room for every consumer at its
+        tier's full rate at once, within API Gateway's regional account limits."""
+        if self.throttling is not None:
+            return self.throttling
+        tiers = [self.tiers[consumer.tier] for consumer in self.consumers.values()]
+        return ThrottleSettings(
+            rate_limit=min(sum(tier.rate_limit for tier in tiers), ACCOUNT_RATE_LIMIT),
+            burst_limit=min(sum(tier.burst_limit for tier in tiers), ACCOUNT_BURST_LIMIT))
 
 
 def customization_schema() -> dict[str, Any]:
@@ -219,7 +255,9 @@ class QueryKeyApi(ServiceComponent):
             type="REQUEST",
             authorizer_uri=authorizer_function.invoke_arn,
             # Identity sources are ANDed: accepting the header as well leaves none, and no cache.
-            identity_source=None if settings.accept_header_key else IDENTITY_SOURCE,
+            # None would not do: the provider then sends its default, the Authorization header,
+            # and API Gateway refuses every request without one before the authorizer runs.
+            identity_source=NO_IDENTITY_SOURCE if settings.accept_header_key else IDENTITY_SOURCE,
             authorizer_result_ttl_in_seconds=settings.authorizer_cache_seconds if cached else 0,
             opts=child)
         aws.lambda_.Permission(
@@ -265,9 +303,9 @@ class QueryKeyApi(ServiceComponent):
         stage = RestStage(name, RestStageArgs(
             rest_api_id=api.api_id,
             redeploy_triggers={"routes": _fingerprint(settings), "api": api.redeploy_fingerprint},
-            depends_on=[*routes, *api.deployment_dependencies()],
-            throttling_burst_limit=settings.throttling.burst_limit,
-            throttling_rate_limit=settings.throttling.rate_limit,
+            depends_on=[*routes, *api.deployment_dependencies(), *context.account_settings],
+            throttling_burst_limit=settings.stage_throttle().burst_limit,
+            throttling_rate_limit=settings.stage_throttle().rate_limit,
             web_acl_arn=waf.arn if waf else None,
         ), defaults, child)
 

@@ -13,6 +13,7 @@ from components.services.query_key_api import (
     IDENTITY_SOURCE,
     QueryKeyApi,
     QueryKeyApiSettings,
+    ThrottleSettings,
     customization_schema,
 )
 from tests.support import json_input, run_service
@@ -68,7 +69,8 @@ def test_the_authorizer_reads_the_query_string_key_and_caches_its_answer() -> No
 def test_accepting_the_header_too_leaves_no_identity_source_and_no_cache() -> None:
     run = build(settings(acceptHeaderKey=True))
     authorizer = run.one("aws:apigateway/authorizer:Authorizer").inputs
-    assert "identitySource" not in authorizer
+    # Not absent: the provider would fill in its default, the Authorization header.
+    assert authorizer["identitySource"] == ""
     assert authorizer["authorizerResultTtlInSeconds"] == 0
     variables = run.one("aws:lambda/function:Function", "front-authorizer-function").inputs[
         "environment"]["variables"]
@@ -134,12 +136,51 @@ def test_preflights_have_no_authorization_and_choose_among_allowed_origins() -> 
         assert "'*'" not in json.dumps(response.inputs)
 
 
-def test_the_stage_throttles_all_methods_and_sits_behind_the_waf() -> None:
-    run = built()
+def stage_throttle(run: StackRun) -> tuple[float, int]:
     settings_ = run.one("aws:apigateway/methodSettings:MethodSettings").inputs
     assert settings_["methodPath"] == "*/*"
-    assert (settings_["settings"]["throttlingRateLimit"],
-            settings_["settings"]["throttlingBurstLimit"]) == (50, 100)
+    return settings_["settings"]["throttlingRateLimit"], settings_["settings"][
+        "throttlingBurstLimit"]
+
+
+def test_by_default_the_stage_has_room_for_every_key_at_its_tiers_full_rate() -> None:
+    # The stage's throttle is shared by all keys: partner (premium 100/200) and trial (free
+    # 5/10) at full speed together need 105 requests a second and a burst of 210.
+    assert stage_throttle(built()) == (105, 210)
+
+
+def test_the_default_stage_throttle_stays_within_the_account_limits() -> None:
+    many = {f"c{n}": {"tier": "premium"} for n in range(150)}
+    assert settings(consumers=many).stage_throttle() == ThrottleSettings(10_000, 5_000)
+
+
+def test_a_configured_stage_throttle_is_used_as_it_is() -> None:
+    run = build(settings(throttling={"rateLimit": 500, "burstLimit": 1000}))
+    assert stage_throttle(run) == (500, 1000)
+
+
+def test_a_tier_above_the_stage_throttle_is_refused_naming_both_settings() -> None:
+    with pytest.raises(ValidationError) as raised:
+        settings(throttling={"rateLimit": 50, "burstLimit": 100})
+    message = str(raised.value)
+    assert "tiers.premium.rateLimit: 100 is above throttling.rateLimit 50" in message
+    assert "tiers.premium.burstLimit: 200 is above throttling.burstLimit 100" in message
+    assert "tiers.free" not in message
+
+
+def test_a_method_throttle_above_the_stage_throttle_is_refused() -> None:
+    tiers = {"free": {"rateLimit": 5, "burstLimit": 10, "methodThrottles": {
+        "/customizations/POST": {"rateLimit": 60, "burstLimit": 10}}}}
+    with pytest.raises(ValidationError) as raised:
+        settings(tiers=tiers, consumers={"trial": {"tier": "free"}},
+                 throttling={"rateLimit": 50, "burstLimit": 100})
+    assert ("tiers.free.methodThrottles./customizations/POST.rateLimit: 60 is above "
+            "throttling.rateLimit 50") in str(raised.value)
+
+
+def test_the_stage_throttles_all_methods_and_sits_behind_the_waf() -> None:
+    run = built()
+    assert stage_throttle(run) == (105, 210)
     acl = run.one("aws:wafv2/webAcl:WebAcl")
     association = run.one("aws:wafv2/webAclAssociation:WebAclAssociation").inputs
     assert association["webAclArn"] == acl.state["arn"]
