@@ -15,18 +15,21 @@ from components.services import CATALOG, ServiceContext, build_services
 stack = config.load(services={name: entry.settings for name, entry in CATALOG.items()})
 providers = create_providers(stack)
 
+account_settings: list[pulumi.Resource] = []
 if stack.environment is not None:
     environment = Environment(
         stack.stage, EnvironmentArgs(settings=stack.environment), stack.defaults,
         opts=pulumi.ResourceOptions(provider=providers.regional))
     contract = environment.contract
+    account_settings = environment.account_settings
 else:
     assert stack.environment_stack is not None
     contract = EnvironmentContract.from_stack_reference(
         pulumi.StackReference("environment", stack_name=stack.environment_stack))
 
-services = build_services(stack.services, ServiceContext(stack.defaults, contract, providers,
-                                                         api_keys=stack.api_keys))
+services = build_services(stack.services, ServiceContext(
+    stack.defaults, contract, providers, api_keys=stack.api_keys,
+    account_settings=account_settings))
 
 for output_name, value in contract.outputs().items():
     pulumi.export(output_name, value)

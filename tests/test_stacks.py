@@ -19,6 +19,7 @@ from tools import plan
 from tools.mock_runtime import (
     SECRET_PLACEHOLDER,
     PlanError,
+    Resource,
     Secret,
     StackRun,
     check_default_providers,
@@ -136,6 +137,35 @@ def test_only_services_stacks_build_no_environment() -> None:
     assert not planned("prod").of_type("blueprints:environment:Environment")
     assert planned("prod").of_type("pulumi:pulumi:StackReference")
     assert len(planned("dev").of_type("blueprints:environment:Environment")) == 1
+
+
+def waits_for(run: StackRun, resource: Resource) -> set[str]:
+    """Every resource the engine creates before ``resource``: its dependencies, transitively."""
+    seen: set[str] = set()
+    todo = [resource]
+    while todo:
+        current = todo.pop()
+        for urn in (*current.dependencies, *(urn for urns in current.property_dependencies.values()
+                                             for urn in urns)):
+            if urn not in seen:
+                seen.add(urn)
+                todo.append(run.by_urn(urn))
+    return seen
+
+
+@pytest.mark.parametrize("stack", [s for s in STACKS if "blueprints:environment" in
+                                   stack_config(s)])
+def test_rest_stages_wait_for_the_account_logging_role_built_in_the_same_stack(
+        stack: str) -> None:
+    # Execution logging and access logs fail on a first `pulumi up` if the stage is created
+    # before API Gateway's account setting names the CloudWatch role.
+    run = planned(stack)
+    account = run.one("aws:apigateway/account:Account")
+    stages = [*run.of_type("aws:apigateway/stage:Stage"),
+              *run.of_type("aws:apigateway/methodSettings:MethodSettings")]
+    assert stages or stack != "dev"
+    for stage in stages:
+        assert account.urn in waits_for(run, stage), stage.name
 
 
 def test_prod_protects_stateful_environment_resources_and_dev_does_not() -> None:

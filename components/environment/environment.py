@@ -160,7 +160,8 @@ class Environment(pulumi.ComponentResource):
             description=f"Service discovery for the {defaults.stage} services",
             opts=child)
 
-        self._api_gateway_logging(name, partition)
+        self.account_settings: list[pulumi.Resource] = [
+            self._api_gateway_logging(name, partition)]
 
         self.contract = EnvironmentContract(
             vpc_id=self.network.vpc_id,
@@ -176,8 +177,8 @@ class Environment(pulumi.ComponentResource):
         )
         self.register_outputs(self.contract.outputs())
 
-    def _api_gateway_logging(self, name: str,
-                             partition: pulumi.Output[aws.GetPartitionResult]) -> None:
+    def _api_gateway_logging(self, name: str, partition: pulumi.Output[aws.GetPartitionResult],
+                             ) -> aws.apigateway.Account:
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-apigateway-logs",
@@ -191,7 +192,7 @@ class Environment(pulumi.ComponentResource):
                 lambda p: f"arn:{p.partition}:iam::aws:policy/service-role/"
                           "AmazonAPIGatewayPushToCloudWatchLogs"),
             opts=child)
-        aws.apigateway.Account(
+        return aws.apigateway.Account(
             f"{name}-apigateway-account",
             cloudwatch_role_arn=role.arn,
             # API Gateway checks the role's rights when the account setting is made.

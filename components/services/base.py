@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +16,19 @@ from components.environment import EnvironmentContract
 @dataclass(frozen=True)
 class ServiceContext:
     """The stack's defaults, its environment, its providers (regional and us-east-1), and the
-    secret API key values of ``blueprints:apiKeys`` (consumer name -> value), if any."""
+    secret API key values of ``blueprints:apiKeys`` (consumer name -> value), if any.
+
+    ``account_settings`` are the account-wide settings the environment makes in this same stack
+    (API Gateway's CloudWatch role): a REST stage with execution or access logging fails to
+    create before them, so every REST stage depends on them. A services stack that reads its
+    environment from another stack has none: that stack is deployed first.
+    """
 
     defaults: Defaults
     environment: EnvironmentContract
     providers: Providers
     api_keys: pulumi.Output[Mapping[str, str]] | None = None
+    account_settings: Sequence[pulumi.Resource] = ()
 
 
 class ServiceComponent(pulumi.ComponentResource):

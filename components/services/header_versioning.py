@@ -210,7 +210,8 @@ class HeaderVersionedApi(ServiceComponent):
             http_method=method.http_method, type="AWS_PROXY", integration_http_method="POST",
             uri=hello.invoke_arn, opts=opts)
         stage = RestStage(name, RestStageArgs(
-            rest_api_id=api.api_id, stage_name=version, depends_on=[method, integration],
+            rest_api_id=api.api_id, stage_name=version,
+            depends_on=[method, integration, *context.account_settings],
             redeploy_triggers={HELLO_PATH: f"GET /{HELLO_PATH} AWS_IAM AWS_PROXY"},
         ), defaults, opts)
         aws.lambda_.Permission(f"{name}-invoke-hello", action="lambda:InvokeFunction",
