@@ -210,6 +210,9 @@ class DocumentWatermark(ServiceComponent):
                 iam.allow(["s3-object-lambda:GetObject"], object_lambda_arn),
                 iam.allow(["s3:GetObject"], objects_via_supporting,
                           conditions=via_object_lambda),
+                # Object Lambda presigns the original's URL with this role: without ListBucket,
+                # S3 answers a missing key with 403, and the user would see 502, not 404.
+                iam.allow(["s3:ListBucket"], supporting_arn, conditions=via_object_lambda),
                 iam.allow(["lambda:InvokeFunction"], self.transform.function.arn,
                           conditions=via_object_lambda),
                 iam.allow(["dynamodb:PutItem", "dynamodb:UpdateItem"], self.access_log.arn),

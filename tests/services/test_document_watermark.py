@@ -137,6 +137,9 @@ def test_the_api_handler_reads_through_object_lambda_and_logs() -> None:
          "Resource": OBJECT_LAMBDA_ARN},
         {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{SUPPORTING_ARN}/object/*",
          "Condition": CALLED_VIA},
+        # So that S3 answers the presigned read of a missing key with 404, not 403.
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": SUPPORTING_ARN,
+         "Condition": CALLED_VIA},
         {"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": transform,
          "Condition": CALLED_VIA},
         {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
@@ -147,6 +150,8 @@ def test_the_api_handler_reads_through_object_lambda_and_logs() -> None:
         assert expected in policy
     source = run.one("aws:s3/bucket:Bucket", "docs-source-bucket").state["arn"]
     assert not [s for s in policy if str(s["Resource"]).startswith(source)]
+    listing = [s for s in policy if "s3:ListBucket" in s["Action"]]
+    assert len(listing) == 1, "listing only through the access point, only via Object Lambda"
 
 
 def test_only_the_api_handler_may_call_the_object_lambda_access_point() -> None:
