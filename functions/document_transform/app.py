@@ -42,7 +42,9 @@ Statuses (``ErrorCode`` in brackets):
 413  ``EntityTooLarge``         more than ``MAX_DOCUMENT_BYTES``, or more pages than the
                                 library stamps (``watermark.MAX_PAGES``)
 415  ``UnsupportedMediaType``   not PDF, text or Office; text that is not UTF-8 (or its
-                                declared charset); Office formats without LibreOffice
+                                declared charset), or declares a charset that is no
+                                character encoding (``watermark.TEXT_CODECS``); Office
+                                formats without LibreOffice
 422  ``CorruptDocument``        a PDF (or Office file) that cannot be read
 422  ``EncryptedDocument``      a PDF that needs a password to open
 500  ``ConversionFailed``       LibreOffice failed or timed out

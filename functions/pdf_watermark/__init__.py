@@ -34,9 +34,12 @@ What ``stamp_pdf`` (and ``stamp``, which also answers the page count) does to a 
 every 8 columns, long lines wrapped at spaces (or anywhere when a word is longer than a line),
 a form feed starts a new page, and characters ``WinAnsiEncoding`` cannot draw (and control
 characters) become ``?``. ``decode_text`` reads the bytes: UTF-8 with or without a byte-order
-mark, UTF-16 with one, or the ``charset`` of the ``Content-Type``; anything else is
-``UnsupportedMediaType`` (415), as the bytes are not broken, they are text in an encoding the
-function does not read.
+mark, UTF-16 with one, or the ``charset`` of the ``Content-Type`` when it names a character
+encoding (``TEXT_CODECS``: Unicode, ASCII, ISO 8859, the Windows, DOS, EBCDIC, Mac and KOI8
+code pages, and the Chinese, Japanese and Korean encodings; not UTF-7, nor Python's codecs
+that are no character encoding, such as idna, punycode, unicode_escape, undefined or base64).
+Anything else is ``UnsupportedMediaType`` (415), as the bytes are not broken, they are text in
+an encoding the function does not read.
 
 ``convert_office`` has LibreOffice (``soffice --headless --convert-to pdf``) convert Office
 formats, with a timeout, ``HOME`` in a private folder under the temporary directory, and an
@@ -69,6 +72,7 @@ import contextlib
 import io
 import math
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -80,6 +84,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
+from encodings.aliases import aliases as codec_aliases
 from pathlib import Path, PurePosixPath
 from typing import ClassVar, Literal
 
@@ -122,6 +127,33 @@ TEXT_SIZE = 10.0
 TEXT_LEADING = 12.5
 TEXT_MARGIN = 56.69  # 2 cm
 TAB_SIZE = 8
+
+# The codecs (the standard library's names) that decode a charset of text: Unicode, ASCII, the
+# ISO 8859 parts, the Windows, DOS, EBCDIC, Mac, KOI8 and other single-byte code pages, and the
+# Chinese, Japanese and Korean encodings. Left out are the codecs that are not character
+# encodings (idna and punycode decode domain names, unicode_escape and raw_unicode_escape
+# Python literals, charmap needs a mapping, undefined refuses everything, and base64, hex,
+# quopri, uu, zlib, bz2 and rot13 are bytes-to-bytes or str-to-str transforms), UTF-7 (it turns
+# ASCII into other characters, so HTML and the WHATWG Encoding standard forbid it), and
+# Windows' mbcs and oem.
+TEXT_CODECS = frozenset({
+    "utf_8", "utf_8_sig", "utf_16", "utf_16_le", "utf_16_be", "utf_32", "utf_32_le",
+    "utf_32_be", "ascii", "latin_1",
+    *(f"iso8859_{part}" for part in (*range(1, 12), *range(13, 17))),
+    *(f"cp{page}" for page in (
+        1250, 1251, 1252, 1253, 1254, 1255, 1256, 1257, 1258, 874,  # Windows
+        437, 720, 737, 775, 850, 852, 855, 856, 857, 858, 860, 861, 862, 863, 864, 865, 866,
+        869, 1006, 1125,  # DOS
+        273, 424, 500, 875, 1026, 1140)),  # EBCDIC, with cp037 below
+    "cp037", "koi8_r", "koi8_t", "koi8_u", "kz1048", "ptcp154", "tis_620", "hp_roman8",
+    "palmos",
+    *(f"mac_{script}" for script in ("arabic", "croatian", "cyrillic", "farsi", "greek",
+                                      "iceland", "latin2", "roman", "romanian", "turkish")),
+    "big5", "big5hkscs", "cp932", "cp949", "cp950", "euc_jis_2004", "euc_jisx0213", "euc_jp",
+    "euc_kr", "gb2312", "gbk", "gb18030", "hz", "iso2022_jp", "iso2022_jp_1", "iso2022_jp_2",
+    "iso2022_jp_2004", "iso2022_jp_3", "iso2022_jp_ext", "iso2022_kr", "johab", "shift_jis",
+    "shift_jis_2004", "shift_jisx0213"})
+_NAME_PARTS = re.compile(r"[a-z0-9]+")
 
 OFFICE_SUFFIXES = frozenset({".doc", ".docx", ".odt", ".rtf", ".xls", ".xlsx", ".ods", ".ppt",
                              ".pptx", ".odp"})
@@ -254,22 +286,43 @@ def _media_type(content_type: str | None) -> tuple[str | None, str | None]:
 
 
 def decode_text(data: bytes, charset: str | None = None) -> str:
-    """The text in ``data``: a byte-order mark decides, else ``charset``, else UTF-8."""
-    for mark, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                           (codecs.BOM_UTF16_BE, "utf-16-be")):
+    """The text in ``data``: a byte-order mark decides, else ``charset``, else UTF-8. Only
+    character encodings are read (``TEXT_CODECS``); any other charset, and bytes that are not
+    valid in the encoding, are ``UnsupportedMediaType``."""
+    codec = _text_codec(charset) if charset else "utf_8"
+    # UTF-32's little-endian mark begins with UTF-16's, so it counts only in declared UTF-32.
+    marks = _UTF_32_MARKS if codec is not None and codec.startswith("utf_32") else ()
+    named = "its declared charset" if charset else "UTF-8"
+    for mark, encoding, name in (*marks, *_MARKS):
         if data.startswith(mark):
-            data, charset = data[len(mark):], encoding
+            data, codec, named = data[len(mark):], encoding, name
             break
-    encoding = charset or "utf-8"
+    if codec is None:
+        raise UnsupportedMediaType("The text's charset is not a character encoding this "
+                                   "function reads; use UTF-8")
     try:
-        return data.decode(encoding)
-    except LookupError:  # an unknown charset, or a codec that does not make text
-        raise UnsupportedMediaType("The text's charset is not one this function reads; "
-                                   "use UTF-8") from None
+        return data.decode(codec)
     except UnicodeDecodeError:
-        named = "its declared charset" if charset else "UTF-8"
         raise UnsupportedMediaType(f"The text is not valid {named}; text documents must be "
                                    "UTF-8 or declare their charset") from None
+    except (LookupError, ValueError):  # a codec missing from this Python, or failing oddly
+        raise UnsupportedMediaType("The text's charset is not a character encoding this "
+                                   "function reads; use UTF-8") from None
+
+
+_MARKS = ((codecs.BOM_UTF8, "utf_8", "UTF-8"), (codecs.BOM_UTF16_LE, "utf_16_le", "UTF-16"),
+          (codecs.BOM_UTF16_BE, "utf_16_be", "UTF-16"))
+_UTF_32_MARKS = ((codecs.BOM_UTF32_LE, "utf_32_le", "UTF-32"),
+                 (codecs.BOM_UTF32_BE, "utf_32_be", "UTF-32"))
+
+
+def _text_codec(charset: str) -> str | None:
+    """Python's codec for ``charset`` (any case, IANA's name or one of Python's aliases) when
+    it is one of ``TEXT_CODECS``, else ``None``. The name is looked up in the standard
+    library's alias table, never through ``codecs.lookup``, so no other codec is ever tried."""
+    name = "_".join(_NAME_PARTS.findall(charset.lower()))
+    name = codec_aliases.get(name, name)
+    return name if name in TEXT_CODECS else None
 
 
 # --- WinAnsi text ------------------------------------------------------------------------------

@@ -341,6 +341,56 @@ def test_text_that_does_not_decode_is_unsupported(data: bytes, charset: str | No
     assert raised.value.status == 415
 
 
+# Real character encodings, under the names (any case, IANA's or Python's) a Content-Type gives.
+TEXT_CHARSETS = [
+    ("Grüße".encode(), "UTF8"),
+    ("Grüße".encode("utf-16-le"), "UTF-16LE"),
+    ("Grüße".encode("utf-32"), "utf-32"),
+    (b"plain", "US-ASCII"),
+    ("Grüße".encode("latin-1"), "ISO_8859-1:1987"),
+    ("10 €".encode("iso-8859-15"), "ISO-8859-15"),
+    ("Привет".encode("koi8-r"), "KOI8-R"),
+    ("Привет".encode("cp1251"), "windows-1251"),
+    ("Grüße".encode("mac-roman"), "macintosh"),
+    ("Grüße".encode("cp037"), "IBM037"),
+    ("日本語".encode("shift_jis"), "Shift_JIS"),
+    ("日本語".encode("iso2022_jp"), "ISO-2022-JP"),
+    ("한국어".encode("euc-kr"), "EUC-KR"),
+    ("中文".encode("gb18030"), "GB18030"),
+    ("繁體".encode("big5"), "Big5"),
+]
+
+
+@pytest.mark.parametrize(("data", "charset"), TEXT_CHARSETS,
+                         ids=[charset for _, charset in TEXT_CHARSETS])
+def test_text_in_a_real_character_encoding_is_decoded(data: bytes, charset: str) -> None:
+    assert watermark.decode_text(data, charset) == data.decode(charset)
+
+
+# Codecs Python knows that are not character encodings: they decode domain names (idna,
+# punycode), Python literals (unicode_escape, raw_unicode_escape), nothing at all (undefined),
+# bytes through a mapping the caller must supply (charmap), or turn bytes into bytes or str into
+# str (base64, hex, uu, zlib, bz2, quopri, rot13). Also UTF-7, which turns ASCII into other
+# characters (HTML and the WHATWG Encoding standard forbid it), Windows-only codecs (mbcs, oem)
+# and names nobody knows.
+NOT_TEXT_CHARSETS = ["punycode", "undefined", "idna", "unicode_escape", "raw-unicode-escape",
+                     "charmap", "utf-7", "UTF7", "rot13", "rot_13", "hex", "hex_codec", "base64",
+                     "uu", "zlib", "bz2", "quopri", "mbcs", "oem", "string_escape",
+                     "x-user-defined", "encodings.utf_8", "no-such-charset"]
+# ASCII text each of them reads or fails on (punycode and undefined with a UnicodeError that
+# is not a UnicodeDecodeError), and bytes only some of them read.
+ODD_TEXTS = [b"Hello, world", b"+AGE- \\x41 \\N{BULLET} caf\xc3\xa9"]
+
+
+@pytest.mark.parametrize("charset", NOT_TEXT_CHARSETS)
+def test_a_charset_that_is_not_a_character_encoding_is_unsupported(charset: str) -> None:
+    for data in ODD_TEXTS:
+        with pytest.raises(watermark.UnsupportedMediaType) as raised:
+            watermark.decode_text(data, charset)
+        assert raised.value.status == 415
+        assert "charset" in raised.value.message
+
+
 # --- what a document is ------------------------------------------------------------------------
 
 PDF_BYTES = b"%PDF-1.7\n..."
@@ -703,6 +753,17 @@ def test_unsupported_documents_are_415(transform: ModuleType, source: Source, an
     source.routes["/original"] = Served(data, headers={"Content-Type": content_type})
     assert_refused(answers, invoke(transform, source, key=key), 415, "UnsupportedMediaType",
                    data)
+
+
+@pytest.mark.parametrize("charset", ["punycode", "undefined", "idna", "utf-7", "unicode_escape",
+                                     "base64"])
+def test_text_in_a_charset_that_is_not_a_character_encoding_is_415(
+        transform: ModuleType, source: Source, answers: Answers, charset: str) -> None:
+    source.routes["/original"] = Served(b"Hello, world", headers={
+        "Content-Type": f"text/plain; charset={charset}"})
+    call = assert_refused(answers, invoke(transform, source, key="notes/hello.txt"), 415,
+                          "UnsupportedMediaType")
+    assert "charset" in call["ErrorMessage"]
 
 
 @pytest.mark.parametrize("configured", [False, True], ids=["unset", "missing-file"])
