@@ -46,7 +46,8 @@ Statuses (``ErrorCode`` in brackets):
                                 character encoding (``watermark.TEXT_CODECS``); Office
                                 formats without LibreOffice
 422  ``CorruptDocument``        a PDF (or Office file) that cannot be read
-422  ``EncryptedDocument``      a PDF that needs a password to open
+422  ``EncryptedDocument``      a PDF that needs a password to open, or is encrypted in a
+                                way pypdf does not implement (``/Adobe.PubSec``, ``/V 7``...)
 500  ``ConversionFailed``       LibreOffice failed or timed out
 500  ``InternalError``          anything unexpected (logged with its stack trace; callers
                                 get a fixed message)

@@ -8,7 +8,10 @@ What ``stamp_pdf`` (and ``stamp``, which also answers the page count) does to a 
 
 - Opens it with pypdf. An encrypted PDF that opens with the empty user password (the usual
   "restrictions only" PDF) is decrypted and accepted; one that needs a password is refused with
-  ``EncryptedDocument``.
+  ``EncryptedDocument``, and so is one encrypted in a way pypdf does not implement (the
+  public-key handler ``/Adobe.PubSec`` or another that is not ``/Standard``, a ``/V`` other
+  than 1 to 5, a ``/SubFilter``, a crypt filter method other than ``/V2``, ``/AESV2`` and
+  ``/AESV3``).
 - Stamps every page with the watermark text twice: large and diagonal (bottom left to top
   right, as the reader sees the page) through the middle, mid grey at 25% opacity (an
   ExtGState's ``/ca``); and once small, level and opaque enough to read, centred along the
@@ -58,7 +61,9 @@ to answer with, and a message safe to show callers (no file contents, no stack t
 class                      status  code                      when
 =========================  ======  ========================  ================================
 ``CorruptDocument``        422     ``CorruptDocument``       pypdf or LibreOffice cannot read it
-``EncryptedDocument``      422     ``EncryptedDocument``     a PDF that needs a password
+                                                             (damaged, or a feature pypdf lacks)
+``EncryptedDocument``      422     ``EncryptedDocument``     a PDF that needs a password, or is
+                                                             encrypted in a way pypdf lacks
 ``UnsupportedMediaType``   415     ``UnsupportedMediaType``  a type or text encoding not handled
 ``DocumentTooLarge``       413     ``EntityTooLarge``        more than ``MAX_PAGES`` pages
 ``ConversionFailed``       500     ``ConversionFailed``      LibreOffice failed or timed out
@@ -201,10 +206,11 @@ _DRAWABLE = bytes(code if _HELVETICA_WIDTHS[code] else ord("?") for code in rang
 _CAP_HEIGHT = 718 / 1000
 _DESCENT = 207 / 1000
 _ASCENT = 931 / 1000
-# pypdf raises these (besides its own) on malformed input; they all mean "cannot read it".
+# pypdf raises these (besides its own) on malformed input, and NotImplementedError for what it
+# does not implement (encryption, stream filters); they all mean "cannot read it".
 _PDF_ERRORS: tuple[type[BaseException], ...] = (
     PyPdfError, ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
-    ArithmeticError, RecursionError, zlib.error, struct.error)
+    ArithmeticError, RecursionError, NotImplementedError, zlib.error, struct.error)
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -543,32 +549,52 @@ def stamp(pdf: bytes, *, watermark: str, access_id: str) -> Stamped:
     except DependencyError:  # pypdf without cryptography: the function's fault, not the PDF's
         raise
     except _PDF_ERRORS as error:
-        raise CorruptDocument("The PDF could not be read: it is damaged") from error
+        raise _unreadable(error, "The PDF could not be read: it is damaged") from error
     return Stamped(output.getvalue(), pages)
 
 
 def _open(pdf: bytes) -> PdfReader:
     try:
+        # pypdf reads the encryption dictionary here and tries the empty password.
         reader = PdfReader(io.BytesIO(pdf), strict=False)
-        if reader.is_encrypted:
-            try:
-                opened = reader.decrypt("")
-            except NotImplementedError:
-                raise EncryptedDocument("The PDF is encrypted in a way this function does "
-                                        "not read") from None
-            if opened == PasswordType.NOT_DECRYPTED:
-                raise EncryptedDocument("The PDF is protected by a password")
+        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+            raise EncryptedDocument("The PDF is protected by a password")
         count = len(reader.pages)
     except DependencyError:
         raise
     except _PDF_ERRORS as error:
-        raise CorruptDocument("The PDF could not be read: it is damaged or not a PDF") \
+        raise _unreadable(error, "The PDF could not be read: it is damaged or not a PDF") \
             from error
     if count == 0:
         raise CorruptDocument("The PDF has no pages")
     if count > MAX_PAGES:
         raise DocumentTooLarge(f"The PDF has more than {MAX_PAGES} pages")
     return reader
+
+
+def _unreadable(error: BaseException, message: str) -> DocumentError:
+    """The refusal for a PDF pypdf failed on with ``error``: ``EncryptedDocument`` when it
+    lacks the document's kind of encryption (a security handler other than the standard one,
+    such as the public-key /Adobe.PubSec, an algorithm version or a crypt filter method it does
+    not implement), else ``CorruptDocument`` with ``message`` (or, for another feature pypdf
+    lacks, a message that says so)."""
+    if not isinstance(error, NotImplementedError):
+        return CorruptDocument(message)
+    if _raised_in(error, "pypdf._encryption"):
+        return EncryptedDocument("The PDF is encrypted in a way this function does not read")
+    return CorruptDocument("The PDF could not be read: it uses a feature this function does "
+                           "not read")
+
+
+def _raised_in(error: BaseException, module: str) -> bool:
+    """Whether ``error`` was raised by code of ``module`` (pypdf's exceptions do not say which
+    part of the document they concern)."""
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_globals.get("__name__") == module:
+            return True
+        trace = trace.tb_next
+    return False
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from pypdf.generic import (
     IndirectObject,
     NameObject,
     NumberObject,
+    PdfObject,
     StreamObject,
 )
 
@@ -110,6 +111,62 @@ def make_pdf(pages: Sequence[PageSpec] = SAMPLE_PAGES, *, user_password: str | N
     if user_password is not None:
         writer.encrypt(user_password=user_password, owner_password="owner", algorithm=algorithm)
     return to_bytes(writer)
+
+
+def reencrypted_pdf(pages: Sequence[PageSpec] = SAMPLE_PAGES[:1], *,
+                    algorithm: str = "AES-128", **entries: PdfObject | None) -> bytes:
+    """A PDF pypdf encrypts with the empty user password (so it would open), its /Encrypt
+    dictionary then changed: each of ``entries`` (``V``, ``Filter``...) set, or removed when
+    ``None``; ``CFM`` sets the method of the standard crypt filter. That is how a producer
+    with a security handler, version or crypt filter pypdf lacks writes one."""
+    writer = pdf_writer(pages)
+    writer.encrypt(user_password="", owner_password="owner", algorithm=algorithm)
+    encrypt = writer._encrypt_entry
+    assert isinstance(encrypt, DictionaryObject)
+    for key, value in entries.items():
+        target = entry(encrypt, "/CF", "/StdCF") if key == "CFM" else encrypt
+        if value is None:
+            del target[f"/{key}"]
+        else:
+            target[NameObject(f"/{key}")] = value
+    return to_bytes(writer)
+
+
+def object_stream_pdf(filter_name: str | None = None) -> bytes:
+    """A one-page PDF (1.5, cross-reference stream) whose catalog, page tree and page are in
+    an object stream, that stream marked with ``filter_name`` (its bytes left as they are)."""
+    members = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+    ]
+    offsets, body = [], b""
+    for member in members:
+        offsets.append(len(body))
+        body += member + b"\n"
+    header = " ".join(f"{number} {offset}" for number, offset in
+                      zip((1, 2, 3), offsets, strict=True)).encode() + b"\n"
+    content = b"BT /F1 12 Tf 72 720 Td (text) Tj ET"
+    output = io.BytesIO()
+    output.write(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+    positions = {}
+    positions[4] = output.tell()
+    output.write(b"4 0 obj << /Length %d >> stream\n%b\nendstream endobj\n"
+                 % (len(content), content))
+    positions[5] = output.tell()
+    stream = header + body
+    marked = f"/Filter {filter_name} ".encode() if filter_name else b""
+    output.write(b"5 0 obj << /Type /ObjStm /N 3 /First %d %b/Length %d >> stream\n"
+                 b"%b\nendstream endobj\n" % (len(header), marked, len(stream), stream))
+    positions[6] = output.tell()
+    rows = [(0, 0, 65535)] + [(2, 5, index) for index in range(3)] \
+        + [(1, positions[4], 0), (1, positions[5], 0), (1, positions[6], 0)]
+    table = b"".join(kind.to_bytes(1, "big") + field.to_bytes(4, "big") + extra.to_bytes(2, "big")
+                     for kind, field, extra in rows)
+    output.write(b"6 0 obj << /Type /XRef /Size 7 /W [1 4 2] /Root 1 0 R /Length %d >> stream\n"
+                 b"%b\nendstream endobj\nstartxref\n%d\n%%%%EOF\n"
+                 % (len(table), table, positions[6]))
+    return output.getvalue()
 
 
 def inherited_pdf() -> bytes:

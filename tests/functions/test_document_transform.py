@@ -36,8 +36,10 @@ from tests.functions.document_support import (
     inherited_pdf,
     make_pdf,
     object_lambda_event,
+    object_stream_pdf,
     open_stamped,
     pdf_writer,
+    reencrypted_pdf,
     seen_direction,
     seen_point,
     seen_size,
@@ -223,13 +225,43 @@ def test_a_pdf_that_needs_a_password_is_refused() -> None:
     assert "password" in raised.value.message
 
 
+# Encryption pypdf does not implement: the public-key security handler, a handler nobody knows
+# (or none named), algorithm versions it lacks (/V 7 is in no standard, /V 0 is undocumented),
+# a /SubFilter, and a crypt filter method it lacks.
+UNSUPPORTED_ENCRYPTION: dict[str, dict[str, Any]] = {
+    "public-key": {"Filter": NameObject("/Adobe.PubSec"),
+                   "SubFilter": NameObject("/adbe.pkcs7.s5")},
+    "unknown-handler": {"Filter": NameObject("/AcmeSecurity")},
+    "no-handler": {"Filter": None},
+    "v7": {"V": NumberObject(7)},
+    "v0": {"V": NumberObject(0)},
+    "sub-filter": {"SubFilter": NameObject("/adbe.pkcs7.s4")},
+    "unknown-crypt-method": {"CFM": NameObject("/AcmeCrypt")},
+}
+
+
+def test_a_reencrypted_pdf_is_stamped_when_left_as_it_was() -> None:
+    reader = open_stamped(stamp(reencrypted_pdf()))
+    assert WATERMARK in reader.pages[0].extract_text()
+
+
+@pytest.mark.parametrize("entries", UNSUPPORTED_ENCRYPTION.values(),
+                         ids=UNSUPPORTED_ENCRYPTION.keys())
+def test_a_pdf_encrypted_in_a_way_pypdf_does_not_read_is_refused(entries: dict[str, Any]) -> None:
+    with pytest.raises(watermark.EncryptedDocument) as raised:
+        stamp(reencrypted_pdf(**entries))
+    assert (raised.value.status, raised.value.code) == (422, "EncryptedDocument")
+    assert "encrypted in a way" in raised.value.message
+
+
 @pytest.mark.parametrize("data", [
     b"",
     b"%PDF-1.7\nnot a PDF after all\n%%EOF\n",
     b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n"
     b"%%EOF\n",
     make_pdf(SAMPLE_PAGES[:2])[:300],
-], ids=["empty", "nonsense", "no-pages", "truncated"])
+    object_stream_pdf("/AcmeDecode"),
+], ids=["empty", "nonsense", "no-pages", "truncated", "unknown-stream-filter"])
 def test_a_corrupt_pdf_is_refused(data: bytes) -> None:
     with pytest.raises(watermark.CorruptDocument) as raised:
         stamp(data)
@@ -790,8 +822,12 @@ def test_a_failed_conversion_is_500(transform: ModuleType, source: Source, answe
 
 @pytest.mark.parametrize(("original", "code"), [
     (b"%PDF-1.7\nthis is no PDF\n%%EOF\n", "CorruptDocument"),
+    (object_stream_pdf("/AcmeDecode"), "CorruptDocument"),
     (make_pdf(SAMPLE_PAGES[:2], user_password="secret"), "EncryptedDocument"),
-], ids=["corrupt", "password"])
+    *((reencrypted_pdf(**UNSUPPORTED_ENCRYPTION[name]), "EncryptedDocument")
+      for name in ("public-key", "unknown-handler", "v7", "unknown-crypt-method")),
+], ids=["corrupt", "unknown-stream-filter", "password", "public-key", "unknown-handler", "v7",
+        "unknown-crypt-method"])
 def test_unreadable_pdfs_are_422(transform: ModuleType, source: Source, answers: Answers,
                                  original: bytes, code: str) -> None:
     source.routes["/original"] = Served(original)
