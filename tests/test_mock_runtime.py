@@ -144,3 +144,27 @@ def test_nested_secure_values_make_the_whole_key_secret() -> None:
                                   "blueprints:account": {"id": "1", "key": {"secure": "v1:x"}}})
     assert "blueprints:account" in config.secret_keys
     assert "v1:x" not in config.values["blueprints:account"]
+
+
+def test_whole_numbers_are_recorded_as_integers_and_fractions_stay_floats() -> None:
+    # Every number crosses the Struct as a double; the record keeps what the program wrote.
+    def program() -> None:
+        opts = pulumi.ResourceOptions(provider=aws.Provider("p", region="eu-west-1"))
+        aws.sqs.Queue("jobs", delay_seconds=5, tags={"note": "5"}, opts=opts)
+        aws.cloudwatch.MetricAlarm("errors", comparison_operator="GreaterThanThreshold",
+                                   evaluation_periods=2, threshold=0.5, opts=opts)
+        pulumi.export("memory", 128)
+        pulumi.export("sizes", {"small": [128, 256], "ratio": 1.5})
+        pulumi.export("secretCount", pulumi.Output.secret(3))
+
+    run = run_program(program, config=CONFIG)
+    queue = run.one("aws:sqs/queue:Queue")
+    alarm = run.one("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert type(queue.inputs["delaySeconds"]) is int
+    assert type(queue.state["delaySeconds"]) is int
+    assert queue.inputs["tags"] == {"note": "5"}
+    assert type(alarm.inputs["evaluationPeriods"]) is int
+    assert alarm.inputs["threshold"] == 0.5
+    assert json.dumps(run.outputs["sizes"], sort_keys=True) == '{"ratio": 1.5, "small": [128, 256]}'
+    assert type(run.outputs["memory"]) is int
+    assert type(reveal(run.outputs["secretCount"])) is int

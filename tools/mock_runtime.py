@@ -124,6 +124,31 @@ def unwrap_secrets(value: Any) -> Any:
     return value
 
 
+# The largest magnitude below which every whole number is exactly a double.
+_EXACT_INTEGERS = 2 ** 53
+
+
+def whole_numbers(value: Any) -> Any:
+    """Numbers as the program wrote them, after the protobuf ``Struct`` they crossed.
+
+    A ``Struct`` carries every number as a double, so the engine (and the SDK's mock monitor)
+    hands back ``128.0`` for the program's ``128``. The wire keeps no trace of the difference,
+    and pulumi-aws itself decides by the property's schema type; here, a double with no
+    fractional part (and small enough to be exact) is read back as an ``int``, and any other
+    stays a ``float``. A float property the program gave a whole value (``threshold=80.0``)
+    thus records as ``80``, the same number to JSON and to Python's ``==``.
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_INTEGERS:
+        return int(value)
+    if isinstance(value, Secret):
+        return Secret(whole_numbers(value.value))
+    if isinstance(value, dict):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(v) for v in value]
+    return value
+
+
 def reveal(value: Any) -> Any:
     """The plain value behind any ``Secret`` markers; for tests that assert on secret inputs."""
     if isinstance(value, Secret):
@@ -356,12 +381,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        self.outputs[request.urn] = unwrap_secrets(rpc.deserialize_properties(request.outputs))
+        self.outputs[request.urn] = whole_numbers(
+            unwrap_secrets(rpc.deserialize_properties(request.outputs)))
         return super().RegisterResourceOutputs(request)
 
     def _record(self, request: Any, properties: Any, urn: str, resource_id: str | None,
                 state: Any) -> None:
-        inputs = unwrap_secrets(rpc.deserialize_properties(properties))
+        inputs = whole_numbers(unwrap_secrets(rpc.deserialize_properties(properties)))
         if request.type.startswith("pulumi:providers:"):
             inputs = {key: _provider_input(value) for key, value in inputs.items()}
         self.recorded.append(Resource(
@@ -373,7 +399,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             provider=request.provider or None,
             id=resource_id,
             inputs=inputs,
-            state=unwrap_secrets(dict(state)),
+            state=whole_numbers(unwrap_secrets(dict(state))),
             protect=bool(getattr(request, "protect", False)),
             retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
             dependencies=tuple(getattr(request, "dependencies", ())),

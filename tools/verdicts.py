@@ -86,8 +86,20 @@ def _options(resource: Resource) -> PolicyResourceOptions:
         parent=resource.parent)
 
 
+def _as_analyzer_sees(value: Any) -> Any:
+    # The analyzer reads properties out of a protobuf Struct, where every number is a double:
+    # policies get 128.0 where the record (tools.mock_runtime.whole_numbers) keeps 128.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _as_analyzer_sees(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_analyzer_sees(v) for v in value]
+    return value
+
+
 def _props(values: Mapping[str, Any]) -> Any:
-    return unknown_checking_proxy(copy.deepcopy(reveal(dict(values))))
+    return unknown_checking_proxy(_as_analyzer_sees(copy.deepcopy(reveal(dict(values)))))
 
 
 def _provider(run: StackRun, resource: Resource) -> PolicyProviderResource | None:
