@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
+from components.accounts import EDGE_REGIONS
 from components.environment import EnvironmentContract
 from tools import plan
 from tools.mock_runtime import (
@@ -78,7 +79,11 @@ def test_providers_assume_the_deploy_role_and_tag_everything(stack: str) -> None
     run = planned(stack)
     config = stack_config(stack)
     providers = {p.inputs["region"]: p for p in run.of_type("pulumi:providers:aws")}
-    assert set(providers) == {config["aws:region"], "us-east-1"}
+    # The stack's region and us-east-1; with an edge function, every region its replicas log in.
+    edge = any(d.inputs["defaultCacheBehavior"].get("lambdaFunctionAssociations")
+               for d in run.of_type("aws:cloudfront/distribution:Distribution"))
+    assert set(providers) == {config["aws:region"], "us-east-1", *(EDGE_REGIONS if edge else ())}
+    assert len(providers) == len(run.of_type("pulumi:providers:aws")), "one per region"
     for provider in providers.values():
         assume_roles = provider.inputs["assumeRoles"]
         role = reveal(assume_roles)[0]

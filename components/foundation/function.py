@@ -27,12 +27,14 @@ X-Ray active tracing, dead-letter queues and VPCs. So an edge function: is x86_6
 published; has no environment (settings travel in ``generated_files``, such as a
 ``config.json`` beside the handler); has Powertools and its dependencies bundled into the
 package instead of the layer; has a role that ``edgelambda.amazonaws.com`` may assume too, with
-log permissions for ``/aws/lambda/us-east-1.<function>`` in every region where replicas run;
-keeps the event type's timeout, memory and package limits; and gets a fixed name, so that
-those log groups can be named before it exists. Its us-east-1 log group is created with the
-stage retention; replicas create theirs in the other regions, where the stack cannot set a
-retention. ``skip_destroy`` is set: AWS deletes replicas hours after the association is gone,
-and until then the function cannot be deleted.
+permission to write ``/aws/lambda/us-east-1.<function>`` in every region where replicas run
+(``accounts.EDGE_REGIONS``); keeps the event type's timeout, memory and package limits; and gets
+a fixed name, so that those log groups can be named before it exists. The block creates that
+log group, with the stage retention, in every one of those regions, on the provider that
+``replica_provider`` (``Providers.in_region``) gives for each: replicas never create one that
+keeps logs forever, and may not (the role cannot create log groups). ``skip_destroy`` is set:
+AWS deletes replicas hours after the association is gone, and until then the function cannot be
+deleted.
 
 The Lambda log format stays ``Text``: Powertools already writes structured JSON, and Lambda's own
 JSON level filter would drop the DEBUG lines that Powertools samples on purpose.
@@ -41,7 +43,7 @@ JSON level filter would drop the DEBUG lines that Powertools samples on purpose.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -49,6 +51,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.accounts import EDGE_REGION, EDGE_REGIONS
 from components.config import LAMBDA_ARCHITECTURES, LAMBDA_RUNTIMES, Defaults
 from components.foundation import iam
 from components.foundation.logs import log_group
@@ -67,11 +70,8 @@ EDGE_LIMITS: Mapping[str, tuple[int, int, int]] = {
     "origin-request": (30, 10240, 50 * 2**20), "origin-response": (30, 10240, 50 * 2**20),
     "viewer-request": (5, 128, 2**20), "viewer-response": (5, 128, 2**20),
 }
-# Regions with CloudFront regional edge caches, where Lambda@Edge replicas run and log.
-EDGE_REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1",
-                "sa-east-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1",
-                "eu-north-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2",
-                "ap-southeast-1", "ap-southeast-2")
+# Where an edge function's replicas log, besides us-east-1 (the function's own region).
+REPLICA_REGIONS = tuple(region for region in EDGE_REGIONS if region != EDGE_REGION)
 # What an edge function carries in place of the Powertools layer: Powertools and what it needs.
 EDGE_BUNDLE = ("aws-lambda-powertools", "jmespath", "typing_extensions")
 
@@ -128,6 +128,7 @@ class FunctionArgs:
     code_root: Path = FUNCTIONS_DIR
     generated_files: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     edge_event: EdgeEvent | None = None
+    replica_provider: Callable[[str], pulumi.ProviderResource] | None = None
     libraries: Sequence[str] = ()
     provisioned_concurrency: int | None = None
     long_running: bool = False
@@ -174,7 +175,8 @@ def package(code: str, code_root: Path = FUNCTIONS_DIR,
 
 def _edge_problems(args: FunctionArgs) -> list[str | None]:
     if args.edge_event is None:
-        return []
+        return [None if args.replica_provider is None else
+                "replica_provider: only an edge function (edge_event) has replicas"]
     if args.edge_event not in EDGE_LIMITS:
         return [f"edge_event: {args.edge_event!r} is not one of {', '.join(EDGE_LIMITS)}"]
     timeout, memory, size = EDGE_LIMITS[args.edge_event]
@@ -202,6 +204,10 @@ def _edge_problems(args: FunctionArgs) -> list[str | None]:
         None if not (args.invoked_async or args.on_failure) else
         f"invoked_async / on_failure: CloudFront invokes edge functions synchronously; "
         f"{unsupported}",
+        None if args.replica_provider is not None else
+        "replica_provider: replicas log in every region with a regional edge cache; give the "
+        "function that makes a provider per region (Providers.in_region), so that their log "
+        "groups have the stage retention",
     ]
 
 
@@ -299,12 +305,12 @@ def _shape(name: str, args: FunctionArgs, defaults: Defaults) -> _Shape:
 
 
 def _edge_log_statement(shape: _Shape, defaults: Defaults) -> iam.Statement:
-    """Replicas create and write ``/aws/lambda/us-east-1.<function>`` where they run."""
+    """Replicas write ``/aws/lambda/us-east-1.<function>`` where they run; the block has made
+    the group in each of those regions, with the stage retention."""
     prefix = f"arn:{iam.partition(defaults.region)}:logs"
-    groups = [f"{prefix}:{region}:{defaults.account_id}:log-group:{shape.log_group_name}"
-              for region in EDGE_REGIONS]
-    return iam.allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                     *groups, *(f"{group}:*" for group in groups))
+    return iam.allow(["logs:CreateLogStream", "logs:PutLogEvents"],
+                     *(f"{prefix}:{region}:{defaults.account_id}:log-group:"
+                       f"{shape.log_group_name}:*" for region in EDGE_REGIONS))
 
 
 class Function(pulumi.ComponentResource):
@@ -333,6 +339,11 @@ class Function(pulumi.ComponentResource):
             log_group_name=shape.log_group_name,
             log_group_name_prefix=None if edge else f"/blueprints/{defaults.stage}/{name}/",
             opts=child)
+        provider_in = args.replica_provider
+        replica_log_groups = [] if provider_in is None else [
+            log_group(f"{name}-logs-{region}", defaults, log_group_name=shape.log_group_name,
+                      opts=pulumi.ResourceOptions(parent=self, provider=provider_in(region)))
+            for region in REPLICA_REGIONS]
         self.failure_queue = None
         on_failure = args.on_failure
         if args.invoked_async and on_failure is None:
@@ -404,8 +415,9 @@ class Function(pulumi.ComponentResource):
             publish=edge or args.provisioned_concurrency is not None,
             skip_destroy=edge,
             tags={"long-running": "true"} if args.long_running else None,
-            opts=pulumi.ResourceOptions(parent=self,
-                                        depends_on=[policy, self.log_group, *attachments]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[policy, self.log_group, *replica_log_groups, *attachments]),
         )
         if on_failure is not None:
             aws.lambda_.FunctionEventInvokeConfig(

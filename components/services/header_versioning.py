@@ -21,7 +21,9 @@ What it builds:
 - **The router** (``Function`` block, edge mode, on the us-east-1 provider): published, role
   trusting ``edgelambda.amazonaws.com``, ``dynamodb:GetItem`` on the table in every replica region
   and ``execute-api:Invoke`` on each version's ``GET /hello`` only. Its settings travel in a
-  ``config.json`` written into its package: Lambda@Edge has no environment variables.
+  ``config.json`` written into its package: Lambda@Edge has no environment variables. Its log
+  group, with the stage retention, exists in every region with a regional edge cache, on a
+  provider per region, so that no replica's logs are kept forever.
 - **The distribution**: the router on *origin-request*; an origin-request policy that forwards
   the version header (and query strings) and nothing else; caching disabled (the managed
   ``CachingDisabled`` policy), because every version answers for itself and the header must reach
@@ -244,6 +246,7 @@ class HeaderVersionedApi(ServiceComponent):
         return Function(f"{name}-router", FunctionArgs(
             code="version_router", memory_size=settings.router_memory_size,
             timeout=settings.router_timeout, edge_event="origin-request",
+            replica_provider=context.providers.in_region,
             statements=statements, generated_files={"config.json": config},
             description=f"Routes {settings.header_name} to an API version (Lambda@Edge)",
         ), defaults, opts)

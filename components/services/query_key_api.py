@@ -173,16 +173,19 @@ class QueryKeyApiSettings:
         # limits: a tier above it could never reach its rate.
         if self.throttling is None:
             return self
+        limits: list[tuple[str, TierSettings | ThrottleSettings]] = []
+        for tier, settings in self.tiers.items():
+            limits.append((f"tiers.{tier}", settings))
+            limits += [(f"tiers.{tier}.methodThrottles.{path}", throttle)
+                       for path, throttle in settings.method_throttles.items()]
         stage = self.throttling
         problems = [
-            f"tiers.{tier}{where}.{field}: {limit:g} is above throttling.{field} {ceiling:g}, "
-            "which every key shares; raise throttling or lower the tier"
-            for tier, settings in self.tiers.items()
-            for where, limits in (("", settings),
-                                  *((f".methodThrottles.{path}", throttle)
-                                    for path, throttle in settings.method_throttles.items()))
-            for field, limit, ceiling in (("rateLimit", limits.rate_limit, stage.rate_limit),
-                                          ("burstLimit", limits.burst_limit, stage.burst_limit))
+            f"{where}.{field}: {limit:g} is above throttling.{field} {ceiling:g}, which every "
+            "key shares; raise throttling or lower the tier"
+            for where, setting in limits
+            for field, limit, ceiling in (
+                ("rateLimit", setting.rate_limit, stage.rate_limit),
+                ("burstLimit", setting.burst_limit, stage.burst_limit))
             if limit > ceiling]
         if problems:
             raise ValueError("; ".join(problems))

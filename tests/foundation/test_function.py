@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 
+from components.accounts import EDGE_REGIONS
 from components.foundation import iam
 from components.foundation.function import (
     FailureDestination,
@@ -220,9 +222,14 @@ def test_wildcard_statements_are_refused(code_root: Path) -> None:
 
 # --- Lambda@Edge ------------------------------------------------------------------------------
 
+def provider_in(region: str) -> pulumi.ProviderResource:
+    return aws.Provider(f"aws-{region}", region=region)
+
+
 def edge_args(code_root: Path, **overrides: Any) -> FunctionArgs:
     edge = {"edge_event": "origin-request", "memory_size": 128, "timeout": 5,
-            "generated_files": {"config.json": '{"table": "t"}'}}
+            "generated_files": {"config.json": '{"table": "t"}'},
+            "replica_provider": provider_in}
     return args(code_root, **{**edge, **overrides})
 
 
@@ -246,12 +253,12 @@ def test_edge_role_trusts_edgelambda_and_logs_in_every_edge_region(
     trust = statements(run.one(ROLE, "orders-role"), "assumeRolePolicy")[0]
     assert trust["Principal"]["Service"] == ["edgelambda.amazonaws.com", "lambda.amazonaws.com"]
     logs, table = statements(run.one(POLICY, "orders-policy"))
-    assert logs["Action"] == ["logs:CreateLogGroup", "logs:CreateLogStream",
-                              "logs:PutLogEvents"]
+    # The groups exist already, with retention: replicas may write, never create one.
+    assert logs["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     group = "log-group:/aws/lambda/us-east-1.blueprints-test-orders"
-    assert f"arn:aws:logs:eu-west-1:111111111111:{group}" in logs["Resource"]
+    assert f"arn:aws:logs:eu-west-1:111111111111:{group}:*" in logs["Resource"]
     assert f"arn:aws:logs:ap-southeast-2:111111111111:{group}:*" in logs["Resource"]
-    assert len(logs["Resource"]) == 2 * 16
+    assert len(logs["Resource"]) == len(EDGE_REGIONS) == 16
     assert table["Resource"] == TABLE_ARN
 
 
@@ -260,6 +267,31 @@ def test_edge_log_group_in_us_east_1_keeps_the_stage_retention(
     log_group = one_function(build, edge_args(code_root)).one(LOG_GROUP, "orders-logs")
     assert log_group.inputs["name"] == "/aws/lambda/us-east-1.blueprints-test-orders"
     assert log_group.inputs["retentionInDays"] == 14
+
+
+def test_every_region_where_replicas_log_has_the_log_group_with_retention(
+        build: Build, code_root: Path) -> None:
+    run = build(lambda opts: Function("orders", edge_args(code_root), DEV, opts),
+                region="us-east-1")
+    function = run.one(FUNCTION, "orders-function")
+    regions = {}
+    for group in run.of_type(LOG_GROUP):
+        assert group.inputs["name"] == "/aws/lambda/us-east-1.blueprints-test-orders"
+        assert group.inputs["retentionInDays"] == 14
+        assert group.urn in function.dependencies, "replicas must not log before it exists"
+        provider = run.provider_of(group)
+        assert provider is not None
+        regions[provider.inputs["region"]] = group.name
+    assert sorted(regions) == sorted(EDGE_REGIONS)
+    assert regions["ap-northeast-1"] == "orders-logs-ap-northeast-1"
+
+
+def test_an_edge_function_needs_providers_for_its_replicas_log_groups(
+        build: Build, code_root: Path) -> None:
+    with pytest.raises(InvalidArgs, match="replica_provider: replicas log in every region"):
+        one_function(build, edge_args(code_root, replica_provider=None))
+    with pytest.raises(InvalidArgs, match="replica_provider: only an edge function"):
+        one_function(build, args(code_root, replica_provider=provider_in))
 
 
 def test_edge_package_bundles_powertools_and_the_generated_config(

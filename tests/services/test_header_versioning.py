@@ -40,9 +40,12 @@ SETTINGS = TypeAdapter(HeaderVersioningSettings).validate_python({
 
 def program() -> None:
     tags = {"tags": {"owner": "team-a", "environment": "dev", "project": "blueprints"}}
+    made: dict[str, aws.Provider] = {}
     providers = Providers(
         regional=aws.Provider("regional", region=REGION, default_tags=tags),
-        us_east_1=aws.Provider("us-east-1", region="us-east-1", default_tags=tags))
+        us_east_1=aws.Provider("us-east-1", region="us-east-1", default_tags=tags),
+        other_regions=lambda region: made.setdefault(
+            region, aws.Provider(f"aws-{region}", region=region, default_tags=tags)))
     contract = EnvironmentContract(**{name: pulumi.Output.from_input("unused") for name in (
         "vpc_id", "vpc_cidr", "public_subnet_ids", "private_subnet_ids",
         "service_security_group_id", "cluster_arn", "cluster_name", "namespace_id",
