@@ -53,8 +53,10 @@ KEY_USAGE_ACTIONS = (
     "kms:GenerateDataKeyPair", "kms:GenerateDataKeyPairWithoutPlaintext",
     "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
 )
+# Only actions whose requests carry an encryption context: the statement's condition on the
+# log group ARN in that context would never match any other (DescribeKey, for one).
 LOGS_KEY_ACTIONS = (
-    "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+    "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey",
     "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
 )
 

@@ -312,7 +312,9 @@ class HeaderVersionedApi(ServiceComponent):
                 "cache_policy_id": CACHING_DISABLED,
                 "origin_request_policy_id": forwarded.id,
                 "response_headers_policy_id": security_headers.id,
-                "compress": True,
+                # CachingDisabled turns off CloudFront's gzip and Brotli, so compress would
+                # do nothing; the answers are small JSON.
+                "compress": False,
                 "lambda_function_associations": [{
                     "event_type": "origin-request",
                     "lambda_arn": self.router.qualified_arn,

@@ -87,7 +87,13 @@ def test_cloudwatch_logs_may_use_the_key_only_for_this_accounts_log_groups(dev: 
     assert logs["Principal"] == {"Service": f"logs.{REGION}.amazonaws.com"}
     assert set(logs["Action"]) == {
         "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
-        "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"}
+        "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"}
+    # The IAM service authorization reference: the KMS actions whose requests carry an
+    # encryption context. Any other action under this condition could never be allowed.
+    assert set(logs["Action"]) <= {
+        "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyPair",
+        "kms:GenerateDataKeyPairWithoutPlaintext", "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant", "kms:RetireGrant"}
     assert logs["Condition"] == {"ArnLike": {
         "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*"}}
 

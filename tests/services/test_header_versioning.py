@@ -135,6 +135,8 @@ def test_the_version_header_is_forwarded_and_nothing_is_cached() -> None:
     behavior = run.one("aws:cloudfront/distribution:Distribution").inputs["defaultCacheBehavior"]
     assert behavior["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
     assert behavior["originRequestPolicyId"] == policy.id
+    # The managed CachingDisabled policy disables gzip and Brotli: compress cannot apply.
+    assert behavior["compress"] is False
 
 
 def test_the_distribution_speaks_tls_only_with_security_headers_waf_and_logs() -> None:
