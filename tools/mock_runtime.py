@@ -424,8 +424,45 @@ def _provider_input(value: Any) -> Any:
 
 # --- stack files ----------------------------------------------------------------------------
 
+def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    """A YAML file's content and its node tree (for positions); a syntax error is one line
+    naming the file, the line and the column."""
+    loader = yaml.SafeLoader(path.read_text())
+    try:
+        node = loader.get_single_node()
+        return (loader.construct_document(node) if node is not None else None), node
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
+        context = error.context
+        if context and error.context_mark and error.context_mark is not mark:
+            context += f" started at line {error.context_mark.line + 1}"
+        what = "; ".join(part for part in (error.problem, context) if part)
+        raise PlanError(f"{where}: not valid YAML: {what}") from None
+    except yaml.YAMLError as error:
+        raise PlanError(f"{path.name}: not valid YAML: {' '.join(str(error).split())}") from None
+    finally:
+        loader.dispose()
+
+
+def _value_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        return next((value for name, value in node.value if name.value == key), None)
+    return None
+
+
+def _at(path: Path, node: yaml.Node | None) -> str:
+    if node is None:
+        return path.name
+    return f"{path.name}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+
 def project_file(root: Path = ROOT) -> dict[str, Any]:
-    return yaml.safe_load((root / "Pulumi.yaml").read_text())
+    path = root / "Pulumi.yaml"
+    project, node = _read_yaml(path)
+    if not isinstance(project, dict) or not isinstance(project.get("name"), str):
+        raise PlanError(f"{_at(path, node)}: must be a mapping with the project's `name`")
+    return project
 
 
 def stack_names(root: Path = ROOT) -> list[str]:
@@ -522,7 +559,14 @@ def load_stack_file(stack: str, root: Path = ROOT) -> dict[str, Any]:
     if not path.exists():
         known = ", ".join(stack_names(root)) or "none"
         raise PlanError(f"no stack file {path.name}; stacks in this project: {known}")
-    return yaml.safe_load(path.read_text()) or {}
+    content, node = _read_yaml(path)
+    content = {} if content is None else content
+    if not isinstance(content, dict):
+        raise PlanError(f"{path.name}: must be a mapping with a `config` section")
+    if not isinstance(content.get("config") or {}, dict):
+        raise PlanError(f"{_at(path, _value_node(node, 'config'))}: `config` must be a mapping "
+                        "of keys to values")
+    return content
 
 
 # --- running ----------------------------------------------------------------------------------

@@ -5,9 +5,14 @@
 
 It runs the real program (``__main__.py``) for ``Pulumi.<stack>.yaml`` under the Pulumi SDK's
 mock runtime, then the guardrails pack (``policy/``) over what it declared, and prints the
-verdicts: mandatory violations, then advisory ones. It exits with status 1 on an invalid
-configuration (with every validation message) or on any mandatory violation.
+verdicts: mandatory violations, then advisory ones.
 ``--policy-config`` takes the same JSON file as ``pulumi preview --policy-pack-config``.
+
+Exit status: 0 when the stack plans and draws no mandatory violation; 1 for anything a file
+says: an invalid configuration (every validation message), a stack file, ``Pulumi.yaml`` or
+policy configuration that does not parse (one line naming the file, the line and the column),
+a mandatory violation; 2 for a mistake on the command line, as argparse has it: an unknown
+stack, a ``--policy-config`` file that does not exist.
 ``secure:`` values are never decrypted: the program sees a marked placeholder, and anything
 secret prints as ``[secret]``.
 """
@@ -27,7 +32,7 @@ import pulumi
 
 from policy.guardrails import POLICIES
 from tools.mock_runtime import PlanError, Resource, Secret, StackRun, run_stack, stack_names
-from tools.verdicts import Verdict, evaluate, load_config, report_lines
+from tools.verdicts import PolicyConfigError, Verdict, evaluate, load_config, report_lines
 
 
 def _jsonable(value: Any) -> Any:
@@ -128,9 +133,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--policy-config", type=Path, metavar="FILE",
                         help="guardrail levels and settings, as for --policy-pack-config")
     options = parser.parse_args(argv)
+    if options.policy_config and not options.policy_config.is_file():
+        reason = "not a file" if options.policy_config.exists() else "no such file"
+        parser.error(f"argument --policy-config: can't read {options.policy_config}: {reason}")
+    try:
+        policy_config = load_config(options.policy_config)
+    except PolicyConfigError as error:
+        print("\n".join(f"error: {line}" for line in error.lines), file=sys.stderr)
+        return 1
     try:
         run = run_stack(options.stack)
-        verdicts = evaluate(run, load_config(options.policy_config))
+        verdicts = evaluate(run, policy_config)
     except (pulumi.RunError, PlanError) as error:
         print(f"error: stack {options.stack}: {error}", file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@ Configuration has the shape of a ``--policy-pack-config`` file: ``{"all": "manda
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -56,9 +57,68 @@ class Verdict:
         return self.level == EnforcementLevel.MANDATORY.value
 
 
-def load_config(path: Path | None) -> PackConfig:
-    """A ``--policy-pack-config`` JSON file, or no configuration."""
-    return json.loads(path.read_text()) if path else {}
+LEVELS = tuple(level.value for level in EnforcementLevel)
+
+
+class PolicyConfigError(Exception):
+    """A pack configuration file that cannot be used: one line per problem, naming the file."""
+
+    def __init__(self, path: Path, problems: Sequence[str]) -> None:
+        self.lines = [f"{path}{'' if problem.startswith(':') else ': '}{problem}"
+                      for problem in problems]
+        super().__init__("\n".join(self.lines))
+
+
+def load_config(path: Path | None, policies: Sequence[Policy] = POLICIES) -> PackConfig:
+    """A ``--policy-pack-config`` JSON file, checked against the pack; or no configuration."""
+    if path is None:
+        return {}
+    try:
+        config = json.loads(path.read_text())
+    except OSError as error:
+        raise PolicyConfigError(path, [f"can't read it: {error.strerror}"]) from None
+    except json.JSONDecodeError as error:
+        raise PolicyConfigError(path, [f":{error.lineno}:{error.colno}: not valid JSON: "
+                                       f"{error.msg}"]) from None
+    problems = config_problems(config, policies)
+    if problems:
+        raise PolicyConfigError(path, problems)
+    return config
+
+
+def _level_problem(value: Any) -> str | None:
+    if value in LEVELS:
+        return None
+    message = f"{value!r} is not an enforcement level"
+    hint = difflib.get_close_matches(value, LEVELS, n=1) if isinstance(value, str) else []
+    if hint:
+        message += f"; did you mean {hint[0]!r}?"
+    return f"{message}{'' if hint else ';'} use one of {', '.join(LEVELS)}"
+
+
+def config_problems(config: Any, policies: Sequence[Policy] = POLICIES) -> list[str]:
+    """What the analyzer could not use in a pack configuration, one line each."""
+    if not isinstance(config, Mapping):
+        return ["must be an object of policy names to levels or settings, such as "
+                '{"all": "mandatory"} or {"<policy>": {"enforcementLevel": "advisory"}}']
+    names = [policy.name for policy in policies]
+    problems = []
+    for key, setting in config.items():
+        if key != "all" and key not in names:
+            hint = difflib.get_close_matches(key, names, n=1)
+            problems.append(f"{key}: is not a policy of the pack; " + (
+                f"did you mean {hint[0]!r}?" if hint else "policy/README.md lists them"))
+        elif isinstance(setting, Mapping):
+            level = setting.get("enforcementLevel")
+            if level is not None and (problem := _level_problem(level)):
+                problems.append(f"{key}.enforcementLevel: {problem}")
+        elif isinstance(setting, str):
+            if problem := _level_problem(setting):
+                problems.append(f"{key}: {problem}")
+        else:
+            problems.append(f"{key}: must be an enforcement level or an object of settings, "
+                            f"not {setting!r}")
+    return problems
 
 
 def level_of(policy: Policy, config: PackConfig) -> EnforcementLevel:
