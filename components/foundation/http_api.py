@@ -21,6 +21,8 @@ Default settings:
 | Default route throttling   | burst 100, rate 50 requests per second                           |
 | Detailed metrics           | on                                                               |
 | Integration payload format | ``2.0``                                                          |
+| Custom domain              | none; ``domain`` maps one to ``$default`` with TLS 1.2 and turns |
+|                            | the ``execute-api`` endpoint off (``domain.py``)                 |
 
 The throttling default is deliberately low: every API in an account and region shares one
 account-level quota, so one noisy API must not starve the others. Raise it per API once load
@@ -57,6 +59,7 @@ from components.foundation.cors import (
     CorsArgs,
     cors_problems,
 )
+from components.foundation.domain import ApiDomain, DomainTarget, domain_problems
 from components.foundation.logs import access_log_format, log_group
 from components.foundation.validation import InvalidArgs, require_valid, warn_override
 
@@ -130,6 +133,7 @@ class HttpApiArgs:
     throttling_rate_limit: float = 50
     disable_execute_api_endpoint: bool = False
     log_kms_key_arn: pulumi.Input[str] | None = None
+    domain: ApiDomain | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +231,9 @@ class HttpApi(pulumi.ComponentResource):
             *[problem for i, route in enumerate(args.routes)
               for problem in _route_problems(route, f"routes[{i}]", args.jwt is not None)],
             *_duplicate_problems([route.route_key for route in args.routes], "routes"),
+            *domain_problems(args.domain, defaults.region),
+            None if args.domain is None or not args.domain.edge else
+            "domain.edge: HTTP APIs have regional custom domains only",
         ]
         if isinstance(args.throttling_burst_limit, bool) or args.throttling_burst_limit < 1:
             problems.append(f"throttling_burst_limit: {args.throttling_burst_limit} must be a "
@@ -258,7 +265,7 @@ class HttpApi(pulumi.ComponentResource):
             protocol_type="HTTP",
             description=args.description,
             cors_configuration=cors,
-            disable_execute_api_endpoint=args.disable_execute_api_endpoint,
+            disable_execute_api_endpoint=args.disable_execute_api_endpoint or bool(args.domain),
             opts=child,
         )
         self.api_id = self.api.id
@@ -307,6 +314,11 @@ class HttpApi(pulumi.ComponentResource):
         for route in args.routes:
             self._create_route(route)
 
+        self.domain_target = None
+        if args.domain is not None:
+            self.domain_target = self._domain(name, args.domain)
+            self.api_endpoint = pulumi.Output.from_input(f"https://{args.domain.name}")
+
         self.register_outputs({
             "apiId": self.api_id,
             "apiEndpoint": self.api_endpoint,
@@ -315,7 +327,25 @@ class HttpApi(pulumi.ComponentResource):
             "authorizerId": self.authorizer_id,
             "accessLogGroupName": self.access_log_group.name,
             "routes": {key: route.route.id for key, route in self.routes.items()},
+            "domainTarget": self.domain_target and self.domain_target.domain_name,
         })
+
+    def _domain(self, name: str, domain: ApiDomain) -> DomainTarget:
+        """The custom domain, serving the ``$default`` stage at its root."""
+        child = pulumi.ResourceOptions(parent=self)
+        custom = aws.apigatewayv2.DomainName(
+            f"{name}-domain",
+            domain_name=domain.name,
+            domain_name_configuration={"certificate_arn": domain.certificate_arn,
+                                       "endpoint_type": "REGIONAL",
+                                       "security_policy": "TLS_1_2"},
+            opts=child)
+        aws.apigatewayv2.ApiMapping(f"{name}-domain-mapping", api_id=self.api.id,
+                                    domain_name=custom.domain_name, stage=self.stage.id,
+                                    opts=child)
+        configuration = custom.domain_name_configuration
+        return DomainTarget(configuration.apply(lambda c: c.target_domain_name or ""),
+                            configuration.apply(lambda c: c.hosted_zone_id or ""))
 
     def add_lambda_route(self, route_key: str, function_name: pulumi.Input[str],
                          function_invoke_arn: pulumi.Input[str], *,

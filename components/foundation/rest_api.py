@@ -31,6 +31,8 @@ Default settings:
 | Cache                           | off; when on: encrypted, TTL 300 s, invalidation needs        |
 |                                 | authorization (403 otherwise)                                 |
 | WAF                             | a regional web ACL, when one is given (``WebAcl.arn``)        |
+| Custom domain                   | none; ``RestStageArgs.domain`` maps one to the stage, TLS 1.2 |
+|                                 | (``domain.py``); turn off ``execute-api`` with it             |
 
 The throttling default is deliberately low: every API in an account and region shares one
 account-level quota (10,000 rps by default), so one noisy API must not starve the others. Raise it
@@ -93,6 +95,7 @@ from pulumi_aws.apigateway import (
 
 from components.config import Defaults
 from components.foundation.cors import CorsArgs, cors_problems
+from components.foundation.domain import ApiDomain, DomainTarget, domain_problems
 from components.foundation.logs import access_log_format, log_group
 from components.foundation.validation import InvalidArgs, require_valid, warn_override
 
@@ -545,11 +548,14 @@ class RestStageArgs:
     cache_ttl_seconds: int = 300
     web_acl_arn: pulumi.Input[str] | None = None
     log_kms_key_arn: pulumi.Input[str] | None = None
+    domain: ApiDomain | None = None
 
 
-def _stage_problems(args: RestStageArgs, stage_name: str) -> list[str | None]:
+def _stage_problems(args: RestStageArgs, stage_name: str,
+                    defaults: Defaults) -> list[str | None]:
     problems: list[str | None] = [
         _not_member(LoggingLevel, args.logging_level, "logging_level"),
+        *domain_problems(args.domain, defaults.region),
     ]
     if not STAGE_NAME.match(stage_name):
         problems.append(f"stage_name: {stage_name!r} must be 1 to 128 letters, digits, hyphens "
@@ -609,7 +615,7 @@ class RestStage(pulumi.ComponentResource):
     def __init__(self, name: str, args: RestStageArgs, defaults: Defaults,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         stage_name = args.stage_name or defaults.stage
-        require_valid(f"RestStage {name}", _stage_problems(args, stage_name))
+        require_valid(f"RestStage {name}", _stage_problems(args, stage_name, defaults))
         super().__init__("blueprints:foundation:RestStage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         caching = args.cache_size is not None
@@ -697,13 +703,39 @@ class RestStage(pulumi.ComponentResource):
             opts=child,
         ) if args.web_acl_arn is not None else None
 
+        self.domain_target = None if args.domain is None else self._domain(
+            name, args.domain, args.rest_api_id)
         self.invoke_url = self.stage.invoke_url
+        if args.domain is not None:
+            self.invoke_url = pulumi.Output.from_input(f"https://{args.domain.name}")
         self.execution_arn = self.stage.execution_arn
         self.stage_arn = self.stage.arn
         self.register_outputs({
             "stageName": self.stage.stage_name,
             "invokeUrl": self.invoke_url,
+            "domainTarget": self.domain_target and self.domain_target.domain_name,
             "executionArn": self.execution_arn,
             "stageArn": self.stage_arn,
             "accessLogGroupName": self.access_log_group.name,
         })
+
+    def _domain(self, name: str, domain: ApiDomain,
+                rest_api_id: pulumi.Input[str]) -> DomainTarget:
+        """The custom domain, serving this stage at its root."""
+        child = pulumi.ResourceOptions(parent=self)
+        endpoint: RestApiEndpointConfigurationArgsDict = {
+            "types": str(EndpointType.EDGE if domain.edge else EndpointType.REGIONAL)}
+        custom = aws.apigateway.DomainName(
+            f"{name}-domain",
+            domain_name=domain.name,
+            endpoint_configuration=endpoint,
+            security_policy="TLS_1_2",
+            certificate_arn=domain.certificate_arn if domain.edge else None,
+            regional_certificate_arn=None if domain.edge else domain.certificate_arn,
+            opts=child)
+        aws.apigateway.BasePathMapping(
+            f"{name}-domain-mapping", domain_name=custom.domain_name, rest_api=rest_api_id,
+            stage_name=self.stage.stage_name, opts=child)
+        if domain.edge:
+            return DomainTarget(custom.cloudfront_domain_name, custom.cloudfront_zone_id)
+        return DomainTarget(custom.regional_domain_name, custom.regional_zone_id)

@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from components.foundation.domain import ApiDomain
 from components.foundation.http_api import (
     CorsArgs,
     HttpApi,
@@ -380,3 +381,32 @@ def test_iam_routes_take_no_scopes(build: Build) -> None:
             route(authorization=RouteAuthorization.AWS_IAM, scopes=("orders/read",)),)))
     assert raised.value.problems == [
         "routes[0].scopes: only JWT routes check OAuth scopes, not AWS_IAM"]
+
+
+# --- custom domain ---------------------------------------------------------------------------
+
+CERTIFICATE = "arn:aws:acm:eu-west-1:111111111111:certificate/0a1b2c3d"
+
+
+def test_a_custom_domain_maps_the_default_stage_and_closes_execute_api(build: Build) -> None:
+    run = http_api(build, HttpApiArgs(jwt=JWT, routes=(route(),),
+                                      domain=ApiDomain("docs.example.com", CERTIFICATE)))
+    custom = run.one("aws:apigatewayv2/domainName:DomainName").inputs
+    assert custom == {"domainName": "docs.example.com", "domainNameConfiguration": {
+        "certificateArn": CERTIFICATE, "endpointType": "REGIONAL", "securityPolicy": "TLS_1_2"}}
+    mapping = run.one("aws:apigatewayv2/apiMapping:ApiMapping").inputs
+    assert mapping["apiId"] == run.one(API).id
+    assert mapping["stage"] == run.one(STAGE).id
+    assert run.one(API).inputs["disableExecuteApiEndpoint"] is True
+    assert run.outputs["apiEndpoint"] == "https://docs.example.com"
+
+
+def test_an_http_api_domain_is_regional_with_a_certificate_in_its_region(build: Build) -> None:
+    edge = ApiDomain("docs.example.com", CERTIFICATE.replace("eu-west-1", "us-east-1"),
+                     edge=True)
+    assert problems_of(build, HttpApiArgs(jwt=JWT, domain=edge)) == [
+        "domain.edge: HTTP APIs have regional custom domains only"]
+    elsewhere = ApiDomain("docs.example.com", CERTIFICATE.replace("eu-west-1", "us-east-1"))
+    assert problems_of(build, HttpApiArgs(jwt=JWT, domain=elsewhere)) == [
+        "domain.certificate_arn: the certificate is in us-east-1, but a regional domain needs "
+        "one in eu-west-1"]

@@ -13,6 +13,7 @@ import pytest
 
 from components.config import Defaults
 from components.foundation.cors import CorsArgs
+from components.foundation.domain import ApiDomain
 from components.foundation.rest_api import (
     ApiKeySource,
     CacheSize,
@@ -728,3 +729,49 @@ def test_the_documented_advisories_are_the_only_ones(build: Build) -> None:
         ("cors-no-wildcard-origin", "advisory", name) for name in (
             "orders-items-options-integration-response", "orders-bad-request-body",
             "orders-default-4xx", "orders-default-5xx")}
+
+
+# --- custom domain ---------------------------------------------------------------------------
+
+REGIONAL_CERTIFICATE = f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/0a1b2c3d"
+EDGE_CERTIFICATE = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/0a1b2c3d"
+
+
+def test_a_custom_domain_serves_the_stage_at_its_root_with_tls_1_2(build: Build) -> None:
+    domain = ApiDomain("orders.example.com", REGIONAL_CERTIFICATE)
+    run = api_and_stage(build, domain=domain)
+    custom = run.one("aws:apigateway/domainName:DomainName").inputs
+    assert custom == {"domainName": "orders.example.com", "securityPolicy": "TLS_1_2",
+                      "endpointConfiguration": {"types": "REGIONAL"},
+                      "regionalCertificateArn": REGIONAL_CERTIFICATE}
+    mapping = run.one("aws:apigateway/basePathMapping:BasePathMapping").inputs
+    assert mapping["stageName"] == run.one(STAGE).inputs["stageName"]
+    assert mapping["restApi"] == run.one(REST_API).id
+    assert "basePath" not in mapping
+    assert run.outputs["invokeUrl"] == "https://orders.example.com"
+
+
+def test_an_edge_domain_takes_its_certificate_from_us_east_1(build: Build) -> None:
+    run = api_and_stage(build, domain=ApiDomain("orders.example.com", EDGE_CERTIFICATE,
+                                                edge=True))
+    custom = run.one("aws:apigateway/domainName:DomainName").inputs
+    assert custom["certificateArn"] == EDGE_CERTIFICATE
+    assert custom["endpointConfiguration"] == {"types": "EDGE"}
+    assert "regionalCertificateArn" not in custom
+
+
+@pytest.mark.parametrize(("domain", "expected"), [
+    (ApiDomain("orders.example.com", EDGE_CERTIFICATE),
+     "domain.certificate_arn: the certificate is in us-east-1, but a regional domain needs one "
+     f"in {REGION}"),
+    (ApiDomain("orders.example.com", REGIONAL_CERTIFICATE, edge=True),
+     f"domain.certificate_arn: the certificate is in {REGION}, but an edge-optimized domain "
+     "needs one in us-east-1"),
+    (ApiDomain("Orders.Example.com", REGIONAL_CERTIFICATE),
+     "domain.name: 'Orders.Example.com' is not a lower-case DNS name"),
+    (ApiDomain("orders.example.com", "arn:aws:iam::1:certificate"),
+     "domain.certificate_arn: 'arn:aws:iam::1:certificate' is not an ACM certificate ARN"),
+])
+def test_a_domain_with_the_wrong_certificate_is_refused(build: Build, domain: ApiDomain,
+                                                        expected: str) -> None:
+    assert any(problem.startswith(expected) for problem in bad_stage(build, domain=domain))
