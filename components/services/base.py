@@ -1,16 +1,32 @@
-"""What every catalog service is built with, and what it gives back."""
+"""What every catalog service is built with, what it gives back, and the settings that several
+services share."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import pulumi
+from pydantic import StringConstraints
+from pydantic import dataclasses as pydantic_dataclasses
 
 from components.accounts import Providers
-from components.config import Defaults
+from components.config import SETTINGS, Defaults
 from components.environment import EnvironmentContract
+from components.foundation.domain import ACM_CERTIFICATE, DOMAIN_NAME, ApiDomain
+
+
+@pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
+class DomainSettings:
+    """A custom domain (``name``) and the ACM certificate that covers it (``certificateArn``):
+    in the stack's region for an API, in us-east-1 for CloudFront or an edge-optimized API."""
+
+    name: Annotated[str, StringConstraints(pattern=DOMAIN_NAME.pattern)]
+    certificate_arn: Annotated[str, StringConstraints(pattern=ACM_CERTIFICATE.pattern)]
+
+    def api_domain(self, *, edge: bool = False) -> ApiDomain:
+        return ApiDomain(self.name, self.certificate_arn, edge=edge)
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,8 @@ from components.foundation.http_api import (
 )
 from components.foundation.layer import PythonLayer, PythonLayerArgs
 from components.foundation.table import GlobalIndex, Key, Table, TableArgs
-from components.services.base import ServiceComponent, ServiceContext
+from components.foundation.validation import require_valid
+from components.services.base import DomainSettings, ServiceComponent, ServiceContext
 
 # pypdf encrypts with AES-256 only through cryptography (cffi and pycparser are its own needs).
 PDF_REQUIREMENTS = ("pypdf==7.1.1", "cryptography==50.0.2", "cffi==2.1.1", "pycparser==3.12")
@@ -70,6 +71,11 @@ ROUTE = "GET /documents/{key+}"
 
 LayerArn = Annotated[str, StringConstraints(
     pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")]
+SesIdentityArn = Annotated[str, StringConstraints(
+    pattern=r"^arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:identity/[^\s]+$")]
+SesConfigurationSet = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+# Cognito sends through SES in the pool's own region or, from other regions, in one of these.
+SES_REGIONS_FOR_COGNITO = ("us-east-1", "us-west-2", "eu-west-1")
 UserPoolId = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d_[0-9A-Za-z]+$")]
 
 
@@ -80,6 +86,17 @@ class CognitoSettings:
 
     user_pool_id: UserPoolId
     client_ids: Annotated[tuple[str, ...], Field(min_length=1)]
+
+
+@pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
+class EmailSenderSettings:
+    """The Amazon SES identity the created user pool sends its emails (invitations, codes)
+    through, instead of Cognito's own sender and its 50 emails a day."""
+
+    source_arn: SesIdentityArn
+    from_address: Annotated[str, StringConstraints(max_length=320)] | None = None
+    reply_to: Annotated[str, StringConstraints(pattern=r"^[^@\s<>]+@[^@\s<>]+$")] | None = None
+    configuration_set: SesConfigurationSet | None = None
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
@@ -96,6 +113,7 @@ class DocumentWatermarkSettings:
     """The ``services.documentWatermark`` section of a stack file."""
 
     cognito: CognitoSettings | None = None
+    email_sender: EmailSenderSettings | None = None
     office: OfficeSettings | None = None
     max_document_mb: Annotated[int, Field(ge=1, le=100)] = 25
     url_ttl_seconds: Annotated[int, Field(ge=60, le=3600)] = 300
@@ -105,6 +123,7 @@ class DocumentWatermarkSettings:
     api_memory_size: Annotated[int, Field(ge=256, le=10240)] = 512
     throttling_rate_limit: Annotated[float, Field(gt=0, le=10_000)] = 20
     throttling_burst_limit: Annotated[int, Field(ge=1, le=5_000)] = 40
+    domain: DomainSettings | None = None
 
     @model_validator(mode="after")
     def _documents_fit_the_function(self) -> DocumentWatermarkSettings:
@@ -114,6 +133,13 @@ class DocumentWatermarkSettings:
             raise ValueError(f"transformMemorySize {self.transform_memory_size} MB is too small "
                              f"for maxDocumentMb {self.max_document_mb}: give it at least ten "
                              "times the largest document")
+        return self
+
+    @model_validator(mode="after")
+    def _sender_needs_a_pool_of_ours(self) -> DocumentWatermarkSettings:
+        if self.cognito is not None and self.email_sender is not None:
+            raise ValueError("emailSender configures the user pool this service creates; with "
+                             "cognito (an existing pool), set its email on that pool instead")
         return self
 
 
@@ -234,7 +260,7 @@ class DocumentWatermark(ServiceComponent):
             ]),
             opts=child)
 
-        issuer, audience = self._identity(name, settings.cognito, defaults, child)
+        issuer, audience = self._identity(name, settings, defaults, child)
         self.api = HttpApi(name, HttpApiArgs(
             description="Watermarked document downloads",
             jwt=JwtAuthorizerArgs(issuer=issuer, audience=audience),
@@ -243,10 +269,12 @@ class DocumentWatermark(ServiceComponent):
                                 authorization=RouteAuthorization.JWT)],
             throttling_rate_limit=settings.throttling_rate_limit,
             throttling_burst_limit=settings.throttling_burst_limit,
+            domain=settings.domain.api_domain() if settings.domain else None,
         ), defaults, child)
 
         self.exports = {
             "apiEndpoint": self.api.api_endpoint,
+            **self.api.domain_exports(),
             "sourceBucketName": self.source.name,
             "objectLambdaAccessPointArn": self.object_lambda.arn,
             "accessLogTableName": self.access_log.name,
@@ -254,15 +282,20 @@ class DocumentWatermark(ServiceComponent):
         }
         self.register_outputs(self.exports)
 
-    def _identity(self, name: str, cognito: CognitoSettings | None, defaults: Defaults,
+    def _identity(self, name: str, settings: DocumentWatermarkSettings, defaults: Defaults,
                   child: pulumi.ResourceOptions,
                   ) -> tuple[pulumi.Input[str], list[pulumi.Input[str]]]:
         """The JWT issuer and audience: the configured pool, or a pool and client made here."""
         issuer_prefix = f"https://cognito-idp.{defaults.region}.amazonaws.com/"
-        if cognito is not None:
-            return issuer_prefix + cognito.user_pool_id, list(cognito.client_ids)
+        if settings.cognito is not None:
+            return issuer_prefix + settings.cognito.user_pool_id, list(settings.cognito.client_ids)
         self.user_pool = aws.cognito.UserPool(
             f"{name}-users",
+            email_configuration=self._email(settings.email_sender, defaults),
+            # Explicit: the API's default is case-sensitive, so Ann@x.com and ann@x.com would
+            # be two users; and it cannot change once the pool exists.
+            username_configuration={"case_sensitive": False},
+            user_pool_tier="ESSENTIALS",
             # Documents go to invited people only.
             admin_create_user_config={"allow_admin_create_user_only": True},
             username_attributes=["email"],
@@ -289,3 +322,24 @@ class DocumentWatermark(ServiceComponent):
             opts=child)
         return (pulumi.Output.concat(issuer_prefix, self.user_pool.id),
                 [self.user_pool_client.id])
+
+    def _email(self, sender: EmailSenderSettings | None,
+               defaults: Defaults) -> aws.cognito.UserPoolEmailConfigurationArgsDict:
+        """How the pool sends email: through the configured SES identity, else Cognito's own
+        sender, which is for trials only (50 emails a day)."""
+        if sender is None:
+            if defaults.stage == "prod":
+                pulumi.log.warn("documentWatermark: the user pool sends through Cognito's own "
+                                "email, at most 50 a day; set emailSender to an SES identity",
+                                resource=self)
+            return {"email_sending_account": "COGNITO_DEFAULT"}
+        region = sender.source_arn.split(":")[3]
+        require_valid("DocumentWatermark", [
+            None if region in (defaults.region, *SES_REGIONS_FOR_COGNITO) else
+            f"emailSender.sourceArn: the SES identity is in {region}; Cognito sends from "
+            f"{defaults.region} through SES in {defaults.region} or in "
+            f"{', '.join(SES_REGIONS_FOR_COGNITO)}"])
+        return {"email_sending_account": "DEVELOPER", "source_arn": sender.source_arn,
+                "from_email_address": sender.from_address,
+                "reply_to_email_address": sender.reply_to,
+                "configuration_set": sender.configuration_set}

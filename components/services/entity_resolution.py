@@ -56,7 +56,7 @@ from components.foundation.http_api import (
     RouteAuthorization,
 )
 from components.foundation.layer import PythonLayer, PythonLayerArgs
-from components.services.base import ServiceComponent, ServiceContext
+from components.services.base import DomainSettings, ServiceComponent, ServiceContext
 
 REFERENCE_PREFIX = "reference/"
 INDEX_PREFIX = "index/"
@@ -105,6 +105,7 @@ class EntityResolutionSettings:
     builder_memory_size: Annotated[int, Field(ge=1024, le=10240)] = 10240
     throttling_rate_limit: Annotated[float, Field(gt=0, le=10_000)] = 50
     throttling_burst_limit: Annotated[int, Field(ge=1, le=5_000)] = 100
+    domain: DomainSettings | None = None
 
 
 class EntityResolution(ServiceComponent):
@@ -176,10 +177,12 @@ class EntityResolution(ServiceComponent):
                     for route in ("GET /match", "POST /match")],
             throttling_rate_limit=settings.throttling_rate_limit,
             throttling_burst_limit=settings.throttling_burst_limit,
+            domain=settings.domain.api_domain() if settings.domain else None,
         ), defaults, child)
 
         self.exports = {
             "apiEndpoint": self.api.api_endpoint,
+            **self.api.domain_exports(),
             "bucketName": self.bucket.name,
             "referencePrefix": REFERENCE_PREFIX,
             "indexPrefix": INDEX_PREFIX,

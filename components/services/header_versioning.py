@@ -53,16 +53,17 @@ from typing import Annotated, Any, Literal
 
 import pulumi
 import pulumi_aws as aws
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 from pydantic import dataclasses as pydantic_dataclasses
 
 from components.config import SETTINGS
 from components.foundation import iam
+from components.foundation.domain import ACM_CERTIFICATE
 from components.foundation.function import Function, FunctionArgs
 from components.foundation.logs import log_group
 from components.foundation.rest_api import RestApi, RestApiArgs, RestStage, RestStageArgs
 from components.foundation.table import Key, Table, TableArgs
-from components.services.base import ServiceComponent, ServiceContext
+from components.services.base import DomainSettings, ServiceComponent, ServiceContext
 
 # AWS-managed CloudFront cache policy "CachingDisabled".
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -91,13 +92,19 @@ class VersionSettings:
         return self
 
 
-@pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
-class DomainSettings:
-    """The distribution's own domain and its ACM certificate (which must be in us-east-1)."""
+def _in_us_east_1(arn: str) -> str:
+    if ":acm:us-east-1:" not in arn:
+        raise ValueError("CloudFront takes its certificate from us-east-1; request or import "
+                         "one there")
+    return arn
 
-    name: Annotated[str, StringConstraints(pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")]
-    certificate_arn: Annotated[str, StringConstraints(
-        pattern=r"^arn:aws[\w-]*:acm:us-east-1:\d{12}:certificate/[\w-]+$")]
+
+@pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
+class CloudFrontDomainSettings(DomainSettings):
+    """The distribution's own domain; its certificate must be in us-east-1."""
+
+    certificate_arn: Annotated[str, StringConstraints(pattern=ACM_CERTIFICATE.pattern),
+                               AfterValidator(_in_us_east_1)]
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
@@ -109,7 +116,7 @@ class HeaderVersioningSettings:
     cache_ttl_seconds: Annotated[int, Field(ge=1, le=3600)] = 300
     cache_max_entries: Annotated[int, Field(ge=16, le=100_000)] = 1024
     replica_regions: tuple[Region, ...] = ()
-    domain: DomainSettings | None = None
+    domain: CloudFrontDomainSettings | None = None
     web_acl_arn: Annotated[str, StringConstraints(
         pattern=r"^arn:aws[\w-]*:wafv2:us-east-1:\d{12}:global/webacl/.+$")] | None = None
     access_logging: bool = True

@@ -70,7 +70,7 @@ from components.foundation.usage_plans import (
     UsagePlanTier,
 )
 from components.foundation.waf import WebAcl, WebAclArgs
-from components.services.base import ServiceComponent, ServiceContext
+from components.services.base import DomainSettings, ServiceComponent, ServiceContext
 
 SCHEMA_FILE = FUNCTIONS_DIR / "customizations" / "customization.schema.json"
 MODEL = "CustomizationPost"
@@ -156,6 +156,7 @@ class QueryKeyApiSettings:
     throttling: ThrottleSettings | None = None
     cors: CorsSettings | None = None
     waf: WafSettings = WafSettings()
+    domain: DomainSettings | None = None
 
     @model_validator(mode="after")
     def _consumers_have_tiers(self) -> QueryKeyApiSettings:
@@ -249,6 +250,8 @@ class QueryKeyApi(ServiceComponent):
             description="Unicorn customizations, metered by API key",
             endpoint_type=EndpointType(settings.endpoint_type),
             api_key_source=ApiKeySource.AUTHORIZER,
+            # With a domain, clients use it: execute-api would skip its DNS and TLS settings.
+            disable_execute_api_endpoint=settings.domain is not None,
             models={MODEL: customization_schema()},
             cors=cors,
         ), defaults, child)
@@ -310,6 +313,8 @@ class QueryKeyApi(ServiceComponent):
             throttling_burst_limit=settings.stage_throttle().burst_limit,
             throttling_rate_limit=settings.stage_throttle().rate_limit,
             web_acl_arn=waf.arn if waf else None,
+            domain=settings.domain.api_domain(edge=settings.endpoint_type == "EDGE")
+            if settings.domain else None,
         ), defaults, child)
 
         keys = _api_keys(settings, context)
@@ -325,6 +330,7 @@ class QueryKeyApi(ServiceComponent):
             "usagePlanIds": {tier: plan.id for tier, plan in plans.plans.items()},
             "apiKeyIds": {consumer: key.id for consumer, key in plans.api_keys.items()},
             "webAclArn": waf.arn if waf else None,
+            **stage.domain_exports(),
         }
         self.secret_exports = {"apiKeys": plans.key_values}
         self.register_outputs({**self.exports, **self.secret_exports})

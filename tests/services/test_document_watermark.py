@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from components.foundation.validation import InvalidArgs
 from components.services.document_watermark import (
     PDF_REQUIREMENTS,
     DocumentWatermark,
@@ -195,6 +196,55 @@ def test_the_user_pool_takes_invited_users_with_strong_passwords() -> None:
     assert set(client["explicitAuthFlows"]) == {"ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
 
 
+def test_user_names_ignore_case_on_the_essentials_tier() -> None:
+    pool = built().one("aws:cognito/userPool:UserPool").inputs
+    # Left unset, the API makes names case-sensitive, and that cannot change later.
+    assert pool["usernameConfiguration"] == {"caseSensitive": False}
+    assert pool["userPoolTier"] == "ESSENTIALS"
+
+
+SES_IDENTITY = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
+
+
+def test_the_pool_sends_through_the_configured_ses_identity() -> None:
+    sender = {"sourceArn": SES_IDENTITY, "fromAddress": "Documents <no-reply@example.com>",
+              "replyTo": "support@example.com", "configurationSet": "documents"}
+    pool = build(settings(emailSender=sender)).one("aws:cognito/userPool:UserPool").inputs
+    assert pool["emailConfiguration"] == {
+        "emailSendingAccount": "DEVELOPER", "sourceArn": SES_IDENTITY,
+        "fromEmailAddress": "Documents <no-reply@example.com>",
+        "replyToEmailAddress": "support@example.com", "configurationSet": "documents"}
+
+
+def test_without_a_sender_prod_is_warned_of_cognitos_daily_quota() -> None:
+    dev = built()
+    assert dev.one("aws:cognito/userPool:UserPool").inputs["emailConfiguration"] == {
+        "emailSendingAccount": "COGNITO_DEFAULT"}
+    assert not [w for w in dev.warnings if "50 a day" in w]
+    prod = build(settings(), defaults=PROD)
+    assert [w for w in prod.warnings if "emailSender" in w and "50 a day" in w]
+
+
+def test_an_ses_identity_cognito_cannot_use_is_refused() -> None:
+    tokyo = SES_IDENTITY.replace(REGION, "ap-northeast-1")
+    with pytest.raises(InvalidArgs, match=r"emailSender\.sourceArn: the SES identity is in "
+                                          r"ap-northeast-1"):
+        build(settings(emailSender={"sourceArn": tokyo}))
+    # The regions Cognito may send from elsewhere are fine.
+    build(settings(emailSender={"sourceArn": SES_IDENTITY.replace(REGION, "us-west-2")}))
+
+
+def test_a_custom_domain_serves_the_api() -> None:
+    certificate = f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/0a1b"
+    run = build(settings(domain={"name": "docs.example.com", "certificateArn": certificate}))
+    assert run.one("aws:apigatewayv2/domainName:DomainName").inputs["domainName"] == (
+        "docs.example.com")
+    exports = run.outputs["exports"]
+    assert exports["apiEndpoint"] == "https://docs.example.com"
+    assert {"domainTarget", "domainTargetZoneId"} <= set(exports)  # where DNS must point
+    assert run.one("aws:apigatewayv2/api:Api").inputs["disableExecuteApiEndpoint"] is True
+
+
 def test_in_prod_the_pool_and_the_log_are_protected() -> None:
     run = build(settings(), defaults=PROD)
     pool = run.one("aws:cognito/userPool:UserPool")
@@ -251,6 +301,10 @@ def test_outputs_name_the_api_the_source_bucket_and_the_log() -> None:
     ({"cognito": {"userPoolId": f"{REGION}_AbC123", "clientIds": []}}, "clientIds"),
     ({"cognito": {"userPoolId": "pool"}}, "userPoolId"),
     ({"tempRetentionDays": 0}, "tempRetentionDays"),
+    ({"emailSender": {"sourceArn": "no-reply@example.com"}}, "sourceArn"),
+    ({"cognito": {"userPoolId": f"{REGION}_AbC123", "clientIds": ["a"]},
+      "emailSender": {"sourceArn": f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"}},
+     "emailSender configures the user pool this service creates"),
 ])
 def test_bad_settings_are_refused_with_the_setting_named(overrides: dict[str, Any],
                                                           expected: str) -> None:

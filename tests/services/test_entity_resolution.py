@@ -160,3 +160,12 @@ def test_index_methods_are_the_library_s_with_its_default() -> None:
 def test_the_layers_pin_what_the_tests_ran_with() -> None:
     pins = {line.strip() for line in (ROOT / "requirements-dev.txt").read_text().splitlines()}
     assert set(MATCHER_REQUIREMENTS + BUILDER_REQUIREMENTS) <= pins
+
+
+def test_a_custom_domain_serves_the_matcher_api() -> None:
+    certificate = f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/0a1b"
+    run = build(settings(domain={"name": "match.example.com", "certificateArn": certificate}))
+    domain = run.one("aws:apigatewayv2/domainName:DomainName").inputs
+    assert domain["domainNameConfiguration"]["certificateArn"] == certificate
+    assert run.outputs["exports"]["apiEndpoint"] == "https://match.example.com"
+    assert run.one("aws:apigatewayv2/api:Api").inputs["disableExecuteApiEndpoint"] is True

@@ -253,3 +253,22 @@ def test_bad_settings_are_refused_with_the_setting_named(overrides: dict[str, An
     with pytest.raises(ValidationError) as raised:
         settings(**overrides)
     assert expected in str(raised.value)
+
+
+def test_a_custom_domain_serves_the_api_and_closes_execute_api() -> None:
+    certificate = "arn:aws:acm:eu-west-1:111111111111:certificate/0a1b"
+    run = build(settings(domain={"name": "api.example.com", "certificateArn": certificate}))
+    assert run.one("aws:apigateway/restApi:RestApi").inputs["disableExecuteApiEndpoint"] is True
+    domain = run.one("aws:apigateway/domainName:DomainName").inputs
+    assert (domain["domainName"], domain["regionalCertificateArn"]) == ("api.example.com",
+                                                                        certificate)
+    assert run.outputs["exports"]["invokeUrl"] == "https://api.example.com/customizations"
+
+
+def test_an_edge_api_takes_a_us_east_1_certificate_for_its_domain() -> None:
+    certificate = "arn:aws:acm:us-east-1:111111111111:certificate/0a1b"
+    run = build(settings(endpointType="EDGE",
+                         domain={"name": "api.example.com", "certificateArn": certificate}))
+    domain = run.one("aws:apigateway/domainName:DomainName").inputs
+    assert domain["endpointConfiguration"] == {"types": "EDGE"}
+    assert domain["certificateArn"] == certificate
