@@ -40,7 +40,10 @@ Statuses (``ErrorCode`` in brackets):
 403  ``AccessDenied``           S3 refused the presigned URL
 404  ``NoSuchKey``              the object does not exist
 413  ``EntityTooLarge``         more than ``MAX_DOCUMENT_BYTES``, or more pages than the
-                                library stamps (``watermark.MAX_PAGES``)
+                                library stamps (``watermark.MAX_PAGES``); text longer than
+                                ``watermark.MAX_TEXT_CHARACTERS`` (a tab counting as 8), or
+                                with more lines than ``MAX_PAGES`` pages hold, is refused
+                                before any of it is set
 415  ``UnsupportedMediaType``   not PDF, text or Office; text that is not UTF-8 (or its
                                 declared charset), or declares a charset that is no
                                 character encoding (``watermark.TEXT_CODECS``); Office

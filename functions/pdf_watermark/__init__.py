@@ -34,15 +34,23 @@ What ``stamp_pdf`` (and ``stamp``, which also answers the page count) does to a 
   nothing else: no changes, no copying, no annotations or forms, no assembly.
 
 ``text_to_pdf`` sets plain text on A4 pages (Helvetica 10 pt, 2 cm margins): tabs expanded to
-every 8 columns, long lines wrapped at spaces (or anywhere when a word is longer than a line),
-a form feed starts a new page, and characters ``WinAnsiEncoding`` cannot draw (and control
-characters) become ``?``. ``decode_text`` reads the bytes: UTF-8 with or without a byte-order
-mark, UTF-16 with one, or the ``charset`` of the ``Content-Type`` when it names a character
-encoding (``TEXT_CODECS``: Unicode, ASCII, ISO 8859, the Windows, DOS, EBCDIC, Mac and KOI8
-code pages, and the Chinese, Japanese and Korean encodings; not UTF-7, nor Python's codecs
-that are no character encoding, such as idna, punycode, unicode_escape, undefined or base64).
-Anything else is ``UnsupportedMediaType`` (415), as the bytes are not broken, they are text in
-an encoding the function does not read.
+every 8 columns, spaces that end a line dropped (they are not seen), long lines wrapped at
+spaces (or anywhere when a word is longer than a line), a form feed starts a new page, and
+characters ``WinAnsiEncoding`` cannot draw (and control characters) become ``?``. Its work is
+bounded before it starts: text longer than ``MAX_TEXT_CHARACTERS`` (a tab counting as the 8
+spaces it may become), or with more line breaks or form feeds than ``MAX_PAGES`` pages hold, is
+refused at once (``DocumentTooLarge``), and a line is wrapped only as far as the pages hold.
+Wrapping measures runs of characters at once (``bytes.translate`` and ``sum``), so its cost
+grows with the lines it sets, not with the words or spaces in them: before, each space was a
+word, and a megabyte of tabs (eight million spaces) took seconds.
+
+``decode_text`` reads the bytes: UTF-8 with or without a byte-order mark, UTF-16 with one, or
+the ``charset`` of the ``Content-Type`` when it names a character encoding (``TEXT_CODECS``:
+Unicode, ASCII, ISO 8859, the Windows, DOS, EBCDIC, Mac and KOI8 code pages, and the Chinese,
+Japanese and Korean encodings; not UTF-7, nor Python's codecs that are no character encoding,
+such as idna, punycode, unicode_escape, undefined or base64). Anything else is
+``UnsupportedMediaType`` (415), as the bytes are not broken, they are text in an encoding the
+function does not read.
 
 ``convert_office`` has LibreOffice (``soffice --headless --convert-to pdf``) convert Office
 formats, with a timeout, ``HOME`` in a private folder under the temporary directory, and an
@@ -65,7 +73,11 @@ class                      status  code                      when
 ``EncryptedDocument``      422     ``EncryptedDocument``     a PDF that needs a password, or is
                                                              encrypted in a way pypdf lacks
 ``UnsupportedMediaType``   415     ``UnsupportedMediaType``  a type or text encoding not handled
-``DocumentTooLarge``       413     ``EntityTooLarge``        more than ``MAX_PAGES`` pages
+``DocumentTooLarge``       413     ``EntityTooLarge``        more than ``MAX_PAGES`` pages;
+                                                             text over ``MAX_TEXT_CHARACTERS``
+                                                             characters (a tab counting as 8),
+                                                             or with more line breaks or form
+                                                             feeds than ``MAX_PAGES`` pages hold
 ``ConversionFailed``       500     ``ConversionFailed``      LibreOffice failed or timed out
 =========================  ======  ========================  ================================
 """
@@ -86,6 +98,7 @@ import subprocess
 import tempfile
 import unicodedata
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
@@ -132,6 +145,11 @@ TEXT_SIZE = 10.0
 TEXT_LEADING = 12.5
 TEXT_MARGIN = 56.69  # 2 cm
 TAB_SIZE = 8
+# Text is refused beyond this many characters, a tab counting as TAB_SIZE (what it may expand
+# to): 25 MiB of text with room for some tabs. Anything near it needs about MAX_PAGES pages.
+MAX_TEXT_CHARACTERS = 32 * 2**20
+# str.splitlines's line boundaries, the form feed aside (it starts a page).
+_LINE_BREAKS = ("\n", "\r", "\v", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 
 # The codecs (the standard library's names) that decode a charset of text: Unicode, ASCII, the
 # ISO 8859 parts, the Windows, DOS, EBCDIC, Mac, KOI8 and other single-byte code pages, and the
@@ -203,6 +221,10 @@ _HELVETICA_WIDTHS = (0,) * 32 + (
     556, 556, 556, 556, 500, 556, 500)
 # Codes without a glyph (controls, and those WinAnsiEncoding leaves undefined) become '?'.
 _DRAWABLE = bytes(code if _HELVETICA_WIDTHS[code] else ord("?") for code in range(256))
+_MAX_WIDTH = max(_HELVETICA_WIDTHS)
+_WIDTH_HIGH = bytes(width >> 8 for width in _HELVETICA_WIDTHS)
+_WIDTH_LOW = bytes(width & 0xFF for width in _HELVETICA_WIDTHS)
+_SPACE = ord(" ")
 _CAP_HEIGHT = 718 / 1000
 _DESCENT = 207 / 1000
 _ASCENT = 931 / 1000
@@ -384,21 +406,24 @@ def _helvetica() -> DictionaryObject:
 # --- plain text ----------------------------------------------------------------------------------
 
 def text_to_pdf(text: str) -> bytes:
-    """``text`` set on A4 pages in Helvetica 10 pt (see the module docstring)."""
+    """``text`` set on A4 pages in Helvetica 10 pt (see the module docstring);
+    ``DocumentTooLarge`` beyond ``MAX_TEXT_CHARACTERS`` or ``MAX_PAGES``."""
     width, height = A4
-    measure = width - 2 * TEXT_MARGIN
+    limit = (width - 2 * TEXT_MARGIN) * 1000 / TEXT_SIZE  # the measure, in 1/1000 em
     per_page = int((height - 2 * TEXT_MARGIN) // TEXT_LEADING)
+    _check_text_size(text, per_page)
     pages: list[list[bytes]] = []
     sheets = text.split("\f")
     if len(sheets) > 1 and not sheets[-1].strip("\r\n"):
         sheets.pop()  # a trailing form feed does not add a blank page
     for sheet in sheets:
-        lines = [wrapped for line in sheet.splitlines()
-                 for wrapped in _wrap(_winansi(line.expandtabs(TAB_SIZE)), measure)]
-        for start in range(0, max(len(lines), 1), per_page):
-            if len(pages) >= MAX_PAGES:
-                raise DocumentTooLarge(f"The text needs more than {MAX_PAGES} pages")
-            pages.append(lines[start:start + per_page])
+        page = _new_page(pages)
+        for line in sheet.splitlines():
+            # Spaces at the end of a line are not seen: a line of tabs is one blank line.
+            for piece in _wrap(_winansi(line.expandtabs(TAB_SIZE)).rstrip(b" "), limit):
+                if len(page) == per_page:
+                    page = _new_page(pages)
+                page.append(piece)
 
     writer = PdfWriter()
     font = _add(writer, _helvetica())
@@ -407,13 +432,13 @@ def text_to_pdf(text: str) -> bytes:
         NameObject("/ProcSet"): ArrayObject([NameObject("/PDF"), NameObject("/Text")])}))
     top = height - TEXT_MARGIN - TEXT_SIZE
     for lines in pages:
-        page = writer.add_blank_page(width, height)
+        page_object = writer.add_blank_page(width, height)
         operations = [f"BT /F1 {_number(TEXT_SIZE)} Tf {_number(TEXT_LEADING)} TL "
                       f"{_number(TEXT_MARGIN)} {_number(top)} Td"]
         operations.extend(f"{_hex(line)} Tj T*" if line else "T*" for line in lines)
         operations.append("ET\n")
-        page[NameObject("/Resources")] = resources
-        page[NameObject("/Contents")] = _add(
+        page_object[NameObject("/Resources")] = resources
+        page_object[NameObject("/Contents")] = _add(
             writer, _stream("\n".join(operations).encode("ascii"), compress=True))
     writer.add_metadata({"/Producer": PRODUCER})
     output = io.BytesIO()
@@ -421,33 +446,86 @@ def text_to_pdf(text: str) -> bytes:
     return output.getvalue()
 
 
-def _wrap(line: bytes, measure: float) -> list[bytes]:
-    """``line`` broken at spaces into pieces no wider than ``measure`` at TEXT_SIZE; a word
-    wider than that is cut where it must."""
-    if _width(line, TEXT_SIZE) <= measure:
-        return [line]
-    space = _width(b" ", TEXT_SIZE)
-    pieces: list[bytes] = []
-    current: list[bytes] = []
-    used = 0.0
-    for word in line.split(b" "):
-        width = _width(word, TEXT_SIZE)
-        if current and used + space + width > measure:
-            pieces.append(b" ".join(current))
-            current, used = [], 0.0
-        if width > measure:
-            start, width = 0, 0.0
-            for position, code in enumerate(word):
-                advance = _HELVETICA_WIDTHS[code] * TEXT_SIZE / 1000
-                if width + advance > measure and position > start:
-                    pieces.append(word[start:position])
-                    start, width = position, 0.0
-                width += advance
-            word = word[start:]
-        used = used + space + width if current else width
-        current.append(word)
-    pieces.append(b" ".join(current))
-    return pieces
+def _check_text_size(text: str, per_page: int) -> None:
+    """Refuse, before any of it is set, text longer than ``MAX_TEXT_CHARACTERS`` (a tab
+    counting as ``TAB_SIZE``) or with more line breaks or form feeds than ``MAX_PAGES`` pages
+    hold (each break starts a line, each form feed a page)."""
+    characters = len(text) + (TAB_SIZE - 1) * text.count("\t")
+    if characters > MAX_TEXT_CHARACTERS:
+        raise DocumentTooLarge(f"The text is longer than {MAX_TEXT_CHARACTERS:,} characters "
+                               f"(a tab counting as {TAB_SIZE})")
+    breaks = sum(map(text.count, _LINE_BREAKS)) - text.count("\r\n")
+    if breaks > MAX_PAGES * per_page or text.count("\f") > MAX_PAGES:
+        raise DocumentTooLarge(f"The text needs more than {MAX_PAGES} pages")
+
+
+def _new_page(pages: list[list[bytes]]) -> list[bytes]:
+    if len(pages) >= MAX_PAGES:
+        raise DocumentTooLarge(f"The text needs more than {MAX_PAGES} pages")
+    page: list[bytes] = []
+    pages.append(page)
+    return page
+
+
+def _wrap(line: bytes, limit: float) -> Iterator[bytes]:
+    """``line`` (WinAnsi bytes Helvetica draws) in pieces no wider than ``limit`` (1/1000 em,
+    at least a character's): broken at the last space that fits, which is dropped (other
+    spaces stay), or, in a word wider than a line, after the last character that fits. The
+    work is per piece, not per word or space (see ``_fitting``)."""
+    end = len(line)
+    if _units(line) <= limit:
+        yield line
+        return
+    begin, count = 0, 0
+    while begin < end:
+        count = _fitting(line, begin, count, limit)
+        stop = begin + count
+        if stop >= end:
+            yield line[begin:]
+            return
+        space = stop if line[stop] == _SPACE else line.rfind(b" ", begin + 1, stop)
+        if space > begin:
+            yield line[begin:space]
+            begin = space + 1
+        else:  # a word wider than a line
+            yield line[begin:stop]
+            begin = stop
+
+
+def _fitting(line: bytes, begin: int, guess: int, limit: float) -> int:
+    """How many characters of ``line`` from ``begin`` fit in ``limit``. It starts from
+    ``guess`` (the previous piece's count: pieces tend to be alike), aims once by the average
+    width when that is off by more than a character, then measures runs of characters that
+    surely fit, or surely overflow, at once (``_units``), and single ones only within the widest
+    character's width of the edge. The number of steps does not grow with the piece."""
+    end = len(line)
+    count = max(1, min(guess, end - begin))
+    used = _units(line[begin:begin + count])
+    if used > limit or (begin + count < end and limit - used >= _MAX_WIDTH):
+        count = max(1, min(int(count * limit / max(used, 1)), end - begin))
+        used = _units(line[begin:begin + count])
+    while used > limit and count > 1:  # drop characters; never so many that the rest is short
+        drop = max(1, int((used - limit) // _MAX_WIDTH))
+        used -= _units(line[begin + count - drop:begin + count])
+        count -= drop
+    while begin + count < end:  # add characters
+        room = limit - used
+        add = min(int(room // _MAX_WIDTH), end - begin - count)
+        if add:
+            used += _units(line[begin + count:begin + count + add])
+            count += add
+        elif (width := _HELVETICA_WIDTHS[line[begin + count]]) <= room:
+            used += width
+            count += 1
+        else:
+            break
+    return count
+
+
+def _units(encoded: bytes) -> int:
+    """The width of ``encoded`` in 1/1000 em. Each byte is translated to the high and the low
+    byte of its width, so ``sum`` adds them with no Python call per character."""
+    return sum(encoded.translate(_WIDTH_HIGH)) * 256 + sum(encoded.translate(_WIDTH_LOW))
 
 
 # --- Office formats ----------------------------------------------------------------------------

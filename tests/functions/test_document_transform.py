@@ -4,6 +4,7 @@ against a local HTTP server standing in for S3 and a stubbed ``WriteGetObjectRes
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import sys
@@ -341,6 +342,109 @@ def test_empty_text_is_one_blank_page() -> None:
     reader = PdfReader(io.BytesIO(watermark.text_to_pdf("")))
     assert len(reader.pages) == 1
     assert reader.pages[0].extract_text() == ""
+
+
+def drawn_lines(pdf: bytes) -> list[list[bytes]]:
+    """The lines each page draws, as the WinAnsi bytes shown (``b""`` for a blank line)."""
+    pages = []
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        contents = page.get_contents()
+        assert contents is not None
+        lines: list[bytes] = []
+        shown: bytes | None = None
+        for operands, operator in contents.operations:
+            if operator == b"Tj":
+                string = operands[0]
+                shown = string.original_bytes if hasattr(string, "original_bytes") \
+                    else bytes(string)
+            elif operator == b"T*":
+                lines.append(shown or b"")
+                shown = None
+        pages.append(lines)
+    return pages
+
+
+# The measure holds 173 spaces (278/1000 em each at 10 pt in 481.9 pt), "a" and 171 of them.
+def test_runs_of_spaces_wrap_at_a_space_and_keep_the_others() -> None:
+    text = "a" + "\t" * 100 + "b"  # 'a', 799 spaces, 'b'
+    assert drawn_lines(watermark.text_to_pdf(text)) == [[
+        b"a" + b" " * 171, b" " * 173, b" " * 173, b" " * 173, b" " * 105 + b"b"]]
+
+
+def test_spaces_that_end_a_line_are_not_set() -> None:
+    # 100,000 tabs are 800,000 spaces: about 4,600 lines, 80 pages, if they were set.
+    pdf = watermark.text_to_pdf("abc\t\t\n" + "\t" * 100_000 + "\n  indented  ")
+    assert drawn_lines(pdf) == [[b"abc", b"", b"  indented"]]
+
+
+@pytest.fixture
+def set_lines(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many lines of the text (before wrapping) were set, and how many pieces they were
+    wrapped into: the work text_to_pdf did."""
+    counts = [0, 0]
+    winansi, wrap = watermark._winansi, watermark._wrap
+
+    def counted_winansi(text: str) -> bytes:
+        counts[0] += 1
+        return winansi(text)
+
+    def counted_wrap(line: bytes, measure: float) -> Any:
+        for piece in wrap(line, measure):
+            counts[1] += 1
+            yield piece
+
+    monkeypatch.setattr(watermark, "_winansi", counted_winansi)
+    monkeypatch.setattr(watermark, "_wrap", counted_wrap)
+    return counts
+
+
+def test_text_longer_than_the_character_limit_is_refused_before_it_is_set(
+        monkeypatch: pytest.MonkeyPatch, set_lines: list[int]) -> None:
+    monkeypatch.setattr(watermark, "MAX_TEXT_CHARACTERS", 1000)
+    for text in ("a" * 1001, "\t" * 126, "a\n" * 500 + "\t"):  # a tab counts as 8
+        with pytest.raises(watermark.DocumentTooLarge) as raised:
+            watermark.text_to_pdf(text)
+        assert (raised.value.status, raised.value.code) == (413, "EntityTooLarge")
+        assert "1,000 characters" in raised.value.message
+    assert set_lines == [0, 0]
+    watermark.text_to_pdf("\t" * 125)  # 1,000: at the limit
+    watermark.text_to_pdf("a" * 1000)
+
+
+LINES_PER_PAGE = 58  # (841.89 - 2 * 56.69) // 12.5
+
+
+def test_text_with_more_lines_than_the_pages_hold_is_refused_before_it_is_set(
+        monkeypatch: pytest.MonkeyPatch, set_lines: list[int]) -> None:
+    monkeypatch.setattr(watermark, "MAX_PAGES", 2)
+    for text in ("\n" * (2 * LINES_PER_PAGE + 1), "line\r\n" * (2 * LINES_PER_PAGE + 1),
+                 "\u2028" * (2 * LINES_PER_PAGE + 1), "page\f" * 3 + "more"):
+        with pytest.raises(watermark.DocumentTooLarge, match="more than 2 pages"):
+            watermark.text_to_pdf(text)
+    assert set_lines == [0, 0]
+    assert len(drawn_lines(watermark.text_to_pdf("line\r\n" * 2 * LINES_PER_PAGE))) == 2
+
+
+def test_a_long_line_is_wrapped_only_as_far_as_the_pages_hold(
+        monkeypatch: pytest.MonkeyPatch, set_lines: list[int]) -> None:
+    monkeypatch.setattr(watermark, "MAX_PAGES", 2)
+    with pytest.raises(watermark.DocumentTooLarge, match="more than 2 pages"):
+        watermark.text_to_pdf("x" * 1_000_000)  # 10,417 lines of 96 if it were all set
+    assert set_lines == [1, 2 * LINES_PER_PAGE + 1]
+
+
+def test_pieces_hold_as_much_as_fits_whatever_came_before() -> None:
+    # Wrapping starts from the previous piece's length: narrow and wide runs in turn.
+    runs = ("i" * 300 + "W" * 70) * 4 + " word " * 30
+    pieces = [line for page in drawn_lines(watermark.text_to_pdf(runs)) for line in page]
+    assert b"".join(pieces).replace(b" ", b"") == runs.replace(" ", "").encode()
+    width = watermark._HELVETICA_WIDTHS
+    measure = (watermark.A4[0] - 2 * watermark.TEXT_MARGIN) * 100  # in 1/1000 em at 10 pt
+    for piece, following in itertools.pairwise(pieces):
+        used = sum(width[code] for code in piece)
+        assert used <= measure
+        if b" " not in piece:  # a cut word: the next character would not have fitted
+            assert used + width[following[0]] > measure
 
 
 def test_converted_text_can_be_stamped() -> None:
@@ -755,6 +859,17 @@ def test_a_refused_connection_is_502(transform: ModuleType, source: Source, answ
     event = object_lambda_event(closed.url("/original"), good_headers())
     result = transform.handler(event, LambdaContext())
     assert_refused(answers, result, 502, "BadGateway")
+
+
+def test_text_over_the_character_limit_is_413(transform: ModuleType, source: Source,
+                                              answers: Answers,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watermark, "MAX_TEXT_CHARACTERS", 1000)
+    original = b"\t" * 126  # 1,008 characters once its tabs are expanded
+    source.routes["/original"] = Served(original, headers={"Content-Type": "text/plain"})
+    call = assert_refused(answers, invoke(transform, source, key="notes/tabs.txt"), 413,
+                          "EntityTooLarge")
+    assert "1,000 characters" in call["ErrorMessage"]
 
 
 @pytest.mark.parametrize("length", ["actual", None], ids=["declared", "streamed"])
