@@ -173,6 +173,29 @@ def test_rest_stages_wait_for_the_account_logging_role_built_in_the_same_stack(
         assert account.urn in waits_for(run, stage), stage.name
 
 
+def test_prod_declares_the_services_with_prod_settings() -> None:
+    run = planned("prod")
+    assert {r.name for r in run.resources if r.type.startswith("blueprints:services:")} == {
+        "headerVersioning", "queryKeyApi", "entityResolution", "documentWatermark"}
+    domains = {d.inputs["domainName"] for d in [
+        *run.of_type("aws:apigateway/domainName:DomainName"),
+        *run.of_type("aws:apigatewayv2/domainName:DomainName")]}
+    assert domains == {"partners.api.example.com", "match.api.example.com",
+                       "documents.api.example.com"}
+    assert run.one("aws:cloudfront/distribution:Distribution").inputs["aliases"] == [
+        "versions.api.example.com"]
+    warm = run.one("aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig")
+    assert warm.name == "entityResolution-matcher-provisioned"
+    assert warm.inputs["provisionedConcurrentExecutions"] == 2
+    pool = run.one("aws:cognito/userPool:UserPool")
+    assert pool.inputs["emailConfiguration"]["emailSendingAccount"] == "DEVELOPER"
+    assert pool.protect
+    assert all(table.protect for table in run.of_type("aws:dynamodb/table:Table"))
+    assert {g.inputs["retentionInDays"] for g in run.of_type(
+        "aws:cloudwatch/logGroup:LogGroup")} == {365}
+    assert not run.warnings
+
+
 def test_prod_protects_stateful_environment_resources_and_dev_does_not() -> None:
     for stack, protected in (("dev", False), ("prod-env", True)):
         key = planned(stack).one("aws:kms/key:Key")
