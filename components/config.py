@@ -1,9 +1,16 @@
 """Typed stack configuration.
 
 Every key of a stack file is read here, once, into frozen dataclasses. Validation collects every
-problem before it fails, and each message names the key (``blueprints:environment.vpcCidr``) and,
-where there is a fixed set, the allowed values. The error is a ``pulumi.RunError``, so
+problem before it fails, and each message names the full key
+(``blueprints:services.headerVersioning.headerName``,
+``blueprints:environment.publicSubnetCidrs[1]``), says what is allowed and, for a misspelt key,
+setting, service or value, suggests the close match. The error is a ``pulumi.RunError``, so
 ``pulumi preview`` prints the messages without a Python traceback.
+
+pydantic's own messages ("Input should be ...", "String should match pattern ...") never reach
+a user: ``_Reader`` translates every error of every settings type in one place. A settings type
+helps it by marking what a pattern means (``Meaning``) and by raising ``SettingsError`` from a
+validator that checks several settings at once, so that each problem lands on its own key.
 
 Scalar keys take their defaults from ``Pulumi.yaml``; stage-dependent defaults live in ``STAGES``.
 """
@@ -11,12 +18,15 @@ Scalar keys take their defaults from ``Pulumi.yaml``; stage-dependent defaults l
 from __future__ import annotations
 
 import difflib
+import functools
+import importlib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+import types
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pulumi
 from pulumi.runtime import config as runtime_config
@@ -32,6 +42,7 @@ from pydantic import (
 )
 from pydantic import dataclasses as pydantic_dataclasses
 from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
 
 PROJECT = "blueprints"
 
@@ -68,24 +79,90 @@ STAGES: Mapping[str, StageDefaults] = {
 }
 
 
+@dataclass(frozen=True)
+class Meaning:
+    """What a string pattern stands for, in words, for the message about a value that does not
+    match it: ``Annotated[str, StringConstraints(pattern=...), Meaning("a stack name")]`` makes
+    the message "'x' is not a stack name" instead of quoting the regular expression."""
+
+    text: str
+
+
+class SettingsError(ValueError):
+    """Raised by a validator that checks several settings together, one problem per setting.
+
+    Each problem is ``(setting, message)`` relative to the object validated
+    (``("publicSubnetCidrs[1]", "10.99.0.0/24 is outside vpcCidr 10.10.0.0/16")``); the reader
+    puts the full key in front of each.
+    """
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{key}: {message}" for key, message in self.problems))
+
+
+class NotAllowedError(ValueError):
+    """A value outside a fixed set; the reader words it (and hides it for secret keys)."""
+
+    def __init__(self, value: Any, allowed: Sequence[Any]) -> None:
+        self.value = value
+        self.allowed = tuple(allowed)
+        super().__init__(_not_allowed(repr(value), value, self.allowed))
+
+
+def _either(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+
+
+def _not_allowed(shown: str, value: Any, allowed: Sequence[Any], *, hint: bool = True) -> str:
+    """"'x' is not allowed; did you mean 'y'? use one of ...": the hint only when exactly one
+    allowed value is close (``python3.9`` is as close to each runtime, and suggests none)."""
+    names = [str(item) for item in allowed]
+    words = isinstance(value, str) and all(isinstance(item, str) for item in allowed)
+    close = difflib.get_close_matches(value, names, n=2, cutoff=0.75) if hint and words else []
+    suggestion = f"did you mean {close[0]!r}? " if len(close) == 1 else ""
+    return f"{shown} is not allowed; {suggestion}use one of {', '.join(names)}"
+
+
 def _one_of(allowed: tuple[Any, ...]) -> AfterValidator:
     def check(value: Any) -> Any:
         if value not in allowed:
-            raise ValueError(f"{value!r} is not allowed; use one of {', '.join(map(str, allowed))}")
+            raise NotAllowedError(value, allowed)
         return value
 
     return AfterValidator(check)
 
 
-def _quoted_account_id(value: Any) -> Any:
+def _account_id(value: Any) -> Any:
+    """12 digits. A number is taken when it has exactly 12 digits, which is unambiguous (it is
+    what ``pulumi config set --path account.id 123456789012`` stores); a shorter one may have
+    lost leading zeros on its way through YAML, and only its owner knows how many."""
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} must be 12 digits, quoted in YAML")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int):
-        raise ValueError("must be a quoted string of 12 digits: YAML drops the leading zeros "
-                         "of an unquoted number")
+        digits = len(str(abs(value)))
+        if value >= 0 and digits == 12:
+            return str(value)
+        if value >= 0 and digits < 12:
+            padded = str(value).zfill(12)
+            raise ValueError(
+                f"{value} is a number of {digits} digits; an account id has 12, and a number "
+                f"loses leading zeros: quote it in the stack file (id: \"{padded}\") or set it "
+                f"with `pulumi config set --path --type string account.id {padded}`")
+        raise ValueError(f"{value} is a number of {digits} digits; an account id has 12")
+    if isinstance(value, str):
+        if re.fullmatch(r"[0-9]{12}", value):
+            return value
+        if re.fullmatch(r"[0-9]+", value):
+            count = f"{len(value)} digit{'s' if len(value) > 1 else ''}"
+            raise ValueError(f"{value!r} has {count}; an account id has 12")
+        raise ValueError(f"{value!r} must be 12 digits and nothing else")
     return value
 
 
-AccountId = Annotated[str, BeforeValidator(_quoted_account_id),
-                      StringConstraints(pattern=r"^\d{12}$")]
+AccountId = Annotated[str, BeforeValidator(_account_id)]
 LogRetentionDays = Annotated[int, _one_of(LOG_RETENTION_DAYS)]
 ROLE_ARN = re.compile(r"^arn:aws(?:-cn|-us-gov)?:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 
@@ -98,8 +175,82 @@ def _not_reserved(key: str) -> str:
 
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128,
                                           pattern=r"^[\w .:/=+@-]+$"),
+                   Meaning("a tag key (letters, digits, spaces and _ . : / = + @ -)"),
                    AfterValidator(_not_reserved)]
-TagValue = Annotated[str, StringConstraints(max_length=256, pattern=r"^[\w .:/=+@-]*$")]
+TagValue = Annotated[str, StringConstraints(max_length=256, pattern=r"^[\w .:/=+@-]*$"),
+                     Meaning("a tag value (letters, digits, spaces and _ . : / = + @ -)")]
+StackName = Annotated[str, StringConstraints(pattern=r"^[\w.-]+/[\w.-]+/[\w.-]+$"),
+                      Meaning("a fully qualified stack name (<org>/<project>/<stack>)")]
+
+
+# --- regions --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Partition:
+    label: str
+    pattern: str
+    regions: Mapping[str, str]  # name -> description ("Europe (Ireland)")
+
+
+@functools.cache
+def _partitions() -> tuple[tuple[_Partition, ...], str]:
+    """The AWS partitions and their regions, offline, and where the list comes from.
+
+    botocore ships them (``data/endpoints.json``), with each partition's region pattern and
+    each region's description. Where botocore is not installed (the program's own virtualenv
+    needs only requirements.txt), the region enum of pulumi-aws, whose provider checks the
+    region against its own list, stands in: the same names, without partitions.
+    """
+    try:
+        botocore = importlib.import_module("botocore")
+        loaders = importlib.import_module("botocore.loaders")
+    except ImportError:
+        aws = importlib.import_module("pulumi_aws")
+        names = sorted(region.value for region in aws.Region)
+        return ((_Partition("regions pulumi-aws knows", ".*", dict.fromkeys(names, "")),),
+                "pulumi-aws's list")
+    endpoints = loaders.Loader().load_data("endpoints")
+    partitions = tuple(
+        _Partition(f"regions of partition {partition['partition']}", partition["regionRegex"],
+                   {name: region.get("description", "")
+                    for name, region in sorted(partition["regions"].items())})
+        for partition in endpoints["partitions"])
+    return partitions, f"botocore {botocore.__version__}"
+
+
+def region_problem(region: str) -> str | None:
+    """Why ``region`` is not an AWS region, with the close ones and its partition's regions; or
+    None for a region."""
+    partitions, source = _partitions()
+    if any(region in partition.regions for partition in partitions):
+        return None
+    described = {name: description for partition in partitions
+                 for name, description in partition.regions.items()}
+    scored = sorted((-difflib.SequenceMatcher(None, region.lower(), name).ratio(), name)
+                    for name in described)
+    close = [name for score, name in scored if -score >= 0.8][:3]
+    hints = [repr(name) for name in close]
+    if not close and len(region) >= 3:
+        # A place name: "Ireland", "frankfurt", "Tokyo".
+        close = [name for name, description in described.items()
+                 if region.lower() in description.lower()][:3]
+        hints = [f"{name!r} ({described[name]})" for name in close]
+    home = next((p for p in partitions if re.fullmatch(p.pattern, region.lower())), None)
+    if home is None:
+        home = next((p for p in partitions if close and close[0] in p.regions), partitions[0])
+    suggestion = f"did you mean {_either(hints)}? " if hints else ""
+    return (f"{region!r} is not an AWS region; {suggestion}{home.label}: "
+            f"{', '.join(home.regions)} ({source})")
+
+
+def _known_region(region: str) -> str:
+    problem = region_problem(region)
+    if problem:
+        raise ValueError(problem)
+    return region
+
+
+AwsRegion = Annotated[str, AfterValidator(_known_region)]
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
@@ -108,19 +259,51 @@ class AccountSettings:
 
     id: AccountId
     deploy_role_arn: str
-    session_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{2,64}$")] = (
-        "blueprints-deploy")
+    session_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{2,64}$"),
+                            Meaning("a session name (2 to 64 letters, digits and _ + = , . @ -)")
+                            ] = "blueprints-deploy"
 
     @model_validator(mode="after")
     def _role_in_account(self) -> AccountSettings:
         match = ROLE_ARN.match(self.deploy_role_arn)
         if match is None:
-            raise ValueError(f"deployRoleArn {self.deploy_role_arn!r} is not an IAM role ARN "
-                             "(arn:aws:iam::<12 digits>:role/<name>)")
+            raise SettingsError([("deployRoleArn", f"{self.deploy_role_arn!r} is not an IAM "
+                                    "role ARN (arn:aws:iam::<12 digits>:role/<name>)")])
         if match.group(1) != self.id:
-            raise ValueError(f"deployRoleArn is in account {match.group(1)}, "
-                             f"but account.id is {self.id}")
+            raise SettingsError([("deployRoleArn", f"is in account {match.group(1)}, "
+                                    f"but account.id is {self.id}")])
         return self
+
+
+VPC_PREFIXES = (16, 24)
+
+
+def _vpc_cidr_size(value: Any) -> Any:
+    """A VPC range outside /16../24, said with the network it probably meant. Anything else
+    goes on to the IPv4 network check (a value with host bits set is worded by the reader)."""
+    if isinstance(value, ipaddress.IPv4Network):
+        value = str(value)
+    if not isinstance(value, str):
+        # pydantic would take the number 5 for 0.0.0.5/32.
+        raise ValueError(f"must be an IPv4 network in CIDR notation (such as 10.0.0.0/16), "
+                         f"not {json.dumps(value)}")
+    try:
+        given = ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        return value
+    low, high = VPC_PREFIXES
+    if low <= given.prefixlen <= high:
+        return value
+    address = value.split("/", 1)[0]
+    meant = ipaddress.IPv4Network(f"{address}/{min(max(given.prefixlen, low), high)}",
+                                  strict=False)
+    host_bits = ("" if str(given) == value else
+                 f" with host bits set (its network is {given})")
+    raise ValueError(f"{value} is a /{given.prefixlen}{host_bits}; a VPC takes /{low} to "
+                     f"/{high}: did you mean {meant}?")
+
+
+VpcCidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_vpc_cidr_size)]
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
@@ -131,7 +314,7 @@ class EnvironmentSettings:
     public and the next ones private, one of each per availability zone.
     """
 
-    vpc_cidr: ipaddress.IPv4Network
+    vpc_cidr: VpcCidr
     availability_zones: Annotated[int, Field(ge=2, le=6)] = 2
     public_subnet_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
     private_subnet_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
@@ -139,24 +322,29 @@ class EnvironmentSettings:
 
     @model_validator(mode="after")
     def _subnets_fit(self) -> EnvironmentSettings:
-        if not 16 <= self.vpc_cidr.prefixlen <= 24:
-            raise ValueError(f"vpcCidr {self.vpc_cidr} must be between /16 and /24")
-        problems = []
+        problems: list[tuple[str, str]] = []
+        zones = self.availability_zones
         for key, subnets in (("publicSubnetCidrs", self.public_subnet_cidrs),
                              ("privateSubnetCidrs", self.private_subnet_cidrs)):
-            if subnets and len(subnets) != self.availability_zones:
-                problems.append(f"{key} has {len(subnets)} entries; it needs one per availability "
-                                f"zone ({self.availability_zones})")
-            problems += [f"{key} entry {subnet} is outside vpcCidr {self.vpc_cidr}"
-                         for subnet in subnets if not subnet.subnet_of(self.vpc_cidr)]
-        given = [*self.public_subnet_cidrs, *self.private_subnet_cidrs]
-        problems += [f"subnets {a} and {b} overlap" for i, a in enumerate(given)
-                     for b in given[i + 1:] if a.overlaps(b)]
-        if self.nat_gateways is not None and self.nat_gateways > self.availability_zones:
-            problems.append(f"natGateways is {self.nat_gateways}, more than the "
-                            f"{self.availability_zones} availability zones")
+            if subnets and len(subnets) != zones:
+                entries = f"{len(subnets)} entr{'y' if len(subnets) == 1 else 'ies'}"
+                problems.append((key, f"has {entries}; it needs one per availability zone "
+                                      f"({zones})"))
+            problems += [(f"{key}[{index}]", f"{subnet} is outside vpcCidr {self.vpc_cidr}")
+                         for index, subnet in enumerate(subnets)
+                         if not subnet.subnet_of(self.vpc_cidr)]
+        given = [(f"publicSubnetCidrs[{i}]", subnet)
+                 for i, subnet in enumerate(self.public_subnet_cidrs)]
+        given += [(f"privateSubnetCidrs[{i}]", subnet)
+                  for i, subnet in enumerate(self.private_subnet_cidrs)]
+        problems += [(key, f"{subnet} overlaps {earlier_key} ({earlier})")
+                     for i, (key, subnet) in enumerate(given)
+                     for earlier_key, earlier in given[:i] if subnet.overlaps(earlier)]
+        if self.nat_gateways is not None and self.nat_gateways > zones:
+            problems.append(("natGateways", f"{self.nat_gateways} is more than the {zones} "
+                                            "availability zones"))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise SettingsError(problems)
         return self
 
     def subnet_cidrs(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -224,8 +412,107 @@ KNOWN_KEYS = ("stage", "account", "externalId", "tags", "logRetentionDays", "lam
               "environment", "environmentStack", "services", "apiKeys")
 API_KEY = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 
+# --- reading and wording -------------------------------------------------------------------
+
+_Node = tuple[Any, list[Any]]  # a settings type without Annotated or Optional, and its metadata
+_UNIONS = (Union, types.UnionType)
+
+
+def _node(kind: Any, metadata: Sequence[Any] = ()) -> _Node:
+    found = list(metadata)
+    while True:
+        if get_origin(kind) is Annotated:
+            kind, *extra = get_args(kind)
+            for item in extra:
+                found += item.metadata if isinstance(item, FieldInfo) else [item]
+        elif get_origin(kind) in _UNIONS and len(members := [
+                member for member in get_args(kind) if member is not type(None)]) == 1:
+            kind = members[0]
+        else:
+            return kind, found
+
+
+def _fields(kind: Any) -> dict[str, FieldInfo]:
+    """A settings dataclass's fields by the name stack files use (camelCase)."""
+    fields = getattr(kind, "__pydantic_fields__", None) or {}
+    return {info.alias or to_camel(name): info for name, info in fields.items()}
+
+
+def _child(node: _Node, part: Any, key_of: bool) -> _Node | None:
+    kind = node[0]
+    members = [m for m in get_args(kind) if m is not type(None)] if get_origin(kind) in _UNIONS \
+        else [kind]
+    for member in (_node(m)[0] for m in members):
+        fields = _fields(member)
+        if fields:
+            fields.update(getattr(member, "__pydantic_fields__", {}))
+            if part in fields:
+                return _node(fields[part].annotation, fields[part].metadata)
+            continue
+        origin, args = get_origin(member), get_args(member)
+        if origin in (dict, Mapping) and len(args) == 2:
+            return _node(args[0] if key_of else args[1])
+        if origin is tuple and args:
+            if len(args) == 2 and args[1] is Ellipsis:
+                return _node(args[0])
+            if isinstance(part, int) and part < len(args):
+                return _node(args[part])
+        if origin in (list, set, frozenset, Sequence) and args:
+            return _node(args[0])
+    return None
+
+
+def _node_at(kind: Any, loc: Sequence[Any]) -> _Node | None:
+    """The settings type at an error's location inside ``kind``."""
+    node: _Node | None = _node(kind)
+    for index, part in enumerate(loc):
+        if part == "[key]" or node is None:
+            continue
+        node = _child(node, part, key_of=index + 1 < len(loc) and loc[index + 1] == "[key]")
+    return node
+
+
+def _path(loc: Sequence[Any]) -> str:
+    """``("versions", "v1", "headerValues", 0)`` as ``versions.v1.headerValues[0]``."""
+    path = ""
+    for part in loc:
+        if part == "[key]":
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part if part != '' else chr(34) * 2}"
+    return path.removeprefix(".")
+
+
+def _number(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _range(metadata: Sequence[Any]) -> str:
+    """The bounds a setting's metadata sets, in words: "from 128 to 10240", "at least 1"."""
+    bounds: dict[str, Any] = {}
+    for item in metadata:
+        for name in ("ge", "gt", "le", "lt"):
+            if getattr(item, name, None) is not None:
+                bounds[name] = getattr(item, name)
+    low = next(((name, bounds[name]) for name in ("ge", "gt") if name in bounds), None)
+    high = next(((name, bounds[name]) for name in ("le", "lt") if name in bounds), None)
+    if low and high and low[0] == "ge" and high[0] == "le":
+        return f"from {_number(low[1])} to {_number(high[1])}"
+    words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
+    return " and ".join(f"{words[name]} {_number(bound)}"
+                        for name, bound in (bound for bound in (low, high) if bound))
+
+
+def _setting_names(node: _Node | None) -> list[str]:
+    return list(_fields(node[0])) if node else []
+
+
 class _Reader:
-    """Reads keys of one namespace and collects every problem instead of stopping at the first."""
+    """Reads keys and collects every problem, worded for people, instead of stopping at the
+    first one. Keys are relative to the project's namespace unless they name their own
+    (``aws:region``)."""
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
@@ -233,33 +520,160 @@ class _Reader:
         self.problems: list[str] = []
 
     def key(self, key: str) -> str:
-        return f"{self.namespace}:{key}"
+        return key if ":" in key else f"{self.namespace}:{key}"
 
     def raw(self, key: str, *, structured: bool = False) -> Any:
-        value = self.config.get(key)
+        space, _, name = self.key(key).partition(":")
+        value = pulumi.Config(space).get(name)
         if value is None or not structured:
             return value
         try:
             return json.loads(value)
         except json.JSONDecodeError:
-            self.problems.append(f"{self.key(key)}: must be an object, not {value!r}")
+            self.problems.append(f"{self.key(key)}: must be an object, not "
+                                 f"{self.shown(key, value)}")
             return None
+
+    def secret(self, key: str) -> bool:
+        top = self.key(key).split(".", 1)[0]
+        return runtime_config.is_config_secret(top)
+
+    def shown(self, key: str, value: Any) -> str:
+        """A value as a message quotes it; never the value of a secret key."""
+        if self.secret(key):
+            return "[secret]"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if value is None:
+            return "null"
+        if isinstance(value, (int, float)):
+            return _number(value)
+        if isinstance(value, (list, dict)):
+            text = json.dumps(value)
+            return text if len(text) <= 60 else f"{text[:57]}..."
+        return repr(value)
 
     def validate(self, key: str, kind: Any, value: Any) -> Any:
         try:
             return TypeAdapter(kind).validate_python(value)
         except ValidationError as error:
-            for detail in error.errors(include_url=False):
-                path = ".".join(str(part) for part in detail["loc"])
-                where = f"{self.key(key)}.{path}" if path else self.key(key)
-                message = detail["msg"].removeprefix("Value error, ")
-                if detail["type"] == "unexpected_keyword_argument":
-                    message = "is not a known setting"
-                    fields = getattr(kind, "__pydantic_fields__", {})
-                    if len(detail["loc"]) == 1 and fields:
-                        message += f"; known settings: {', '.join(map(to_camel, fields))}"
-                self.problems.append(f"{where}: {message}")
+            details = error.errors(include_url=False)
+            # A misspelt setting that is also a required one: the suggestion says it all.
+            suggested = set()
+            for detail in details:
+                if detail["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
+                    names = _setting_names(_node_at(kind, detail["loc"][:-1]))
+                    close = difflib.get_close_matches(str(detail["loc"][-1]), names, n=1)
+                    suggested |= {(*detail["loc"][:-1], name) for name in close}
+            # A list with a bad entry is not also too short "after validation".
+            inside = {tuple(d["loc"][:i]) for d in details for i in range(len(d["loc"]))}
+            for detail in details:
+                if detail["type"].startswith("missing") and tuple(detail["loc"]) in suggested:
+                    continue
+                if detail["type"] == "too_short" and tuple(detail["loc"]) in inside:
+                    continue
+                for loc, message in self._explain(key, kind, detail):
+                    path = _path(loc)
+                    where = self.key(key) + ("" if not path else
+                                             path if path.startswith("[") else f".{path}")
+                    self.problems.append(f"{where}: {message}")
             return None
+
+    def _explain(self, key: str, kind: Any, detail: Any) -> list[tuple[tuple[Any, ...], str]]:
+        """One pydantic error as people read it: ``[(location, message)]``."""
+        loc, value, ctx = tuple(detail["loc"]), detail["input"], detail.get("ctx") or {}
+        error_type: str = detail["type"]
+        node = _node_at(kind, loc)
+        metadata = node[1] if node else []
+        shown = self.shown(key, value)
+        bounds = _range(metadata)
+        within = f" {bounds}" if bounds else ""
+        relative = ".".join(filter(None, (self.key(key).partition(":")[2], _path(loc))))
+        if error_type in ("value_error", "assertion_error"):
+            raised = ctx.get("error")
+            if isinstance(raised, SettingsError):
+                return [((*loc, problem_key), message)
+                        for problem_key, message in raised.problems]
+            if isinstance(raised, NotAllowedError):
+                return [(loc, _not_allowed(self.shown(key, raised.value), raised.value,
+                                           raised.allowed, hint=not self.secret(key)))]
+            message = str(raised) if raised is not None else detail["msg"]
+            if self.secret(key) and isinstance(value, str) and len(value) >= 4:
+                message = message.replace(value, "[secret]")
+            return [(loc, message)]
+        if error_type in ("unexpected_keyword_argument", "extra_forbidden"):
+            names = _setting_names(_node_at(kind, loc[:-1]))
+            close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+            suggestion = f"did you mean {close[0]!r}? " if close else ""
+            known = f"known settings: {', '.join(names)}" if names else ""
+            return [(loc, f"is not a known setting; {suggestion}{known}".rstrip("; "))]
+        if error_type.startswith("missing"):
+            return [(loc, "is required")]
+        if error_type.startswith("int_"):
+            return [(loc, f"must be a whole number{within}, not {shown}")]
+        if error_type.startswith("float_") or error_type == "finite_number":
+            return [(loc, f"must be a number{within}, not {shown}")]
+        if error_type.startswith("bool_"):
+            return [(loc, f"must be true or false, not {shown}")]
+        if error_type in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+            given = shown.strip("'") if isinstance(value, str) else shown
+            return [(loc, f"must be {bounds or detail['msg'].removeprefix('Input should be ')}"
+                          f", not {given}")]
+        if error_type == "string_type":
+            if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and not self.secret(key):
+                flag = "--path --type string" if "." in relative else "--type string"
+                return [(loc, f"must be a string, not the number {shown}; quote it in the "
+                              f"stack file, or set it with `pulumi config set {flag} "
+                              f"{relative} {shown}`")]
+            return [(loc, f"must be a string, not {shown}")]
+        if error_type == "string_too_short":
+            length = ctx.get("min_length", 1)
+            return [(loc, "must not be empty" if length == 1 else
+                          f"must have at least {length} characters")]
+        if error_type == "string_too_long":
+            return [(loc, f"must have at most {ctx.get('max_length')} characters")]
+        if error_type == "string_pattern_mismatch":
+            meaning = next((item.text for item in metadata if isinstance(item, Meaning)), None)
+            if meaning:
+                return [(loc, f"{shown} is not {meaning}")]
+            return [(loc, f"{shown} does not have the required form (the pattern "
+                          f"{ctx.get('pattern')})")]
+        if error_type in ("too_short", "too_long"):
+            count = ctx.get("min_length" if error_type == "too_short" else "max_length", 0)
+            entries = f"{count} entr{'y' if count == 1 else 'ies'}"
+            return [(loc, f"needs at least {entries}" if error_type == "too_short"
+                          else f"takes at most {entries}")]
+        if error_type in ("literal_error", "enum"):
+            bare = node[0] if node else None
+            allowed: list[Any] = list(get_args(bare)) if get_origin(bare) is Literal else [
+                item.strip("'") for item in re.split(r", | or ", ctx.get("expected", ""))]
+            return [(loc, _not_allowed(shown, value, allowed, hint=not self.secret(key)))]
+        if error_type in ("dict_type", "dataclass_type", "dataclass_args_type", "model_type",
+                          "model_attributes_type"):
+            names = _setting_names(node)
+            settings = f" of settings ({', '.join(names)})" if names else ""
+            return [(loc, f"must be an object{settings}, not {shown}")]
+        if error_type in ("tuple_type", "list_type", "set_type", "frozen_set_type"):
+            one = "" if isinstance(value, (dict, list)) or self.secret(key) else (
+                f"; write [{_number(value) if isinstance(value, (int, float)) else value}] "
+                "for one entry")
+            return [(loc, f"must be a list, not {shown}{one}")]
+        if error_type == "ip_v4_network":
+            return [(loc, self._network(key, value, shown))]
+        if error_type == "ip_v4_address":
+            return [(loc, f"{shown} is not an IPv4 address (such as 10.0.0.1)")]
+        return [(loc, f"{shown} is not valid here ({detail['msg']})")]
+
+    def _network(self, key: str, value: Any, shown: str) -> str:
+        if isinstance(value, str) and not self.secret(key):
+            try:
+                network = ipaddress.IPv4Network(value, strict=False)
+            except ValueError:
+                pass
+            else:
+                return f"{value} has host bits set; did you mean {network}?"
+        return f"{shown} is not an IPv4 network in CIDR notation (such as 10.0.0.0/16)"
 
     def read(self, key: str, kind: Any, *, required: bool = False,
              structured: bool = False, default: Any = None) -> Any:
@@ -320,9 +734,7 @@ def load(services: Mapping[str, type] | None = None) -> StackConfig:
     )
 
     environment = reader.read("environment", EnvironmentSettings, structured=True)
-    environment_stack = reader.read(
-        "environmentStack",
-        Annotated[str, StringConstraints(pattern=r"^[\w.-]+/[\w.-]+/[\w.-]+$")])
+    environment_stack = reader.read("environmentStack", StackName)
     has_environment = reader.raw("environment") is not None
     if has_environment == (reader.raw("environmentStack") is not None):
         reader.problems.append(
@@ -382,16 +794,8 @@ def _api_key_problems(key: str) -> list[str]:
 
 
 def _read_region(reader: _Reader) -> str | None:
-    region = pulumi.Config("aws").get("region")
-    if region is None:
-        reader.problems.append("aws:region: is required; set it with "
-                               "`pulumi config set aws:region <region>`")
-    elif not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", region):
-        reader.problems.append(f"aws:region: {region!r} is not an AWS region name "
-                               "(such as eu-west-1)")
-    else:
-        return region
-    return None
+    region: str | None = reader.read("aws:region", AwsRegion, required=True)
+    return region
 
 
 def _read_services(reader: _Reader, catalog: Mapping[str, type]) -> dict[str, Any]:
@@ -399,16 +803,25 @@ def _read_services(reader: _Reader, catalog: Mapping[str, type]) -> dict[str, An
     known = ", ".join(sorted(catalog)) or "none yet"
     chosen: dict[str, Any] = {}
     for name, value in section.items():
+        key = f"{reader.key('services')}.{name}"
         if name not in catalog:
-            reader.problems.append(f"{reader.key('services')}.{name}: is not a catalog service; "
+            hint = difflib.get_close_matches(name, list(catalog), n=1)
+            suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+            reader.problems.append(f"{key}: is not a catalog service; {suggestion}"
                                    f"known services: {known}")
             continue
         if not isinstance(value, dict | None):
-            reader.problems.append(f"{reader.key('services')}.{name}: must be an object of "
-                                   "the service's settings")
+            reader.problems.append(f"{key}: must be an object of the service's settings "
+                                   f"({', '.join(_setting_names(_node(catalog[name])))}), not "
+                                   f"{reader.shown('services', value)}")
             continue
         body = dict(value or {})
-        if body.pop("enabled", True) is False:
+        enabled = body.pop("enabled", True)
+        if not isinstance(enabled, bool):
+            reader.problems.append(f"{key}.enabled: must be true or false, not "
+                                   f"{reader.shown('services', enabled)}")
+            continue
+        if not enabled:
             continue
         settings = reader.validate(f"services.{name}", catalog[name], body)
         if settings is not None:
