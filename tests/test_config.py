@@ -14,7 +14,6 @@ from components import config
 from tools import plan
 from tools.mock_runtime import (
     SECRET_PLACEHOLDER,
-    PlanError,
     config_from_mapping,
     load_stack_file,
     run_program,
@@ -287,16 +286,38 @@ def test_missing_required_keys_are_all_reported_at_once() -> None:
     assert all("is required" in p for p in found)
 
 
-def test_a_missing_stage_stops_the_plan_as_the_cli_would() -> None:
+def test_a_missing_stage_is_reported_with_every_other_problem() -> None:
     # `stage` is declared in Pulumi.yaml without a default: the CLI refuses the stack before
-    # the program runs, and so does the offline plan.
-    with pytest.raises(PlanError, match="Stack 'dev' is missing configuration value 'stage'"):
-        run_stack("dev", config_overrides={"blueprints:stage": None})
+    # the program runs. The offline plan says so, together with what the program finds.
+    found = problems_of(stage=None, logRetentionDays=2)
+    assert found == [
+        "blueprints:stage: is required (Pulumi.yaml declares it with no default); set it with "
+        "`pulumi config set stage <value>`",
+        "blueprints:logRetentionDays: 2 is not allowed; use one of 1, 3, 5, 7, 14, 30, 60, 90, "
+        "120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"]
 
 
-def test_a_declared_key_of_the_wrong_type_stops_the_plan_as_the_cli_would() -> None:
-    with pytest.raises(PlanError, match="key 'powertoolsLayerVersion' must be of type 'integer'"):
-        run_stack("dev", config_overrides={"blueprints:powertoolsLayerVersion": "latest"})
+def test_a_declared_key_of_the_wrong_type_is_reported_with_every_other_problem() -> None:
+    found = problems_of(powertoolsLayerVersion="abc", stage="qa",
+                        services=dev_services(headerVersioning={"headerNmae": "Accept"}))
+    assert found[0] == ("blueprints:powertoolsLayerVersion: must be an integer, not 'abc' "
+                        "(Pulumi.yaml declares it `type: integer`; the CLI checks that before "
+                        "the program runs)")
+    assert found[1:] == [
+        "blueprints:stage: 'qa' is not allowed; use one of dev, staging, prod",
+        "blueprints:services.headerVersioning.headerNmae: is not a known setting; did you mean "
+        "'headerName'? known settings: versions, headerName, cacheTtlSeconds, cacheMaxEntries, "
+        "replicaRegions, domain, webAclArn, accessLogging, priceClass, routerMemorySize, "
+        "routerTimeout"]
+
+
+def test_a_declared_key_of_the_wrong_type_alone_still_fails() -> None:
+    # The program would read "27.5" as it pleases; the CLI refuses it, and so does the plan.
+    with pytest.raises(config.ConfigError) as raised:
+        run_stack("dev", config_overrides={"blueprints:powertoolsLayerVersion": 27.5})
+    assert raised.value.problems == [
+        "blueprints:powertoolsLayerVersion: must be an integer, not 27.5 (Pulumi.yaml declares "
+        "it `type: integer`; the CLI checks that before the program runs)"]
 
 
 def test_api_keys_must_be_a_secret_map_of_well_formed_keys() -> None:

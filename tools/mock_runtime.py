@@ -19,7 +19,7 @@ import logging
 import runpy
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
+
+from components.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET_PLACEHOLDER = "offline-placeholder-for-a-secure-value"  # noqa: S105 (not a secret)
@@ -472,10 +474,16 @@ def stack_names(root: Path = ROOT) -> list[str]:
 
 @dataclass(frozen=True)
 class StackConfig:
-    """Config as the CLI hands it to the program: flat keys, string values."""
+    """Config as the CLI hands it to the program: flat keys, string values.
+
+    ``problems`` are what the CLI would refuse the stack for before the program runs (a key that
+    ``Pulumi.yaml`` declares missing, or of the wrong type); ``run_program`` reports them together
+    with the program's own configuration problems.
+    """
 
     values: dict[str, str]
     secret_keys: tuple[str, ...]
+    problems: tuple[str, ...] = ()
 
     def get(self, key: str) -> str | None:
         return self.values.get(key)
@@ -518,8 +526,9 @@ def config_from_mapping(config: Mapping[str, Any], root: Path = ROOT,
                         stack: str = "test") -> StackConfig:
     """Project defaults from ``Pulumi.yaml`` overlaid with ``config`` (a stack file's section).
 
-    Like the CLI, it refuses a stack that lacks a declared key with no default, or gives a
-    declared key a value of the wrong type; the program never runs in either case.
+    Like the CLI, it finds a stack that lacks a declared key with no default, or gives a
+    declared key a value of the wrong type. The CLI would stop there; the problems are kept in
+    the result instead, so that the plan reports them with every other one.
     """
     project = project_file(root)
     name = project["name"]
@@ -531,17 +540,18 @@ def config_from_mapping(config: Mapping[str, Any], root: Path = ROOT,
                 for key, declaration in (project.get("config") or {}).items()
                 if isinstance(declaration, dict)}
     given = {full(key): raw for key, raw in config.items()}
-    missing = sorted(key.split(":", 1)[1] for key, declaration in declared.items()
-                     if key not in given and "default" not in declaration)
-    if missing:
-        raise PlanError(f"Stack '{stack}' is missing configuration value"
-                        f"{'s' if len(missing) > 1 else ''} "
-                        f"{', '.join(repr(key) for key in missing)}")
+    problems = [f"{key}: is required (Pulumi.yaml declares it with no default); set it with "
+                f"`pulumi config set {key.split(':', 1)[1] if key.startswith(name + ':') else key}"
+                " <value>`"
+                for key, declaration in sorted(declared.items())
+                if key not in given and "default" not in declaration]
     for key, raw in given.items():
         kind = declared.get(key, {}).get("type")
         if not isinstance(raw, dict) and not _fits(kind, raw):
-            raise PlanError(f"Stack '{stack}' with configuration key '{key.split(':', 1)[1]}' "
-                            f"must be of type '{kind}'")
+            shown = repr(raw) if isinstance(raw, str) else json.dumps(raw)
+            problems.append(f"{key}: must be {_KIND_WORDS.get(str(kind), kind)}, not {shown} "
+                            f"(Pulumi.yaml declares it `type: {kind}`; the CLI checks that "
+                            "before the program runs)")
 
     values = {key: _as_config_string(declaration["default"])
               for key, declaration in declared.items() if "default" in declaration}
@@ -551,7 +561,22 @@ def config_from_mapping(config: Mapping[str, Any], root: Path = ROOT,
         values[key] = _as_config_string(value)
         if is_secret:
             secret_keys.append(key)
-    return StackConfig(values, tuple(secret_keys))
+    return StackConfig(values, tuple(secret_keys), tuple(problems))
+
+
+_KIND_WORDS = {"integer": "an integer", "boolean": "true or false"}
+
+
+def _with_cli_problems(cli_problems: Sequence[str], error: BaseException | None) -> Exception:
+    """The CLI's problems first, then the program's own about other keys, as one error."""
+    keys = [problem.split(": ", 1)[0] for problem in cli_problems]
+
+    def about_another_key(problem: str) -> bool:
+        key = problem.split(": ", 1)[0]
+        return not any(key == k or key.startswith((f"{k}.", f"{k}[")) for k in keys)
+
+    found = list(getattr(error, "problems", None) or [])
+    return ConfigError([*cli_problems, *filter(about_another_key, found)])
 
 
 def load_stack_file(stack: str, root: Path = ROOT) -> dict[str, Any]:
@@ -578,6 +603,8 @@ def run_program(program: Callable[[], Any], *, stack: str = "test",
     """Runs ``program`` inside a fresh mock runtime and returns what it declared.
 
     The run has its own context and event loop, so nothing leaks from one run to the next.
+    When ``config`` has problems the CLI would stop at, the program runs all the same, and the
+    run fails with a ``ConfigError`` listing them and the program's own.
     """
     config = config or StackConfig({}, ())
     account = _placeholder_account(config) or DEFAULT_ACCOUNT
@@ -611,7 +638,14 @@ def run_program(program: Callable[[], Any], *, stack: str = "test",
             _drain(loop, failed)
             asyncio.set_event_loop(None)
 
-    contextvars.copy_context().run(run)
+    try:
+        contextvars.copy_context().run(run)
+    except Exception as error:
+        if config.problems:
+            raise _with_cli_problems(config.problems, error) from error
+        raise
+    if config.problems:
+        raise _with_cli_problems(config.problems, None)
     stack_urn = f"urn:pulumi:{stack}::{settings.project}::pulumi:pulumi:Stack::" \
                 f"{settings.project}-{stack}"
     return StackRun(stack=stack, resources=monitor.recorded,
