@@ -82,7 +82,6 @@ class Queue(pulumi.ComponentResource):
         self.queue = _sqs_queue(
             f"{name}-queue", args, self, defaults.protect,
             message_retention_seconds=args.message_retention_seconds,
-            visibility_timeout_seconds=args.visibility_timeout_seconds,
             redrive_policy=pulumi.Output.json_dumps({
                 "deadLetterTargetArn": self.dead_letter_queue.arn,
                 "maxReceiveCount": args.max_receive_count,
@@ -132,9 +131,10 @@ class Queue(pulumi.ComponentResource):
 
 def _sqs_queue(resource_name: str, args: QueueArgs, parent: pulumi.Resource, protect: bool, *,
                message_retention_seconds: int,
-               visibility_timeout_seconds: int | None = None,
                redrive_policy: pulumi.Input[str] | None = None) -> aws.sqs.Queue:
-    """One of the pair. A FIFO queue needs a FIFO DLQ, and redriven messages stay encrypted."""
+    """One of the pair. A FIFO queue needs a FIFO DLQ, and redriven messages stay encrypted.
+    Both have the visibility timeout of the consumer: whoever drains the DLQ, by hand or by
+    redriving it to a function, needs as long as the first consumer did."""
     customer_key = args.kms_key_arn is not None
     return aws.sqs.Queue(
         resource_name,
@@ -143,7 +143,7 @@ def _sqs_queue(resource_name: str, args: QueueArgs, parent: pulumi.Resource, pro
         kms_master_key_id=args.kms_key_arn,
         sqs_managed_sse_enabled=None if customer_key else True,
         message_retention_seconds=message_retention_seconds,
-        visibility_timeout_seconds=visibility_timeout_seconds,
+        visibility_timeout_seconds=args.visibility_timeout_seconds,
         redrive_policy=redrive_policy,
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )

@@ -213,7 +213,8 @@ class HeaderVersionedApi(ServiceComponent):
                                            path_part=HELLO_PATH, opts=opts)
         method = aws.apigateway.Method(f"{name}-get-{HELLO_PATH}", rest_api=api.api_id,
                                        resource_id=resource.id, http_method="GET",
-                                       authorization="AWS_IAM", opts=opts)
+                                       authorization="AWS_IAM", api_key_required=False,
+                                       opts=opts)
         integration = aws.apigateway.Integration(
             f"{name}-get-{HELLO_PATH}", rest_api=api.api_id, resource_id=resource.id,
             http_method=method.http_method, type="AWS_PROXY", integration_http_method="POST",

@@ -1,0 +1,223 @@
+"""Provider defaults that the program sets on purpose, for every resource type it declares.
+
+The mocks apply none of pulumi-aws's defaults, so a test of inputs cannot see what the provider
+fills in for an argument left unset: an authorizer's identity source (the Authorization header,
+which made every request without one a 401), a stage's logging level, a table's billing mode.
+``ON_PURPOSE`` lists, for every type the stacks declare, the arguments whose provider default
+would change behaviour, each with that default; every resource of the type must set them. A
+type with no entry fails the test until its defaults have been read (an empty entry says they
+were, and none matters). The variants plan the branches that stack files leave off.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import pytest
+
+from tools.mock_runtime import StackRun, load_stack_file, run_stack, stack_names
+
+ON_PURPOSE: dict[str, dict[str, str]] = {
+    "aws:apigateway/account:Account": {
+        "cloudwatchRoleArn": "none: REST stages cannot write execution logs"},
+    "aws:apigateway/apiKey:ApiKey": {"enabled": "true; stated so a key is never off by accident"},
+    "aws:apigateway/authorizer:Authorizer": {
+        "type": "TOKEN",
+        "identitySource": "method.request.header.Authorization: 401 without that header, "
+                          "before the authorizer runs",
+        "authorizerResultTtlInSeconds": "300 s of cached answers"},
+    "aws:apigateway/basePathMapping:BasePathMapping": {
+        "stageName": "none: the stage name becomes part of every path"},
+    "aws:apigateway/deployment:Deployment": {"triggers": "none: changes are never redeployed"},
+    "aws:apigateway/domainName:DomainName": {
+        "securityPolicy": "TLS_1_0", "endpointConfiguration.types": "EDGE"},
+    "aws:apigateway/integration:Integration": {},
+    "aws:apigateway/integrationResponse:IntegrationResponse": {},
+    "aws:apigateway/method:Method": {
+        "authorization": "required, no default; NONE is an open method",
+        "apiKeyRequired": "false: a metered API would serve calls without a key"},
+    "aws:apigateway/methodResponse:MethodResponse": {},
+    "aws:apigateway/methodSettings:MethodSettings": {
+        "settings.loggingLevel": "OFF", "settings.metricsEnabled": "false",
+        "settings.dataTraceEnabled": "false, stated so it is never on by accident",
+        "settings.throttlingRateLimit": "-1: no limit",
+        "settings.throttlingBurstLimit": "-1: no limit",
+        "settings.cachingEnabled": "false, stated with the stage's cache cluster"},
+    "aws:apigateway/model:Model": {},
+    "aws:apigateway/requestValidator:RequestValidator": {
+        "validateRequestBody": "false", "validateRequestParameters": "false"},
+    "aws:apigateway/resource:Resource": {},
+    "aws:apigateway/response:Response": {},
+    "aws:apigateway/restApi:RestApi": {
+        "endpointConfiguration.types": "EDGE", "apiKeySource": "HEADER",
+        "disableExecuteApiEndpoint": "false", "securityPolicy": "TLS_1_0"},
+    "aws:apigateway/stage:Stage": {
+        "xrayTracingEnabled": "false", "accessLogSettings.destinationArn": "no access logs",
+        "cacheClusterEnabled": "false, stated with the method settings"},
+    "aws:apigateway/usagePlan:UsagePlan": {
+        "throttleSettings.rateLimit": "no per-key limit",
+        "throttleSettings.burstLimit": "no per-key limit"},
+    "aws:apigateway/usagePlanKey:UsagePlanKey": {},
+    "aws:apigatewayv2/api:Api": {"disableExecuteApiEndpoint": "false"},
+    "aws:apigatewayv2/apiMapping:ApiMapping": {},
+    "aws:apigatewayv2/authorizer:Authorizer": {"identitySources": "required for JWT"},
+    "aws:apigatewayv2/domainName:DomainName": {
+        "domainNameConfiguration.securityPolicy": "required; TLS_1_2 is the only choice",
+        "domainNameConfiguration.endpointType": "required; REGIONAL"},
+    "aws:apigatewayv2/integration:Integration": {
+        "payloadFormatVersion": "1.0: the handlers read version 2.0 events"},
+    "aws:apigatewayv2/route:Route": {"authorizationType": "NONE: an open route"},
+    "aws:apigatewayv2/stage:Stage": {
+        "autoDeploy": "false: routes are never deployed",
+        "accessLogSettings.destinationArn": "no access logs",
+        "defaultRouteSettings.throttlingRateLimit": "no limit",
+        "defaultRouteSettings.throttlingBurstLimit": "no limit"},
+    "aws:cloudfront/distribution:Distribution": {
+        "httpVersion": "http2", "isIpv6Enabled": "false", "priceClass": "PriceClass_All",
+        "viewerCertificate.minimumProtocolVersion": "TLSv1 with a custom certificate",
+        "defaultCacheBehavior.compress": "false; stated, since it depends on the cache policy",
+        "restrictions.geoRestriction.restrictionType": "required; none"},
+    "aws:cloudfront/originRequestPolicy:OriginRequestPolicy": {},
+    "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": {},
+    "aws:cloudwatch/logDelivery:LogDelivery": {},
+    "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": {
+        "outputFormat": "the source's own format"},
+    "aws:cloudwatch/logDeliverySource:LogDeliverySource": {},
+    "aws:cloudwatch/logGroup:LogGroup": {"retentionInDays": "0: logs kept forever"},
+    "aws:cognito/userPool:UserPool": {
+        "mfaConfiguration": "OFF", "deletionProtection": "INACTIVE",
+        "usernameConfiguration.caseSensitive": "case-sensitive, and unchangeable later",
+        "userPoolTier": "ESSENTIALS today; stated so that a change of AWS default is not ours",
+        "emailConfiguration.emailSendingAccount": "COGNITO_DEFAULT: 50 emails a day",
+        "passwordPolicy.minimumLength": "8",
+        "adminCreateUserConfig.allowAdminCreateUserOnly": "false: anyone may sign up"},
+    "aws:cognito/userPoolClient:UserPoolClient": {
+        "preventUserExistenceErrors": "LEGACY: sign-in errors tell which users exist",
+        "enableTokenRevocation": "true, stated", "generateSecret": "false, stated",
+        "explicitAuthFlows": "every flow, passwords in the clear included",
+        "refreshTokenValidity": "30 days", "accessTokenValidity": "60 minutes"},
+    "aws:dynamodb/table:Table": {
+        "billingMode": "PROVISIONED", "pointInTimeRecovery.enabled": "false",
+        "deletionProtectionEnabled": "false"},
+    "aws:dynamodb/tableItem:TableItem": {},
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": {},
+    "aws:ec2/eip:Eip": {"domain": "vpc, stated"},
+    "aws:ec2/flowLog:FlowLog": {"maxAggregationInterval": "600 s", "trafficType": "required"},
+    "aws:ec2/internetGateway:InternetGateway": {},
+    "aws:ec2/natGateway:NatGateway": {"connectivityType": "public, stated"},
+    "aws:ec2/route:Route": {},
+    "aws:ec2/routeTable:RouteTable": {},
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": {},
+    "aws:ec2/securityGroup:SecurityGroup": {},
+    "aws:ec2/subnet:Subnet": {"mapPublicIpOnLaunch": "false, stated per subnet kind"},
+    "aws:ec2/vpc:Vpc": {
+        "enableDnsHostnames": "false: interface endpoints' private DNS cannot work",
+        "enableDnsSupport": "true, stated"},
+    "aws:ec2/vpcEndpoint:VpcEndpoint": {"vpcEndpointType": "Gateway"},
+    "aws:ecs/cluster:Cluster": {"settings": "Container Insights off"},
+    "aws:iam/role:Role": {},
+    "aws:iam/rolePolicy:RolePolicy": {},
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": {},
+    "aws:kms/alias:Alias": {},
+    "aws:kms/key:Key": {"enableKeyRotation": "false", "deletionWindowInDays": "30"},
+    "aws:lambda/alias:Alias": {},
+    "aws:lambda/function:Function": {
+        "architectures": "x86_64", "memorySize": "128 MB", "timeout": "3 s",
+        "runtime": "none: a zip function needs one", "publish": "false, stated"},
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": {
+        "maximumRetryAttempts": "2", "maximumEventAgeInSeconds": "6 hours"},
+    "aws:lambda/layerVersion:LayerVersion": {
+        "compatibleArchitectures": "none listed", "compatibleRuntimes": "none listed"},
+    "aws:lambda/permission:Permission": {
+        "sourceArn": "none: any resource of the principal service may invoke"},
+    "aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig": {},
+    "aws:s3/accessPoint:AccessPoint": {
+        "publicAccessBlockConfiguration.blockPublicAcls": "true, stated",
+        "publicAccessBlockConfiguration.blockPublicPolicy": "true, stated",
+        "publicAccessBlockConfiguration.ignorePublicAcls": "true, stated",
+        "publicAccessBlockConfiguration.restrictPublicBuckets": "true, stated"},
+    "aws:s3/bucket:Bucket": {"forceDestroy": "false, stated"},
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": {},
+    "aws:s3/bucketNotification:BucketNotification": {},
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": {},
+    "aws:s3/bucketPolicy:BucketPolicy": {},
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": {
+        "blockPublicAcls": "false", "blockPublicPolicy": "false", "ignorePublicAcls": "false",
+        "restrictPublicBuckets": "false"},
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": {},
+    "aws:s3/bucketVersioning:BucketVersioning": {},
+    "aws:s3control/objectLambdaAccessPoint:ObjectLambdaAccessPoint": {
+        "configuration.cloudWatchMetricsEnabled": "false"},
+    "aws:s3control/objectLambdaAccessPointPolicy:ObjectLambdaAccessPointPolicy": {},
+    "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": {},
+    "aws:sqs/queue:Queue": {
+        "messageRetentionSeconds": "4 days", "visibilityTimeoutSeconds": "30 s"},
+    "aws:sqs/queuePolicy:QueuePolicy": {},
+    "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": {},
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": {},
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": {},
+    "aws:wafv2/webAcl:WebAcl": {},
+    "aws:wafv2/webAclAssociation:WebAclAssociation": {},
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": {
+        "redactedFields": "nothing redacted: keys and tokens in the logs"},
+}
+
+
+def _services_with(stack: str, **changes: dict[str, Any]) -> dict[str, Any]:
+    """The stack's services section with some services' settings changed."""
+    services = copy.deepcopy(load_stack_file(stack)["config"]["blueprints:services"])
+    for service, settings in changes.items():
+        services[service] = {**services[service], **settings}
+    return {"blueprints:services": services}
+
+
+# The branches stack files leave off: (stack, config overrides).
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    **{stack: (stack, {}) for stack in stack_names()},
+    "dev, header keys and an edge API": ("dev", _services_with(
+        "dev", queryKeyApi={"acceptHeaderKey": True, "endpointType": "EDGE"})),
+    "dev, JWT matcher and an existing pool": ("dev", _services_with(
+        "dev", entityResolution={"auth": {"type": "jwt", "issuer": "https://id.example.com",
+                                          "audience": ["matcher"]}},
+        documentWatermark={"cognito": {"userPoolId": "eu-west-1_AbC123",
+                                       "clientIds": ["client"]}})),
+}
+
+
+@cache
+def planned(variant: str) -> StackRun:
+    stack, overrides = VARIANTS[variant]
+    return run_stack(stack, config_overrides=overrides)
+
+
+def _present(value: Any, path: list[str]) -> Iterator[bool]:
+    """Whether ``path`` is set, for each place it can be (every element of a list)."""
+    if not path:
+        yield value is not None
+    elif isinstance(value, list):
+        for element in value:
+            yield from _present(element, path)
+    elif isinstance(value, dict):
+        yield from _present(value.get(path[0]), path[1:])
+    else:
+        yield False
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_declared_type_has_had_its_provider_defaults_read(variant: str) -> None:
+    declared = {r.type for r in planned(variant).managed()}
+    assert declared <= set(ON_PURPOSE), (
+        f"read the provider defaults of {sorted(declared - set(ON_PURPOSE))} and list the "
+        "ones that change behaviour in ON_PURPOSE")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_arguments_whose_provider_default_matters_are_set_on_purpose(variant: str) -> None:
+    unset = [f"{resource.name}: {path} (the provider's default: {default})"
+             for resource in planned(variant).managed()
+             for path, default in ON_PURPOSE.get(resource.type, {}).items()
+             if not all(_present(dict(resource.inputs), path.split(".")))]
+    assert not unset, "\n".join(unset)
