@@ -1,6 +1,9 @@
-"""Stamping PDFs of 10, 100 and 1000 pages: the library's ``stamp_pdf``, against qpdf.
+"""Stamping PDFs of 10, 100 and 1000 pages: the library's ``stamp_pdf``, against qpdf; and
+turning plain text into PDF (``--text``).
 
     venv/bin/python -m benchmarks.watermark [--pages 10 100 1000] [--repeat 3] [--rebuild]
+    venv/bin/python -m benchmarks.watermark --text [--repeat 3] [--label after]
+                                            [--functions DIR] [--timeout 300] [--cases ...]
 
 The inputs are generated here, deterministically (seed 11), with pypdf's low-level objects and
 nothing from the code under test: US Letter pages, each with a running header and footer and
@@ -38,6 +41,23 @@ access id (qpdf's cannot: it has no option to add either).
 Targets stated in the output: 100 pages under 1 s; peak memory under 256 MB, so a 512 MB
 function has room to spare. Results: ``results/watermark.json``; the write-up: ``README.md``
 ("Stamping PDFs"). Nothing is asserted.
+
+**Text to PDF** (``--text``): what the transform does with a ``.txt`` original, on text shaped
+to find the slow paths: tab characters only (they expand to eight spaces each), one line of
+seeded words without a line break (all wrapping), a word or two per line (many lines), and
+ordinary prose (paragraphs of sentences set at 72 columns, a blank line between them, some
+lines indented with tabs), each of 1 MiB and 25 MiB (the transform's default limit; prose of
+12 MiB, as 25 MiB of it is more than ``MAX_PAGES`` pages). The inputs are generated here (seed
+11) and cached under ``build/benchmarks/watermark/``. Each case runs in a fresh interpreter
+with ``--functions`` (default ``functions/``) on the path, so an older copy of
+``pdf_watermark`` can be measured side by side: ``decode_text`` then ``text_to_pdf`` (the
+conversion), then ``stamp`` of the result, ``--repeat`` times; a case still running after
+``--timeout`` seconds is stopped and recorded as such. Reported: the conversion's first and
+median seconds, and its median CPU seconds (``process_time``: steadier than the wall clock
+when other work shares the machine), the stamp's median, the pages, or the refusal (status,
+code and message), and the process's peak resident set. The run goes under
+``text_conversion.<label>`` in the results, next to the runs of other labels; the stamping
+results are kept as they are.
 """
 
 from __future__ import annotations
@@ -376,14 +396,14 @@ def library_ready() -> tuple[bool, str]:
     return True, ""
 
 
-def module_digest() -> str | None:
+def module_digest(functions: Path = FUNCTIONS) -> str | None:
     """The SHA-256 of the module under test, as measured (it may change between runs)."""
-    path = FUNCTIONS / MODULE / "__init__.py"
+    path = functions / MODULE / "__init__.py"
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
-def child_env() -> dict[str, str]:
-    return {"PYTHONPATH": str(FUNCTIONS), "PATH": os.environ.get("PATH", ""),
+def child_env(functions: Path = FUNCTIONS) -> dict[str, str]:
+    return {"PYTHONPATH": str(functions), "PATH": os.environ.get("PATH", ""),
             "PYTHONHASHSEED": "0"}
 
 
@@ -507,6 +527,180 @@ def describe_input(path: Path) -> dict[str, Any]:
             "sha256": hashlib.sha256(data).hexdigest()}
 
 
+# ------------------------------------------------------------------------------ text to PDF
+
+TEXT_GENERATOR_VERSION = 1
+MIB = 2**20
+# (name, kind, MiB)
+TEXT_CASES = (
+    ("tabs-1mib", "tabs", 1), ("tabs-25mib", "tabs", 25),
+    ("long-line-1mib", "long-line", 1), ("long-line-25mib", "long-line", 25),
+    ("short-lines-1mib", "short-lines", 1), ("short-lines-25mib", "short-lines", 25),
+    ("prose-1mib", "prose", 1), ("prose-12mib", "prose", 12),
+)
+
+
+def text_input(kind: str, mib: int) -> bytes:
+    """``mib`` MiB of UTF-8 text of ``kind`` (see the module docstring), deterministic."""
+    size = mib * MIB
+    if kind == "tabs":
+        return b"\t" * size
+    rng = repeatable(SEED * 1_000_003 + mib * 31 + len(kind))
+    vocabulary = invented_words(rng, 400)
+    parts: list[str] = []
+    length = 0
+    while length < size:
+        if kind == "long-line":
+            part = sentence(rng, vocabulary) + " "
+        elif kind == "short-lines":
+            part = " ".join(rng.choice(COMMON_WORDS) for _ in range(rng.randint(1, 2))) + "\n"
+        else:
+            paragraph = " ".join(sentence(rng, vocabulary) for _ in range(rng.randint(2, 7)))
+            lines = textwrap.wrap(paragraph, 72)
+            if rng.random() < 0.2:
+                lines = ["\t" * rng.randint(1, 2) + line for line in lines]
+            part = "\n".join(lines) + "\n\n"
+        parts.append(part)
+        length += len(part.encode())
+    return "".join(parts).encode()[:size]
+
+
+def text_file(name: str, kind: str, mib: int, rebuild: bool) -> Path:
+    return cached_file(CACHE / f"text-{name}-v{TEXT_GENERATOR_VERSION}-s{SEED}.txt",
+                       lambda: text_input(kind, mib), rebuild)
+
+
+TEXT_CHILD = textwrap.dedent("""
+    import json, sys, time
+    def status(key):  # MB
+        for line in open("/proc/self/status"):
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+        return None
+    source, repeat, watermark, access_id = sys.argv[1:5]
+    started = time.perf_counter()
+    import pdf_watermark as library
+    import_s = time.perf_counter() - started
+    with open(source, "rb") as handle:
+        data = handle.read()
+    rss_before = status("VmRSS")
+    runs = []
+    for _ in range(int(repeat)):
+        started, cpu = time.perf_counter(), time.process_time()
+        try:
+            pdf = library.text_to_pdf(library.decode_text(data))
+        except library.DocumentError as error:
+            runs.append({"convert_s": time.perf_counter() - started,
+                         "convert_cpu_s": time.process_time() - cpu,
+                         "refused": {"status": error.status, "code": error.code,
+                                     "message": error.message}})
+            continue
+        converted, converted_cpu = time.perf_counter(), time.process_time()
+        stamped = library.stamp(pdf, watermark=watermark, access_id=access_id)
+        runs.append({"convert_s": converted - started, "convert_cpu_s": converted_cpu - cpu,
+                     "stamp_s": time.perf_counter() - converted, "pages": stamped.pages,
+                     "pdf_bytes": len(pdf), "output_bytes": len(stamped.pdf)})
+        pdf = stamped = None  # never two outputs alive at once
+    print(json.dumps({"import_s": import_s, "rss_before_mb": rss_before,
+                      "peak_rss_mb": status("VmHWM"), "runs": runs}))
+""")
+
+
+def measure_text(source: Path, functions: Path, repeat: int, timeout: float) -> dict[str, Any]:
+    """One case in a fresh interpreter (see the module docstring)."""
+    started = time.perf_counter()
+    try:
+        result = subprocess.run(  # noqa: S603 (this interpreter, our own script)
+            [sys.executable, "-c", TEXT_CHILD, str(source), str(repeat), WATERMARK, ACCESS_ID],
+            capture_output=True, text=True, check=False, cwd=ROOT, env=child_env(functions),
+            timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"timed_out": True, "timeout_s": timeout}
+    process_s = time.perf_counter() - started
+    if result.returncode != 0:
+        return {"error": result.stderr.strip().splitlines()[-1:]}
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    runs = report["runs"]
+    converts = [run["convert_s"] for run in runs]
+    cpu = [run["convert_cpu_s"] for run in runs]
+    row: dict[str, Any] = {
+        "runs": len(runs), "convert_first_s": round(converts[0], 4),
+        "convert_median_s": round(statistics.median(converts), 4),
+        "convert_s": [round(value, 4) for value in converts],
+        "convert_cpu_median_s": round(statistics.median(cpu), 4),
+        "import_s": round(report["import_s"], 3), "process_s": round(process_s, 2),
+        "rss_before_mb": round(report["rss_before_mb"], 1),
+        "peak_rss_mb": round(report["peak_rss_mb"], 1)}
+    if "refused" in runs[0]:
+        row["refused"] = runs[0]["refused"]
+    else:
+        row.update(stamp_median_s=round(statistics.median(run["stamp_s"] for run in runs), 4),
+                   pages=runs[0]["pages"], pdf_bytes=runs[0]["pdf_bytes"],
+                   output_bytes=runs[0]["output_bytes"])
+    return row
+
+
+def print_text_row(name: str, size: int, row: dict[str, Any]) -> None:
+    head = f"{name:<20} {size / MIB:>6.1f}"
+    if row.get("timed_out"):
+        print(f"{head}  stopped after {row['timeout_s']:g} s", flush=True)
+    elif "error" in row:
+        print(f"{head}  error: {' '.join(row['error'])}", flush=True)
+    else:
+        outcome = (f"{row['refused']['status']} {row['refused']['message']}"
+                   if "refused" in row else
+                   f"{row['pages']} pages, stamped in {row['stamp_median_s']:.3f} s")
+        print(f"{head} {row['convert_first_s']:>9.3f} {row['convert_median_s']:>10.3f} "
+              f"{row['convert_cpu_median_s']:>7.3f} {row['peak_rss_mb']:>8.1f}  {outcome}",
+              flush=True)
+
+
+def earlier_results(path: Path) -> dict[str, Any]:
+    """The results file as it is, or nothing."""
+    with contextlib.suppress(OSError, ValueError):
+        found = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(found, dict):
+            return found
+    return {}
+
+
+def main_text(args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    functions = args.functions.resolve()
+    chosen = [case for case in TEXT_CASES if not args.cases or case[0] in args.cases]
+    run: dict[str, Any] = {
+        "recorded": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
+        "functions": str(functions.relative_to(ROOT)) if functions.is_relative_to(ROOT)
+        else str(functions),
+        "module_sha256": module_digest(functions), "note": args.note,
+        "timeout_s": args.timeout,
+        "call": "text_to_pdf(decode_text(data)), then stamp(pdf, watermark=WATERMARK, "
+                "access_id=ACCESS_ID)",
+        "cases": {}}
+    print(f"{'case':<20} {'MiB':>6} {'first s':>9} {'median s':>10} {'CPU s':>7} {'peak MB':>8}"
+          "  outcome", flush=True)
+    for name, kind, mib in chosen:
+        source = text_file(name, kind, mib, args.rebuild)
+        data = source.read_bytes()
+        row = measure_text(source, functions, args.repeat, args.timeout)
+        row["input"] = {"file": str(source.relative_to(ROOT)), "bytes": len(data),
+                        "lines": data.count(b"\n"), "tabs": data.count(b"\t"),
+                        "sha256": hashlib.sha256(data).hexdigest()}
+        run["cases"][name] = row
+        print_text_row(name, len(data), row)
+    run["machine"]["load_average_end"] = [round(value, 2) for value in os.getloadavg()]
+    run["total_s"] = round(time.perf_counter() - started, 1)
+    document = earlier_results(args.output)
+    runs = document.setdefault("text_conversion", {})
+    earlier = runs.get(args.label, {}).get("cases", {})
+    run["cases"] = {**earlier, **run["cases"]}  # a run of some cases keeps the others
+    runs[args.label] = run
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+                           encoding="utf-8")
+    print(f"total {run['total_s']} s -> {args.output} (text_conversion.{args.label})")
+
+
 # ---------------------------------------------------------------------------------- main
 
 def machine() -> dict[str, Any]:
@@ -588,7 +782,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rebuild", action="store_true", help="generate the inputs again")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--text", action="store_true",
+                        help="measure text to PDF instead of stamping PDFs")
+    parser.add_argument("--label", default="after",
+                        help="--text: the name the run is recorded under")
+    parser.add_argument("--functions", type=Path, default=FUNCTIONS,
+                        help="--text: the folder holding the pdf_watermark to measure")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="--text: seconds before a case is stopped")
+    parser.add_argument("--cases", nargs="+", choices=[name for name, _, _ in TEXT_CASES],
+                        help="--text: only these cases")
+    parser.add_argument("--note", help="--text: what was measured (a commit, say)")
     args = parser.parse_args()
+    if args.text:
+        main_text(args)
+        return
 
     started = time.perf_counter()
     ready, why = library_ready()
@@ -634,6 +842,9 @@ def main() -> None:
         print("qpdf: not found on PATH (apt-get install -y qpdf); baseline not measured")
     document["targets"] = targets(document["results"])
     print_targets(document["targets"])
+    kept = earlier_results(args.output).get("text_conversion")
+    if kept:
+        document["text_conversion"] = kept  # measured apart (--text), kept as it was
     write_results(document, args.output, started)
 
 
