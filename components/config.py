@@ -588,7 +588,10 @@ class _Reader:
         shown = self.shown(key, value)
         bounds = _range(metadata)
         within = f" {bounds}" if bounds else ""
-        relative = ".".join(filter(None, (self.key(key).partition(":")[2], _path(loc))))
+        space, _, name = self.key(key).partition(":")
+        # How `pulumi config set` names the key: without the project's own namespace.
+        relative = ".".join(filter(None, (name if space == self.namespace else self.key(key),
+                                          _path(loc))))
         if error_type in ("value_error", "assertion_error"):
             raised = ctx.get("error")
             if isinstance(raised, SettingsError):
