@@ -10,9 +10,10 @@ Powertools' validation utility, as defence in depth: a request the API's validat
 store a malformed item. The validator here is also stricter about one detail: a pattern's ``$``
 does not accept a trailing newline, which API Gateway's does.
 
-- An invalid body (not JSON, not an object, failing the schema) is a 400
-  ``{"statusCode": 400, "message": "Invalid request body"}``, API Gateway's own message; an
-  unknown or malformed id is a 404. Neither echoes the input.
+- An invalid body (not JSON, nested deeper than ``blueprints_common.safe_json`` allows, not an
+  object, failing the schema) is a 400 ``{"statusCode": 400, "message": "Invalid request
+  body"}``, API Gateway's own message; an unknown or malformed id is a 404. Neither echoes the
+  input.
 - Items are written with ``attribute_not_exists(id)``, so nothing is ever overwritten. Each
   records its ``owner``: the API key id API Gateway resolved for the request, else the
   authorizer's principal, else ``anonymous``. GET answers only its owner's items (any other id
@@ -44,6 +45,7 @@ from aws_lambda_powertools.event_handler.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from blueprints_common import safe_json
 from blueprints_common.cors import cors_config, vary_on_origin
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from fastjsonschema import JsonSchemaValueException, compile
@@ -73,8 +75,8 @@ def parse_customization(event: Any) -> dict[str, Any]:
     """The request's body as a valid customization; ``BadRequestError`` otherwise."""
     try:
         # decoded_body undoes API Gateway's base64 for binary media types.
-        payload = json.loads(event.decoded_body or "")
-    except ValueError:
+        payload = safe_json.loads(event.decoded_body or "")
+    except ValueError:  # safe_json.InvalidJsonError, and base64 or UTF-8 that does not decode
         logger.info("Rejected a body that is not JSON")
         raise BadRequestError(INVALID_BODY) from None
     try:

@@ -21,10 +21,10 @@ answered.
 Bad input is a 400 ``{"statusCode": 400, "message": "..."}`` that never echoes the input: a
 missing or empty name, one with no letter or digit, one over 256 characters, ``k`` that is not
 an integer from 1 to 20, ``name`` or ``k`` given twice in the query string (HTTP APIs would join
-the values with commas, which are legal in names), and for POST a body that is not JSON, not an
-object with ``names`` (and optionally ``k``) only, or a ``names`` list that is empty or longer
-than 100. Input is validated before the index is consulted, so it is a 400 even while the
-index is unavailable.
+the values with commas, which are legal in names), and for POST a body that is not JSON (or
+nests deeper than ``blueprints_common.safe_json`` allows), not an object with ``names`` (and
+optionally ``k``) only, or a ``names`` list that is empty or longer than 100. Input is
+validated before the index is consulted, so it is a 400 even while the index is unavailable.
 
 The index. Nothing is loaded at import, so a missing index cannot break the function's start.
 The first request reads the pointer ``index/CURRENT.json`` written by the index builder
@@ -88,6 +88,7 @@ from aws_lambda_powertools.event_handler.exceptions import BadRequestError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from blueprints_common import safe_json
 from blueprints_common.environment import key_prefix, required
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
@@ -415,8 +416,8 @@ def parse_batch(event: Any) -> tuple[list[str], int]:
     if len(body) > MAX_BODY_CHARACTERS:
         raise BadRequestError("The body is too large")
     try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
+        payload = safe_json.loads(body)
+    except safe_json.InvalidJsonError:
         raise BadRequestError("The body is not valid JSON") from None
     if not isinstance(payload, dict) or set(payload) - {"names", "k"}:
         raise BadRequestError(SHAPE)

@@ -187,6 +187,9 @@ def test_base64_bodies_are_decoded(app: ModuleType, aws: Any) -> None:
     None,
     "null",
     "42",
+    # Nested deep enough to exhaust json.loads' recursion, and deeper than safe_json allows.
+    "[" * 100_000 + "]" * 100_000,
+    json.dumps({**GOOD, "name": "x"})[:-1] + ', "extra": ' + "[" * 70 + "]" * 70 + "}",
 ])
 def test_post_invalid_is_a_json_400(app: ModuleType, aws: Any, payload: Any) -> None:
     response = call(app, post(payload))
