@@ -12,9 +12,13 @@ from pydantic import StringConstraints
 from pydantic import dataclasses as pydantic_dataclasses
 
 from components.accounts import Providers
-from components.config import SETTINGS, Defaults
+from components.config import SETTINGS, Defaults, Meaning
 from components.environment import EnvironmentContract
 from components.foundation.domain import ACM_CERTIFICATE, DOMAIN_NAME, ApiDomain
+
+CertificateArn = Annotated[str, StringConstraints(pattern=ACM_CERTIFICATE.pattern),
+                          Meaning("an ACM certificate ARN (arn:aws:acm:<region>:<account>:"
+                                  "certificate/<id>)")]
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
@@ -22,8 +26,9 @@ class DomainSettings:
     """A custom domain (``name``) and the ACM certificate that covers it (``certificateArn``):
     in the stack's region for an API, in us-east-1 for CloudFront or an edge-optimized API."""
 
-    name: Annotated[str, StringConstraints(pattern=DOMAIN_NAME.pattern)]
-    certificate_arn: Annotated[str, StringConstraints(pattern=ACM_CERTIFICATE.pattern)]
+    name: Annotated[str, StringConstraints(pattern=DOMAIN_NAME.pattern),
+                    Meaning("a lower-case DNS name such as api.example.com")]
+    certificate_arn: CertificateArn
 
     def api_domain(self, *, edge: bool = False) -> ApiDomain:
         return ApiDomain(self.name, self.certificate_arn, edge=edge)

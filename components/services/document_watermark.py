@@ -45,7 +45,7 @@ import pulumi_aws as aws
 from pydantic import Field, StringConstraints, model_validator
 from pydantic import dataclasses as pydantic_dataclasses
 
-from components.config import SETTINGS, Defaults
+from components.config import SETTINGS, Defaults, Meaning
 from components.foundation import iam
 from components.foundation.bucket import Bucket, BucketArgs
 from components.foundation.function import Function, FunctionArgs
@@ -70,13 +70,18 @@ API_TIMEOUT = 29  # an HTTP API integration gives up after 30 s
 ROUTE = "GET /documents/{key+}"
 
 LayerArn = Annotated[str, StringConstraints(
-    pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")]
+    pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$"),
+    Meaning("a Lambda layer version ARN (arn:aws:lambda:<region>:<account>:layer:<name>:<n>)")]
 SesIdentityArn = Annotated[str, StringConstraints(
-    pattern=r"^arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:identity/[^\s]+$")]
-SesConfigurationSet = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    pattern=r"^arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:identity/[^\s]+$"),
+    Meaning("an SES identity ARN (arn:aws:ses:<region>:<account>:identity/<domain or address>)")]
+SesConfigurationSet = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$"),
+                                Meaning("an SES configuration set name (1 to 64 letters, "
+                                        "digits, _ and -)")]
 # Cognito sends through SES in the pool's own region or, from other regions, in one of these.
 SES_REGIONS_FOR_COGNITO = ("us-east-1", "us-west-2", "eu-west-1")
-UserPoolId = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d_[0-9A-Za-z]+$")]
+UserPoolId = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d_[0-9A-Za-z]+$"),
+                      Meaning("a user pool id such as eu-west-1_AbC123")]
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
@@ -95,7 +100,8 @@ class EmailSenderSettings:
 
     source_arn: SesIdentityArn
     from_address: Annotated[str, StringConstraints(max_length=320)] | None = None
-    reply_to: Annotated[str, StringConstraints(pattern=r"^[^@\s<>]+@[^@\s<>]+$")] | None = None
+    reply_to: Annotated[str, StringConstraints(pattern=r"^[^@\s<>]+@[^@\s<>]+$"),
+                        Meaning("an email address")] | None = None
     configuration_set: SesConfigurationSet | None = None
 
 
@@ -104,7 +110,8 @@ class OfficeSettings:
     """A LibreOffice layer for Office formats, and where its ``soffice`` lands under /opt."""
 
     layer_arn: LayerArn
-    soffice_path: Annotated[str, StringConstraints(pattern=r"^/opt/[A-Za-z0-9._/-]+$")] = (
+    soffice_path: Annotated[str, StringConstraints(pattern=r"^/opt/[A-Za-z0-9._/-]+$"),
+                            Meaning("a path under /opt, where layers land")] = (
         "/opt/libreoffice/program/soffice")
 
 

@@ -56,23 +56,30 @@ import pulumi_aws as aws
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 from pydantic import dataclasses as pydantic_dataclasses
 
-from components.config import SETTINGS
+from components.config import SETTINGS, AwsRegion, Meaning
 from components.foundation import iam
-from components.foundation.domain import ACM_CERTIFICATE
 from components.foundation.function import Function, FunctionArgs
 from components.foundation.logs import log_group
 from components.foundation.rest_api import RestApi, RestApiArgs, RestStage, RestStageArgs
 from components.foundation.table import Key, Table, TableArgs
-from components.services.base import DomainSettings, ServiceComponent, ServiceContext
+from components.services.base import (
+    CertificateArn,
+    DomainSettings,
+    ServiceComponent,
+    ServiceContext,
+)
 
 # AWS-managed CloudFront cache policy "CachingDisabled".
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 HELLO_PATH = "hello"
-VersionName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
-HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+VersionName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$"),
+                        Meaning("a version name: a lower-case letter, then up to 31 lower-case "
+                                "letters, digits or -, such as v1")]
+HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,64}$"),
+                       Meaning("a header name: 1 to 64 letters, digits or -")]
 HeaderValue = Annotated[str, StringConstraints(min_length=1, max_length=256,
-                                               pattern=r"^[\x21-\x7e]+$")]
-Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
+                                               pattern=r"^[\x21-\x7e]+$"),
+                      Meaning("a header value of visible ASCII characters, without spaces")]
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
@@ -82,8 +89,9 @@ class VersionSettings:
     header_values: Annotated[tuple[HeaderValue, ...], Field(min_length=1)]
     message: str | None = None
     existing_domain: Annotated[str, StringConstraints(
-        pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")] | None = None
-    origin_path: Annotated[str, StringConstraints(pattern=r"^(/[\w.~-]+)*$")] = ""
+        pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$"), Meaning("a lower-case DNS name")] | None = None
+    origin_path: Annotated[str, StringConstraints(pattern=r"^(/[\w.~-]+)*$"),
+                           Meaning("a path such as /prod (no trailing /)")] = ""
 
     @model_validator(mode="after")
     def _path_needs_domain(self) -> VersionSettings:
@@ -103,8 +111,7 @@ def _in_us_east_1(arn: str) -> str:
 class CloudFrontDomainSettings(DomainSettings):
     """The distribution's own domain; its certificate must be in us-east-1."""
 
-    certificate_arn: Annotated[str, StringConstraints(pattern=ACM_CERTIFICATE.pattern),
-                               AfterValidator(_in_us_east_1)]
+    certificate_arn: Annotated[CertificateArn, AfterValidator(_in_us_east_1)]
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
@@ -115,10 +122,12 @@ class HeaderVersioningSettings:
     header_name: HeaderName = "Accept"
     cache_ttl_seconds: Annotated[int, Field(ge=1, le=3600)] = 300
     cache_max_entries: Annotated[int, Field(ge=16, le=100_000)] = 1024
-    replica_regions: tuple[Region, ...] = ()
+    replica_regions: tuple[AwsRegion, ...] = ()
     domain: CloudFrontDomainSettings | None = None
     web_acl_arn: Annotated[str, StringConstraints(
-        pattern=r"^arn:aws[\w-]*:wafv2:us-east-1:\d{12}:global/webacl/.+$")] | None = None
+        pattern=r"^arn:aws[\w-]*:wafv2:us-east-1:\d{12}:global/webacl/.+$"),
+        Meaning("a CLOUDFRONT-scope web ACL ARN (arn:aws:wafv2:us-east-1:<account>:global/"
+                "webacl/...)")] | None = None
     access_logging: bool = True
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = (
         "PriceClass_100")

@@ -48,7 +48,7 @@ import pulumi_aws as aws
 from pydantic import Field, StringConstraints, model_validator
 from pydantic import dataclasses as pydantic_dataclasses
 
-from components.config import SETTINGS
+from components.config import SETTINGS, Meaning
 from components.foundation import iam
 from components.foundation.cors import CorsArgs
 from components.foundation.function import FUNCTIONS_DIR, Function, FunctionArgs
@@ -79,12 +79,15 @@ IDENTITY_SOURCE = "method.request.querystring.apiKey"
 NO_IDENTITY_SOURCE = ""
 # What a key may call, as the authorizer scopes its policy when its answers are cached.
 ALLOWED_METHODS = ("POST/customizations", "GET/customizations/*")
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$"),
+                 Meaning("a name: a lower-case letter, then up to 31 lower-case letters, digits "
+                         "or -")]
 # API Gateway's default throttle for an account in a region, across all of its APIs.
 ACCOUNT_RATE_LIMIT = 10_000
 ACCOUNT_BURST_LIMIT = 5_000
 MethodPath = Annotated[str, StringConstraints(
-    pattern=r"^/[\w{}/-]*/(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY)$")]
+    pattern=r"^/[\w{}/-]*/(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY)$"),
+    Meaning("a resource path and method such as /customizations/POST")]
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
@@ -141,7 +144,8 @@ class WafSettings:
     max_body_bytes: Annotated[int, Field(ge=1, le=65_536)] = 8192
     rate_limit: Annotated[int, Field(ge=10)] = 2000
     managed_rule_groups: tuple[Annotated[str, StringConstraints(
-        pattern=r"^AWSManagedRules[A-Za-z]+$")], ...] = ()
+        pattern=r"^AWSManagedRules[A-Za-z]+$"),
+        Meaning("an AWS managed rule group name such as AWSManagedRulesCommonRuleSet")], ...] = ()
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
