@@ -13,7 +13,8 @@ does not accept a trailing newline, which API Gateway's does.
 - An invalid body (not JSON, nested deeper than ``blueprints_common.safe_json`` allows, not an
   object, failing the schema) is a 400 ``{"statusCode": 400, "message": "Invalid request
   body"}``, API Gateway's own message; an unknown or malformed id is a 404. Neither echoes the
-  input.
+  input. An event API Gateway never sends (no ``requestContext``, a body that is not a
+  string...) is a 400 from ``blueprints_common.entry``.
 - Items are written with ``attribute_not_exists(id)``, so nothing is ever overwritten. Each
   records its ``owner``: the API key id API Gateway resolved for the request, else the
   authorizer's principal, else ``anonymous``. GET answers only its owner's items (any other id
@@ -37,16 +38,16 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import (
     BadRequestError,
     NotFoundError,
 )
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from blueprints_common import safe_json
 from blueprints_common.cors import cors_config, vary_on_origin
+from blueprints_common.entry import REST_PROXY, entry, rest_resolver
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from fastjsonschema import JsonSchemaValueException, compile
 
@@ -63,7 +64,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 cors = cors_config()
-app = APIGatewayRestResolver(cors=cors)
+app = rest_resolver(cors=cors)
 dynamodb = boto3.resource("dynamodb")
 
 
@@ -165,12 +166,9 @@ def storage_unavailable(error: Exception) -> Response[dict[str, Any]]:
                     {"statusCode": 503, "message": "The customizations store is unavailable"})
 
 
-# The event carries the caller's API key (query string, requestContext.identity.apiKey): never
-# log it, whatever POWERTOOLS_LOGGER_LOG_EVENT says.
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST,
-                              log_event=False)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+# The event carries the caller's API key (query string, requestContext.identity.apiKey); the
+# entry never logs it, whatever POWERTOOLS_LOGGER_LOG_EVENT says.
+@entry(REST_PROXY, logger=logger, tracer=tracer, metrics=metrics)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = app.resolve(event, context)
     return vary_on_origin(response) if cors is not None else response

@@ -6,6 +6,9 @@ Route (API Gateway HTTP API, payload format 2.0, Cognito JWT authorizer):
   of a freshly stamped PDF, ``Cache-Control: no-store``, and the body
   ``{"accessId": "20261126T170000123Z-3f2a9c1b7d4e", "expiresIn": 300}``.
 
+An event API Gateway never sends (no ``requestContext.http``, headers or a body that are not
+strings...) is a 400 from ``blueprints_common.entry``, before anything below happens.
+
 Per request:
 
 1. **Who.** The user is the first of the JWT claims ``email``, ``cognito:username``,
@@ -113,11 +116,11 @@ from urllib.parse import quote, unquote
 
 import boto3  # type: ignore[import-untyped]
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from blueprints_common.entry import HTTP_API, entry, http_resolver
 from blueprints_common.environment import required, whole_number
 from boto3.exceptions import Boto3Error  # type: ignore[import-untyped]
 from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
@@ -157,7 +160,7 @@ _FILENAME_SAFE = re.compile(r"[A-Za-z0-9 ._()+,=@-]")
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-app = APIGatewayHttpResolver()
+app = http_resolver()
 dynamodb = boto3.client("dynamodb", config=Config(
     connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}))
 s3 = boto3.client("s3", config=Config(
@@ -559,11 +562,9 @@ def refused(error: ServiceError) -> Response[dict[str, Any]]:
                     {"statusCode": status, "message": error.msg}, headers=headers)
 
 
-# The event holds the user's token claims, address and the document key: it is never logged,
-# and the answer (a presigned URL) is kept out of traces.
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP,
-                              log_event=False, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
-@metrics.log_metrics(capture_cold_start_metric=True)
+# The event holds the user's token claims, address and the document key: the entry never logs
+# it, and the answer (a presigned URL) is kept out of traces.
+@entry(HTTP_API, logger=logger, tracer=tracer, metrics=metrics, capture_response=False,
+       capture_error=False, clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -27,6 +27,11 @@ than the header (a name with an unquoted comma), the bytes are not UTF-8, or the
 The error is raised, so the invocation fails and the asynchronous failure destination keeps the
 event; nothing is published.
 
+An event that S3 never sends (``{}``, ``{"Records": [{}]}``, a record without its bucket or key,
+a sequencer that is not hexadecimal...) is rejected by ``blueprints_common.entry``: logged as an
+error and answered ``{"results": [], "rejected": ...}`` without raising, since a retry would
+fail the same way.
+
 Idempotency and ordering. S3 delivers an event at least once, and Lambda retries a failed
 asynchronous invocation, so the same upload can arrive several times, and out of order with
 newer uploads. The pointer records the source object (key and version id, or ETag when the
@@ -91,6 +96,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from blueprints_common.entry import S3_NOTIFICATION, entry
 from blueprints_common.environment import flag, key_prefix, required
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from entity_matching import EntityIndex, normalize
@@ -576,9 +582,7 @@ def reference_of(record: S3EventRecord, settings: Settings) -> Reference | None:
     return reference
 
 
-@logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@entry(S3_NOTIFICATION, logger=logger, tracer=tracer, metrics=metrics)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_environ()
     outcomes = []

@@ -25,6 +25,8 @@ the values with commas, which are legal in names), and for POST a body that is n
 nests deeper than ``blueprints_common.safe_json`` allows), not an object with ``names`` (and
 optionally ``k``) only, or a ``names`` list that is empty or longer than 100. Input is
 validated before the index is consulted, so it is a 400 even while the index is unavailable.
+An event API Gateway never sends (a query string or body that is not a string...) is a 400
+from ``blueprints_common.entry``.
 
 The index. Nothing is loaded at import, so a missing index cannot break the function's start.
 The first request reads the pointer ``index/CURRENT.json`` written by the index builder
@@ -83,12 +85,12 @@ from urllib.parse import parse_qsl
 
 import boto3  # type: ignore[import-untyped]
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from blueprints_common import safe_json
+from blueprints_common.entry import HTTP_API, entry, http_resolver
 from blueprints_common.environment import key_prefix, required
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
@@ -122,7 +124,7 @@ MISSING_CODES = ("NoSuchKey", "404", "AccessDenied", "403")
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-app = APIGatewayHttpResolver()
+app = http_resolver()
 s3 = boto3.client("s3", config=Config(connect_timeout=2, read_timeout=5,
                                       retries={"mode": "standard", "max_attempts": 3}))
 
@@ -486,10 +488,7 @@ def index_unavailable(error: IndexUnavailableError) -> Response[dict[str, Any]]:
                     headers={"Retry-After": str(error.retry_after)})
 
 
-# Names are the caller's data: the event (query string and body) is never logged.
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP,
-                              log_event=False)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+# Names are the caller's data: the entry never logs the event (query string and body).
+@entry(HTTP_API, logger=logger, tracer=tracer, metrics=metrics)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -1,7 +1,9 @@
 """The API behind one version: GET /hello answers that version's greeting.
 
 Each version is its own API Gateway REST stage and function; only ``GREETING`` tells them apart
-(for example "API v.1: Hello world!"). Unknown routes get the resolver's 404 JSON.
+(for example "API v.1: Hello world!"). Unknown routes get the resolver's 404 JSON; an event
+API Gateway would never send gets a 400 JSON from ``blueprints_common.entry``, which also keeps
+events out of the logs whatever ``POWERTOOLS_LOGGER_LOG_EVENT`` says.
 """
 
 from __future__ import annotations
@@ -10,15 +12,14 @@ import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from blueprints_common.entry import REST_PROXY, entry, rest_resolver
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-app = APIGatewayRestResolver()
+app = rest_resolver()
 
 
 @app.get("/hello")
@@ -28,8 +29,6 @@ def hello() -> dict[str, str]:
     return {"message": os.environ["GREETING"]}
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@entry(REST_PROXY, logger=logger, tracer=tracer, metrics=metrics)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -9,7 +9,9 @@ Where the public sample is weak, this does better:
 
 - a missing, empty or malformed key, or a malformed event, is refused with
   ``Exception("Unauthorized")`` (API Gateway answers 401) instead of crashing with a KeyError
-  (which API Gateway turns into a 500);
+  (which API Gateway turns into a 500). An event API Gateway never sends (not a ``REQUEST``
+  event, a query string or headers that are not maps of strings...) is refused so by
+  ``blueprints_common.entry`` before this function reads it;
 - a key must look like an API Gateway key before it is passed on: a string of 20 to 128
   characters from ``KEY_ALPHABET``. API Gateway documents keys, generated (40 characters) or
   imported, as alphanumeric strings of 20 to 128 characters; ``-`` and ``_`` are accepted as
@@ -65,6 +67,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     HttpVerb,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from blueprints_common.entry import REST_REQUEST_AUTHORIZER, entry
 
 QUERY_PARAMETER = "apiKey"
 HEADER = "x-api-key"
@@ -125,12 +128,12 @@ class Settings:
         accept_header_key = _flag(environ, "ACCEPT_HEADER_KEY", problems)
         cache = _flag(environ, "AUTHORIZER_CACHE", problems)
         allowed = []
-        for entry in (part.strip() for part in environ.get("ALLOWED_METHODS", "").split(",")):
-            if not entry:
+        for text in (part.strip() for part in environ.get("ALLOWED_METHODS", "").split(",")):
+            if not text:
                 continue
-            found = _ALLOWED_ENTRY.fullmatch(entry)
+            found = _ALLOWED_ENTRY.fullmatch(text)
             if found is None or found["method"] not in (*_METHODS, "*"):
-                problems.append(f"ALLOWED_METHODS: {entry!r} is not METHOD/path "
+                problems.append(f"ALLOWED_METHODS: {text!r} is not METHOD/path "
                                 "(for example GET/customizations/*)")
                 continue
             path = found["path"].lstrip("/")
@@ -246,9 +249,9 @@ def policy(key: str, arn: MethodArn, settings: Settings) -> dict[str, Any]:
                                             partition=arn.partition)
     allowed = settings.allowed_methods
     if settings.cache:
-        for entry in allowed:
-            response.allow_route(entry.method, "/" + entry.path)
-    elif not allowed or any(entry.matches(arn.method, arn.path) for entry in allowed):
+        for rule in allowed:
+            response.allow_route(rule.method, "/" + rule.path)
+    elif not allowed or any(rule.matches(arn.method, arn.path) for rule in allowed):
         response.allow_route(arn.method, "/" + arn.path)
     else:
         response = APIGatewayAuthorizerResponse(principal, arn.region, arn.account, arn.api_id,
@@ -289,10 +292,9 @@ def _unauthorized() -> Exception:
     return Exception("Unauthorized")
 
 
-# The event and the response carry the key: never log the one (whatever
-# POWERTOOLS_LOGGER_LOG_EVENT says) nor trace the other.
-@logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
+# The event and the response carry the key: the entry never logs the one (whatever
+# POWERTOOLS_LOGGER_LOG_EVENT says), and the tracer does not record the other.
+@entry(REST_REQUEST_AUTHORIZER, logger=logger, tracer=tracer, capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         settings = Settings.from_environ(os.environ)

@@ -13,7 +13,10 @@ Where the public sample is weak, this does better:
   ``MAX_CANDIDATES`` list items are considered, so a crafted header cannot fan out into lookups;
 - when DynamoDB fails, a stale mapping is served (and kept for ``STALE_GRACE_SECONDS``); without
   one the answer is 503 with ``retry-after``, and misses skip DynamoDB until then;
-- errors are JSON responses that never echo the header's value, and the function never raises.
+- errors are JSON responses that never echo the header's value, and the function never raises;
+- the handler goes through ``blueprints_common.entry`` (packaged with the function): events are
+  never logged, and an event CloudFront never sends (no single record, no request, headers
+  not in CloudFront's ``[{key, value}]`` lists...) gets a generated 400 without being routed.
 
 Lambda@Edge has no environment variables, so the settings travel in ``config.json`` beside this
 file, written by the deploy. The function is single-threaded per container, so the caches need
@@ -40,6 +43,7 @@ from urllib.parse import quote, unquote
 
 import boto3  # type: ignore[import-untyped]
 from aws_lambda_powertools import Logger
+from blueprints_common.entry import CLOUDFRONT_ORIGIN_REQUEST, entry
 from botocore.config import Config  # type: ignore[import-untyped]
 
 CONFIG_PATH = Path(__file__).with_name("config.json")
@@ -541,10 +545,10 @@ def default_router() -> Router:
     return Router(settings, client)
 
 
+@entry(CLOUDFRONT_ORIGIN_REQUEST, logger=logger)
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     try:
-        request = event["Records"][0]["cf"]["request"]
-        return default_router().route(request)
-    except Exception:
+        return default_router().route(event["Records"][0]["cf"]["request"])
+    except Exception:  # a missing or invalid config.json; Router.route itself never raises
         logger.exception("Could not route the request")
         return error_response(502)

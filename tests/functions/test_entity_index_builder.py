@@ -10,6 +10,7 @@ import codecs
 import functools
 import hashlib
 import importlib
+import itertools
 import json
 import random
 import re
@@ -97,12 +98,24 @@ def reference_csv(ids: list[str] | None = None, names: list[str] | None = None, 
 
 # --- S3 ----------------------------------------------------------------------------------------
 
+SEQUENCER = "0066A3F1C2B5E8D9F1"
+# S3's sequencers grow with each event on a key; uploads here take the next one.
+_sequencers = itertools.count(int(SEQUENCER, 16) + 1)
+
+
+def next_sequencer() -> str:
+    return f"{next(_sequencers):018X}"
+
+
 def s3_event(key: str, *, etag: str, version_id: str | None = None, size: int = 0,
              bucket: str = BUCKET, event_time: str = UPLOADED,
-             event_name: str = "ObjectCreated:Put") -> dict[str, Any]:
+             event_name: str = "ObjectCreated:Put",
+             sequencer: str | None = SEQUENCER) -> dict[str, Any]:
     """An S3 notification as Lambda receives it: the key URL-encoded, the ETag without quotes."""
     obj: dict[str, Any] = {"key": quote_plus(key, safe="/"), "size": size,
-                           "eTag": etag.strip('"'), "sequencer": "0066A3F1C2B5E8D9F1"}
+                           "eTag": etag.strip('"')}
+    if sequencer is not None:
+        obj["sequencer"] = sequencer
     if version_id is not None:
         obj["versionId"] = version_id
     return {"Records": [{

@@ -210,16 +210,38 @@ def test_an_event_that_is_not_an_object_is_unauthorized(authorizer: ModuleType,
     refused(authorizer, event)
 
 
-def test_odd_shapes_are_unauthorized_not_errors(authorizer: ModuleType) -> None:
+@pytest.mark.parametrize(("field", "value"), [
+    ("multiValueQueryStringParameters", "apiKey=" + KEY),
+    ("queryStringParameters", "apiKey=" + KEY),
+    ("queryStringParameters", {"apiKey": [KEY]}),
+    ("multiValueQueryStringParameters", {"apiKey": KEY}),
+    ("headers", ["x-api-key", KEY]),
+    ("multiValueHeaders", {"x-api-key": [KEY, 7]}),
+    ("requestContext", ["prod"]),
+    ("type", "TOKEN"),
+    ("type", None),
+])
+def test_odd_shapes_are_unauthorized_not_errors(authorizer: ModuleType, log: io.StringIO,
+                                                field: str, value: Any) -> None:
+    """API Gateway never sends these; a direct invocation can. The shared entry refuses them
+    before the authorizer reads the event, even when the key itself is fine."""
     event = request_event(query={"apiKey": KEY})
-    event["multiValueQueryStringParameters"] = "apiKey=" + KEY
-    event["headers"] = ["x-api-key", KEY]
-    event["multiValueHeaders"] = None
+    event[field] = value
 
-    assert authorize(authorizer, event)["usageIdentifierKey"] == KEY
-
-    del event["queryStringParameters"]
     refused(authorizer, event)
+
+    refusal = next(line for line in log_lines(log)
+                   if line["message"] == "Refused a malformed event")
+    assert field in refusal["problem"]
+    assert KEY not in log.getvalue()
+
+
+def test_a_malformed_event_is_refused_before_the_settings_are_read(
+        authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(authorizer.Settings, "from_environ",
+                        lambda environ: pytest.fail("the settings were read"))
+
+    refused(authorizer, {"type": "REQUEST"})
 
 
 def test_multi_value_only_events_are_read(authorizer: ModuleType) -> None:

@@ -7,6 +7,7 @@ import io
 import itertools
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,19 @@ SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLETOKEN//////////wEaCXVzLWVhc3QtMSJHMEUCIQ=="
 START = float(calendar.timegm((2026, 11, 26, 15, 4, 5)))
 _services = itertools.count()
+
+
+@dataclass
+class LambdaContext:
+    """What Lambda@Edge passes: the function in us-east-1, whatever region runs it."""
+
+    function_name: str = "us-east-1.version-router"
+    memory_limit_in_mb: int = 128
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:111111111111:function:version-router:3"
+    aws_request_id: str = "8d0f3c2e-5b1a-4e6f-9c7d-2a3b4c5d6e7f"
+
+
+CONTEXT = LambdaContext()
 
 
 class Clock:
@@ -525,17 +539,20 @@ def test_missing_table_answers_503(aws: None, clock: Clock) -> None:
     {"Records": [{"cf": {"request": "not a request"}}]},
     {"Records": [{"cf": {"request": {"headers": ["accept"]}}}]},
     {"Records": [{"cf": {"request": {"headers": {"accept": "v1"}}}}]},
+    event({**request({"Accept": V1}), "headers": {"accept": [{"key": "Accept", "value": 1}]}}),
+    event({**request({"Accept": V1}), "uri": None}),
+    {"Records": [event(request({"Accept": V1}))["Records"][0]] * 2},
 ])
-def test_handler_never_raises_on_a_malformed_event(bad_event: Any, aws: None,
-                                                   monkeypatch: pytest.MonkeyPatch,
-                                                   client: CountingClient) -> None:
+def test_handler_refuses_a_malformed_event_with_a_400(bad_event: Any, aws: None,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      client: CountingClient) -> None:
     monkeypatch.setattr(app, "default_router", lambda: Router(settings(), client))
 
-    result = app.handler(bad_event, None)
+    result = app.handler(bad_event, CONTEXT)
 
-    assert result["status"] == "502"
-    assert header(result, "content-type") == "application/json"
-    assert json.loads(result["body"]) == {"message": "The request could not be routed"}
+    assert_generated(result, "400", "Bad Request")
+    assert json.loads(result["body"])["message"].startswith("The request event is malformed: ")
+    assert client.keys == []
 
 
 def test_router_logs_unexpected_errors_with_the_exception(router: Router,
@@ -756,9 +773,9 @@ def test_handler_end_to_end(aws: None, deployed: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("AWS_REGION", edge_region)
     create_table(table_region)
 
-    first = app.handler(event(request({"Accept": f"text/html, {V2}"})), None)
-    second = app.handler(event(request({"Accept": V3})), None)
-    refused = app.handler(event(request({"Accept": "application/xml"})), None)
+    first = app.handler(event(request({"Accept": f"text/html, {V2}"})), CONTEXT)
+    second = app.handler(event(request({"Accept": V3})), CONTEXT)
+    refused = app.handler(event(request({"Accept": "application/xml"})), CONTEXT)
 
     assert domain(first) == DOMAIN_V2
     assert domain(second) == DOMAIN_V3
@@ -772,7 +789,7 @@ def test_handler_reads_the_table_in_the_right_region(aws: None, deployed: Path,
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     create_table(HOME)  # only the home region has it, so the replica lookup must fail
 
-    assert app.handler(event(request({"Accept": V1})), None)["status"] == "503"
+    assert app.handler(event(request({"Accept": V1})), CONTEXT)["status"] == "503"
 
 
 def test_handler_without_config_answers_502_and_retries(aws: None, deployed: Path) -> None:
@@ -780,7 +797,7 @@ def test_handler_without_config_answers_502_and_retries(aws: None, deployed: Pat
     text = deployed.read_text()
     deployed.unlink()
 
-    assert app.handler(event(request({"Accept": V1})), None)["status"] == "502"
+    assert app.handler(event(request({"Accept": V1})), CONTEXT)["status"] == "502"
 
     deployed.write_text(text)
-    assert domain(app.handler(event(request({"Accept": V1})), None)) == DOMAIN_V1
+    assert domain(app.handler(event(request({"Accept": V1})), CONTEXT)) == DOMAIN_V1

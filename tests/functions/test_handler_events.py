@@ -1,0 +1,370 @@
+"""What every handler does with events that AWS never sends, with secrets, and with JSON.
+
+- Every handler answers the events that AWS never sends but a direct invocation can (``{}``,
+  ``null``, ``{"Records": [{}]}``, ``requestContext`` as a list, a body or query string that is
+  not a string...) with its kind's refusal: a 400 JSON for the APIs, ``Unauthorized`` for the
+  authorizer, a logged rejection that is not retried (no exception) for the index builder, a
+  generated 400 at the edge.
+- With event logging, Powertools' development mode (in which a resolver prints every event)
+  and DEBUG logs switched on, no handler writes the API key, bearer token or cookie its event
+  carries.
+- Every handler that parses a client's JSON answers a deeply nested body with a 400.
+
+The handlers are imported afresh as their components deploy them, against an empty moto
+account: their stores are missing, so they answer with errors, which they log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from tests.functions import events
+from tests.functions.test_document_api import document_event
+from tests.functions.test_entity_index_builder import (
+    BUCKET,
+    REGION,
+    import_fresh,
+    s3_event,
+    set_aws_environment,
+)
+from tests.functions.test_entity_matcher import http_event
+from tests.functions.test_query_key_authorizer import request_event
+from tests.functions.test_version_router import event as cloudfront_event
+from tests.functions.test_version_router import request as cloudfront_request
+
+REFUSED = "Refused a malformed event"
+MALFORMED = "The request event is malformed: "
+# Secrets an event can carry: an API key (valid for the authorizer), a bearer token, a cookie.
+API_KEY = "Qm7SecretApiKeyValue0123456789abcdefXYZ"
+TOKEN = "eyJSecretBearerTokenHeader.eyJSecretPayload.SecretSignature"
+COOKIE_VALUE = "SecretSessionCookieValue42"
+SECRETS = (API_KEY, TOKEN, COOKIE_VALUE)
+SECRET_HEADERS = {"Authorization": f"Bearer {TOKEN}", "Cookie": f"session={COOKIE_VALUE}",
+                  "X-Api-Key": API_KEY}
+DEBUG_ENVIRONMENT = {"POWERTOOLS_LOGGER_LOG_EVENT": "true", "POWERTOOLS_DEV": "true",
+                     "POWERTOOLS_EVENT_HANDLER_DEBUG": "true", "POWERTOOLS_LOG_LEVEL": "DEBUG"}
+pytestmark = [
+    # Answers that publish no business metric make Powertools warn that there is none.
+    pytest.mark.filterwarnings("ignore:No application metrics to publish"),
+    pytest.mark.filterwarnings("ignore:POWERTOOLS_DEV environment variable is enabled"),
+]
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "handler"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:111111111111:function:handler"
+    aws_request_id: str = "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"
+
+
+CONTEXT = LambdaContext()
+
+
+# --- the handlers, as their components deploy them ---------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    """One function: its module, kind of event, environment, and a well-formed event that
+    carries every secret it can."""
+
+    name: str
+    kind: str
+    environ: dict[str, str] = field(default_factory=dict)
+    event: Callable[[], Any] = dict
+
+
+def _rest_event(path: str, method: str = "GET") -> dict[str, Any]:
+    return events.rest_event(path, method=method, headers=SECRET_HEADERS,
+                             query={"apiKey": API_KEY}, api_key=API_KEY, api_key_id="f8ne2l6s7a",
+                             body=json.dumps(events.GOOD) if method == "POST" else None)
+
+
+def _authorizer_event() -> dict[str, Any]:
+    return request_event(query={"apiKey": API_KEY}, headers=SECRET_HEADERS)
+
+
+def _matcher_event() -> dict[str, Any]:
+    event = http_event("GET", query=[("name", "Acme"), ("apiKey", API_KEY)])
+    event["headers"].update({name.lower(): value for name, value in SECRET_HEADERS.items()})
+    event["cookies"] = [f"session={COOKIE_VALUE}"]
+    return event
+
+
+def _document_event() -> dict[str, Any]:
+    event = document_event("contracts/plan.pdf")
+    event["headers"].update({name.lower(): value for name, value in SECRET_HEADERS.items()})
+    event["cookies"] = [f"session={COOKIE_VALUE}"]
+    return event
+
+
+def _s3_event() -> dict[str, Any]:
+    """A notification for another bucket (ignored), with secrets where S3 puts identifiers: a
+    direct invocation can put anything anywhere."""
+    event = s3_event("reference/companies.csv", etag="0" * 32, bucket="another-bucket")
+    record = event["Records"][0]
+    record["userIdentity"]["principalId"] = f"AWS:{API_KEY}"
+    record["responseElements"]["x-amz-id-2"] = TOKEN
+    record["requestParameters"]["sourceIPAddress"] = COOKIE_VALUE
+    return event
+
+
+def _cloudfront_event() -> dict[str, Any]:
+    return cloudfront_event(cloudfront_request({"Accept": "application/json", **SECRET_HEADERS},
+                                               querystring=f"apiKey={API_KEY}"))
+
+
+CASES = {
+    "hello": Case("hello", "REST_PROXY", {"GREETING": "API v.1: Hello world!"},
+                  lambda: _rest_event("/hello")),
+    "customizations": Case("customizations", "REST_PROXY", {"TABLE_NAME": "customizations"},
+                           lambda: _rest_event("/customizations", "POST")),
+    "query_key_authorizer": Case("query_key_authorizer", "REST_REQUEST_AUTHORIZER", {},
+                                 _authorizer_event),
+    "entity_matcher": Case("entity_matcher", "HTTP_API", {"BUCKET_NAME": BUCKET},
+                           _matcher_event),
+    "document_api": Case("document_api", "HTTP_API", {
+        "ACCESS_LOG_TABLE": "document-access-log", "TEMP_BUCKET": "document-downloads",
+        "OBJECT_LAMBDA_ACCESS_POINT_ARN":
+            "arn:aws:s3-object-lambda:us-east-1:111111111111:accesspoint/documents"},
+        _document_event),
+    "entity_index_builder": Case("entity_index_builder", "S3_NOTIFICATION",
+                                 {"BUCKET_NAME": BUCKET}, _s3_event),
+    "version_router": Case("version_router", "CLOUDFRONT_ORIGIN_REQUEST", {}, _cloudfront_event),
+}
+
+
+class AnyVersion:
+    """The router's DynamoDB: every version lives on one origin."""
+
+    def get_item(self, **kwargs: Any) -> dict[str, Any]:
+        return {"Item": {"hk": kwargs["Key"]["hk"], "dn": {"S": "api.example.com"}}}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An empty moto account: the handlers' stores are missing, so they answer with errors,
+    which they log."""
+    set_aws_environment(monkeypatch)
+    with mock_aws():
+        yield
+
+
+@dataclass
+class Loaded:
+    case: Case
+    module: ModuleType
+    log: io.StringIO
+
+    def call(self, event: Any) -> Any:
+        return self.module.handler(event, CONTEXT)
+
+
+@pytest.fixture
+def load(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Loaded]]:
+    """Imports a function afresh under its environment (and ``extra``), its log captured."""
+    loaded: list[str] = []
+    finalizers: list[Callable[[], None]] = []
+
+    def load(name: str, **extra: str) -> Loaded:
+        case = CASES[name]
+        for variable, value in {"POWERTOOLS_SERVICE_NAME": name.replace("_", "-"),
+                                "POWERTOOLS_METRICS_NAMESPACE": "ServerlessBlueprints",
+                                "POWERTOOLS_TRACE_DISABLED": "true",
+                                **case.environ, **extra}.items():
+            monkeypatch.setenv(variable, value)
+        # A service's Powertools logger is created once and keeps the stream it was created
+        # with: never a test's capsys stream, which is closed after the test.
+        with contextlib.redirect_stdout(sys.__stdout__):
+            module = import_fresh(f"{name}.app")
+        loaded.append(module.__name__)
+        if name == "version_router":
+            settings = module.Settings.from_mapping(
+                {"table_name": "api-versions", "region": REGION, "header_name": "Accept"})
+            monkeypatch.setattr(module, "default_router",
+                                lambda: module.Router(settings, AnyVersion()))
+        log = io.StringIO()
+        handler = module.logger.registered_handler
+        assert isinstance(handler, logging.StreamHandler)
+        monkeypatch.setattr(handler, "stream", log)
+        # The Powertools logger of a service outlives a module's import, and keeps its level.
+        level = module.logger.log_level
+        module.logger.setLevel(extra.get("POWERTOOLS_LOG_LEVEL", level))
+        finalizers.append(lambda: module.logger.setLevel(level))
+        return Loaded(case, module, log)
+
+    yield load
+    for finalize in finalizers:
+        finalize()
+    for module_name in loaded:
+        sys.modules.pop(module_name, None)
+
+
+def refusal_lines(log: io.StringIO) -> list[dict[str, Any]]:
+    return [line for line in map(json.loads, log.getvalue().splitlines())
+            if line.get("message") == REFUSED]
+
+
+# --- malformed events --------------------------------------------------------------------------
+
+NOT_OBJECTS = [None, [], "event", 42, True]
+
+
+def replaced(event: dict[str, Any], *path_and_value: Any) -> dict[str, Any]:
+    """``event`` with the value at ``path`` (keys) replaced, or removed for ``...``."""
+    *path, value = path_and_value
+    event = json.loads(json.dumps(event))
+    target = event
+    for key in path[:-1]:
+        target = target[key]
+    if value is ...:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return event
+
+
+def malformed(name: str) -> list[Any]:
+    """Events AWS never sends to ``name``'s kind of function, but a direct invocation can."""
+    good = CASES[name].event()
+    kind = CASES[name].kind
+    variants: list[Any] = [*NOT_OBJECTS, {}, {"Records": [{}]}]
+    if kind == "REST_PROXY":
+        variants += [replaced(good, "requestContext", []), replaced(good, "requestContext", ...),
+                     replaced(good, "body", 42), replaced(good, "body", {"name": "x"}),
+                     replaced(good, "queryStringParameters", "apiKey=x"),
+                     replaced(good, "multiValueQueryStringParameters", {"apiKey": "x"}),
+                     replaced(good, "headers", ["Accept"]), replaced(good, "httpMethod", ...),
+                     replaced(good, "path", 7), replaced(good, "isBase64Encoded", "yes"),
+                     replaced(good, "requestContext", "identity", [])]
+    elif kind == "HTTP_API":
+        variants += [replaced(good, "requestContext", []),
+                     replaced(good, "requestContext", "http", ...),
+                     replaced(good, "body", 42), replaced(good, "rawQueryString", 42),
+                     replaced(good, "queryStringParameters", "name=x"),
+                     replaced(good, "cookies", "session=x"), replaced(good, "headers", {"a": 1}),
+                     replaced(good, "version", "1.0"), replaced(good, "rawPath", ...),
+                     replaced(good, "requestContext", "authorizer", "jwt")]
+    elif kind == "REST_REQUEST_AUTHORIZER":
+        variants += [replaced(good, "requestContext", []), replaced(good, "methodArn", ...),
+                     replaced(good, "queryStringParameters", "apiKey=x"),
+                     replaced(good, "headers", ["x-api-key"]), replaced(good, "type", "TOKEN")]
+    elif kind == "S3_NOTIFICATION":
+        variants += [{"Records": []}, {"Records": [None]}, {"Records": "s3"},
+                     replaced(good, "Records", 0, "s3", []),
+                     replaced(good, "Records", 0, "s3", "object", "key", 42),
+                     replaced(good, "Records", 0, "s3", "object", "sequencer", "not hex"),
+                     replaced(good, "Records", 0, "s3", "bucket", ...),
+                     replaced(good, "Records", 0, "eventTime", "yesterday"),
+                     replaced(good, "Records", 0, "eventSource", "aws:sqs")]
+    elif kind == "CLOUDFRONT_ORIGIN_REQUEST":
+        variants += [{"Records": []}, replaced(good, "Records", 0, "cf", "request", ...),
+                     replaced(good, "Records", 0, "cf", "request", "uri", 1),
+                     replaced(good, "Records", 0, "cf", "request", "headers", "accept: v1"),
+                     {"Records": good["Records"] * 2}]
+    return variants
+
+
+def malformed_cases() -> list[Any]:
+    return [pytest.param(name, event, id=f"{name}-{position}")
+            for name in CASES for position, event in enumerate(malformed(name))]
+
+
+@pytest.mark.parametrize(("name", "event"), malformed_cases())
+def test_a_malformed_event_gets_the_kinds_refusal(load: Callable[..., Loaded], name: str,
+                                                  event: Any,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    function = load(name)
+    kind = function.case.kind
+
+    if kind == "REST_REQUEST_AUTHORIZER":
+        with pytest.raises(Exception, match=r"^Unauthorized$") as raised:
+            function.call(event)
+        assert type(raised.value) is Exception
+    else:
+        answer = function.call(event)
+        if kind == "S3_NOTIFICATION":
+            assert answer["results"] == []
+            assert answer["rejected"].startswith(MALFORMED)
+        elif kind == "CLOUDFRONT_ORIGIN_REQUEST":
+            assert (answer["status"], answer["statusDescription"]) == ("400", "Bad Request")
+            assert json.loads(answer["body"])["message"].startswith(
+                MALFORMED)
+        else:
+            assert answer["statusCode"] == 400
+            headers = answer.get("multiValueHeaders") if kind == "REST_PROXY" \
+                else answer.get("headers")
+            assert headers["Content-Type"] in ("application/json", ["application/json"])
+            body = json.loads(answer["body"])
+            assert set(body) == {"statusCode", "message"}
+            assert body["statusCode"] == 400
+            assert body["message"].startswith(MALFORMED)
+    refused = refusal_lines(function.log)
+    assert len(refused) == 1
+    assert refused[0]["level"] == ("ERROR" if kind == "S3_NOTIFICATION" else "WARNING")
+    if name not in ("query_key_authorizer", "version_router"):  # they publish no metrics
+        assert '"MalformedEvents":[1.0]' in capsys.readouterr().out.replace(" ", "")
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_well_formed_event_is_not_refused(load: Callable[..., Loaded], name: str) -> None:
+    function = load(name)
+
+    function.call(CASES[name].event())
+
+    assert refusal_lines(function.log) == []
+
+
+# --- no handler logs its event's secrets -------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_no_handler_logs_the_secrets_in_its_event(load: Callable[..., Loaded], name: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """With event logging on, Powertools' development mode on (in which a resolver prints every
+    event) and the log level at DEBUG, the API key, token and cookie stay out of the output."""
+    function = load(name, **DEBUG_ENVIRONMENT)
+    event = function.case.event()
+    assert all(secret in json.dumps(event) for secret in SECRETS)
+
+    function.call(event)
+
+    function.module.logger.debug("probe")  # the capture sees the handler's debug lines
+    captured = capsys.readouterr()
+    output = function.log.getvalue() + captured.out + captured.err
+    assert "probe" in function.log.getvalue()
+    for secret in SECRETS:
+        assert secret not in output
+
+
+# --- JSON from clients -------------------------------------------------------------------------
+
+DEEP_ARRAY = "[" * 100_000 + "]" * 100_000
+BODY_PARSERS = {
+    "customizations": lambda body: replaced(CASES["customizations"].event(), "body", body),
+    "entity_matcher": lambda body: http_event("POST", body=body),
+}
+
+
+@pytest.mark.parametrize("name", list(BODY_PARSERS))
+@pytest.mark.parametrize("body", [DEEP_ARRAY, '{"names": ' + "[" * 2000 + "]" * 2000 + "}",
+                                  '{"names": ' + "[" * 100 + "]" * 100 + "}"],
+                         ids=["deep array", "deep names, recursion", "deep names, parses"])
+def test_every_body_parser_answers_deep_json_with_a_400(load: Callable[..., Loaded], name: str,
+                                                        body: str) -> None:
+    function = load(name)
+
+    answer = function.call(BODY_PARSERS[name](body))
+
+    assert answer["statusCode"] == 400
+    assert json.loads(answer["body"])["statusCode"] == 400
