@@ -17,8 +17,13 @@ does not accept a trailing newline, which API Gateway's does.
   string...) is a 400 from ``blueprints_common.entry``.
 - Items are written with ``attribute_not_exists(id)``, so nothing is ever overwritten. Each
   records its ``owner``: the API key id API Gateway resolved for the request, else the
-  authorizer's principal, else ``anonymous``. GET answers only its owner's items (any other id
-  is a 404, not a 403, so ids cannot be probed).
+  authorizer's principal, else ``anonymous`` (the first of them that is a non-empty string).
+  GET answers only its owner's items (any other id is a 404, not a 403, so ids cannot be
+  probed).
+- ``Location`` is the request's own path (``requestContext.path``, with the stage or base path
+  the caller used) and the new id, only when that path is made of URL path characters; else
+  ``/<stage>/customizations``, and failing that ``/customizations``. A control character never
+  reaches the header.
 - DynamoDB failures are a 503 JSON answer, never a stack trace.
 - CORS headers come from ``blueprints_common.cors`` (allow-list in ``ALLOWED_ORIGINS``).
 
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -59,6 +65,11 @@ FIELDS = tuple(SCHEMA["properties"])
 check_customization = compile(SCHEMA)
 INVALID_BODY = "Invalid request body"
 ANONYMOUS = "anonymous"
+COLLECTION = "/customizations"
+# RFC 3986 path characters (unreserved, sub-delims, ':', '@', and percent-escapes): nothing
+# that could end or split a header.
+_URL_PATH = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*")
+_STAGE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 logger = Logger()
 tracer = Tracer()
@@ -91,12 +102,31 @@ def parse_customization(event: Any) -> dict[str, Any]:
 
 
 def caller(event: Mapping[str, Any]) -> str:
-    """Who made the request: the API key's id, else the authorizer's principal."""
-    context = event.get("requestContext") or {}
-    identity = context.get("identity") or {}
-    authorizer = context.get("authorizer") or {}
-    owner = identity.get("apiKeyId") or authorizer.get("principalId")
-    return owner if isinstance(owner, str) and owner else ANONYMOUS
+    """Who made the request: the API key's id, else the authorizer's principal, else
+    ``anonymous``; a value that is not a non-empty string does not count."""
+    context = _object(event.get("requestContext"))
+    for candidate in (_object(context.get("identity")).get("apiKeyId"),
+                      _object(context.get("authorizer")).get("principalId")):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return ANONYMOUS
+
+
+def collection_path(event: Mapping[str, Any]) -> str:
+    """The path the caller posted to, for ``Location``: ``requestContext.path`` (with the
+    stage or base path), else ``/<stage>/customizations``, else ``/customizations``; only a
+    path of URL path characters is used."""
+    context = _object(event.get("requestContext"))
+    path, stage = context.get("path"), context.get("stage")
+    if isinstance(path, str) and _URL_PATH.fullmatch(path):
+        return path.rstrip("/")
+    if isinstance(stage, str) and _STAGE.fullmatch(stage):
+        return f"/{stage}{COLLECTION}"
+    return COLLECTION
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def store(table: Any, customization: dict[str, Any], owner: str, *,
@@ -144,10 +174,8 @@ def create_customization() -> Response[dict[str, Any]]:
                         {"statusCode": 409, "message": "Customization already exists"})
     metrics.add_metric(name="CustomizationCreated", unit=MetricUnit.Count, value=1)
     logger.info("Customization created", customization_id=item_id)
-    # The request's own path, with the stage or base path the caller used.
-    collection = (event.get("requestContext") or {}).get("path") or event.path
     return Response(201, content_types.APPLICATION_JSON, {"id": item_id},
-                    headers={"Location": f"{collection.rstrip('/')}/{item_id}"})
+                    headers={"Location": f"{collection_path(event.raw_event)}/{item_id}"})
 
 
 @app.get("/customizations/<item_id>")

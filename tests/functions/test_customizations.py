@@ -147,6 +147,50 @@ def test_owner_falls_back_to_the_principal(app: ModuleType, aws: Any) -> None:
     assert aws.get_item(Key={"id": anonymous_id})["Item"]["owner"] == "anonymous"
 
 
+@pytest.mark.parametrize("api_key_id", [12345, True, ["f8ne2l6s7a"], {"id": "x"}, ""])
+def test_an_api_key_id_that_is_not_a_string_falls_back_to_the_principal(
+        app: ModuleType, aws: Any, api_key_id: Any) -> None:
+    event = post(GOOD)
+    event["requestContext"]["identity"]["apiKeyId"] = api_key_id
+
+    item_id = body(call(app, event))["id"]
+
+    assert aws.get_item(Key={"id": item_id})["Item"]["owner"] == PRINCIPAL
+
+
+def test_a_principal_that_is_not_a_string_is_anonymous(app: ModuleType, aws: Any) -> None:
+    event = post(GOOD, api_key_id=None)
+    event["requestContext"]["authorizer"]["principalId"] = 42
+
+    item_id = body(call(app, event))["id"]
+
+    assert aws.get_item(Key={"id": item_id})["Item"]["owner"] == "anonymous"
+
+
+@pytest.mark.parametrize(("stage", "path", "collection"), [
+    # API Gateway's own: the stage (or a custom domain's base path) in requestContext.path.
+    (STAGE, f"/{STAGE}/customizations", f"/{STAGE}/customizations"),
+    (STAGE, "/partners/v1/customizations", "/partners/v1/customizations"),
+    # What only a direct invocation sends: a control character, or no path.
+    ("prod\x00", "/prod\x00/customizations", "/customizations"),
+    (STAGE, "/prod\x00/customizations", f"/{STAGE}/customizations"),
+    (STAGE, "/prod\r\nSet-Cookie: a=b/customizations", f"/{STAGE}/customizations"),
+    ("prod\r\nX: y", None, "/customizations"),
+    (STAGE, "/prod/customizations\u2028", f"/{STAGE}/customizations"),
+    (STAGE, "customizations", f"/{STAGE}/customizations"),
+])
+def test_location_never_carries_a_control_character(app: ModuleType, stage: str,
+                                                    path: str | None, collection: str) -> None:
+    event = post(GOOD)
+    event["requestContext"]["stage"] = stage
+    event["requestContext"]["path"] = path
+
+    response = call(app, event)
+
+    assert response["statusCode"] == 201
+    assert header(response, "Location") == [f"{collection}/{body(response)['id']}"]
+
+
 def test_post_emits_the_business_metric(app: ModuleType,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     call(app, post(GOOD))
