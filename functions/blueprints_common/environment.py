@@ -40,7 +40,9 @@ def whole_number(environ: Mapping[str, str], name: str, default: int, problems: 
     text = environ.get(name, "").strip()
     if not text:
         return default
-    if text.isdecimal() and minimum <= int(text) and (maximum is None or int(text) <= maximum):
+    # isascii: isdecimal alone takes any Unicode digit ("\uff13" is a fullwidth 3).
+    if text.isascii() and text.isdecimal() and minimum <= int(text) \
+            and (maximum is None or int(text) <= maximum):
         return int(text)
     allowed = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
     problems.append(f"{name} must be a whole number{f' of {unit}' if unit else ''}, {allowed}")

@@ -152,9 +152,9 @@ SERVED = "served"
 NOT_FOUND_MESSAGE = "No such document"
 FAILED_MESSAGE = "The document could not be prepared"
 NO_STORE = {"Cache-Control": "no-store"}
-_OBJECT_LAMBDA_ARN = re.compile(r"arn:aws[a-z-]*:s3-object-lambda:[a-z0-9-]+:\d{12}:"
+_OBJECT_LAMBDA_ARN = re.compile(r"arn:aws[a-z-]*:s3-object-lambda:[a-z0-9-]+:[0-9]{12}:"
                                 r"accesspoint/[a-z0-9][a-z0-9-]{1,48}[a-z0-9]")
-_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+")
+_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]+")
 _FILENAME_SAFE = re.compile(r"[A-Za-z0-9 ._()+,=@-]")
 
 logger = Logger()

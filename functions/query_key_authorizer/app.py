@@ -17,10 +17,11 @@ Where the public sample is weak, this does better:
   imported, as alphanumeric strings of 20 to 128 characters; ``-`` and ``_`` are accepted as
   well, since they are URL-safe and some imported keys use them, and a key that is not in a
   usage plan is refused by API Gateway anyway;
-- the policy allows only the requested method and path (``methodArn``), not one hard-coded
-  path. With the authorizer cache on, one answer is reused for every method the same key calls
-  until the TTL ends, so it allows exactly the methods in ``ALLOWED_METHODS`` instead: scoping
-  to the first method called would refuse every other one from the cache;
+- the policy allows only the requested method and path (``methodArn``, whose region and
+  account must be ASCII letters and digits), not one hard-coded path. With the authorizer
+  cache on, one answer is reused for every method the same key calls until the TTL ends, so it
+  allows exactly the methods in ``ALLOWED_METHODS`` instead: scoping to the first method called
+  would refuse every other one from the cache;
 - the key is never logged, traced or used as the principal: ``principalId`` and the logs carry
   a short SHA-256 fingerprint of it, and the tracer does not record the response (which holds
   the key as ``usageIdentifierKey``);
@@ -79,8 +80,9 @@ MAX_METHOD_ARN_LENGTH = 2048
 
 _KEY = re.compile(f"[{KEY_ALPHABET}]{{{MIN_KEY_LENGTH},{MAX_KEY_LENGTH}}}")
 _PARTITION = re.compile(r"aws(-[a-z]+)*")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
-_ACCOUNT = re.compile(r"\d{12}")
+# ASCII digits only: \d would accept any Unicode digit (Arabic-Indic ones, say).
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+_ACCOUNT = re.compile(r"[0-9]{12}")
 _API_ID = re.compile(r"[a-z0-9]{1,32}")
 _STAGE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _METHODS = frozenset(verb.value for verb in HttpVerb) - {HttpVerb.ALL.value}

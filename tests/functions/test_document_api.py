@@ -691,3 +691,18 @@ def test_settings_name_every_problem(api_module: ModuleType) -> None:
             api_module.Settings.from_environ({
                 "ACCESS_LOG_TABLE": TABLE, "OBJECT_LAMBDA_ACCESS_POINT_ARN": ACCESS_POINT_ARN,
                 "TEMP_BUCKET": TEMP_BUCKET, "URL_TTL_SECONDS": ttl})
+
+
+def test_settings_take_ascii_digits_only(api_module: ModuleType) -> None:
+    """``\\d`` and ``str.isdecimal`` accept any Unicode digit; account ids and numbers here are
+    ASCII."""
+    arabic_account = "\u0661" * 12
+    with pytest.raises(ValueError, match="invalid document API settings") as raised:
+        api_module.Settings.from_environ({
+            "ACCESS_LOG_TABLE": TABLE, "TEMP_BUCKET": TEMP_BUCKET,
+            "OBJECT_LAMBDA_ACCESS_POINT_ARN": ACCESS_POINT_ARN.replace(ACCOUNT, arabic_account),
+            "TEMP_BUCKET_KMS_KEY_ARN": KMS_KEY_ARN.replace(ACCOUNT, arabic_account),
+            "URL_TTL_SECONDS": "\uff13\uff10\uff10"})  # fullwidth 300
+    message = str(raised.value)
+    for name in ("OBJECT_LAMBDA_ACCESS_POINT_ARN", "TEMP_BUCKET_KMS_KEY_ARN", "URL_TTL_SECONDS"):
+        assert name in message

@@ -444,6 +444,17 @@ def test_malformed_method_arn_is_unauthorized(authorizer: ModuleType, method_arn
     refused(authorizer, request_event(query={"apiKey": KEY}, method_arn=method_arn))
 
 
+# Digits that \d matches and an ARN never holds: Arabic-Indic, fullwidth, Devanagari.
+@pytest.mark.parametrize("digit", ["\u0661", "\uff11", "\u0967"])
+@pytest.mark.parametrize("part", ["account", "region"])
+def test_method_arn_digits_must_be_ascii(authorizer: ModuleType, digit: str, part: str) -> None:
+    account = digit * 12 if part == "account" else ACCOUNT
+    region = f"us-east-{digit}" if part == "region" else REGION
+    method_arn = f"arn:aws:execute-api:{region}:{account}:{API_ID}/{STAGE}/POST/customizations"
+
+    refused(authorizer, request_event(query={"apiKey": KEY}, method_arn=method_arn))
+
+
 def test_missing_method_arn_is_unauthorized(authorizer: ModuleType) -> None:
     event = request_event(query={"apiKey": KEY})
     del event["methodArn"]

@@ -729,6 +729,16 @@ def test_settings_report_every_problem() -> None:
         assert f"{key}:" in message
 
 
+@pytest.mark.parametrize("region", ["us-east-\u0661", "eu-west-\uff11"])
+def test_regions_take_ascii_digits_only(region: str) -> None:
+    with pytest.raises(ValueError, match="region: an AWS region"):
+        settings(region=region)
+    with pytest.raises(ValueError, match="replica_regions"):
+        settings(replica_regions=[region])
+    with pytest.raises(ValueError, match="sr is not an AWS region"):
+        Route.from_item({"dn": {"S": DOMAIN_V1}, "sr": {"S": region}})
+
+
 def test_settings_refuse_a_header_the_router_rewrites() -> None:
     with pytest.raises(ValueError, match="header_name: Authorization is rewritten"):
         settings(header_name="Authorization")
