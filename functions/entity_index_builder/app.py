@@ -10,7 +10,7 @@ reads the CSV, builds the index with ``entity_matching`` and publishes it:
         "files": {"manifest.json": "<sha256>", "idf.npy": "<sha256>", ...},
         "count": 12345, "method": "pruned",
         "source": {"key": "reference/companies.csv", "etag": "...", "versionId": "...",
-                   "uploaded": "2026-11-26T17:09:19.504Z"},
+                   "sequencer": "0066A3F1C2B5E8D9F1", "uploaded": "2026-11-26T17:09:19.504Z"},
         "created": "2026-11-26T17:09:20.123Z"}
 
 A matcher reads the pointer first, so it never sees a half-written version, and a build that
@@ -30,16 +30,24 @@ event; nothing is published.
 An event that S3 never sends (``{}``, ``{"Records": [{}]}``, a record without its bucket or key,
 a sequencer that is not hexadecimal...) is rejected by ``blueprints_common.entry``: logged as an
 error and answered ``{"results": [], "rejected": ...}`` without raising, since a retry would
-fail the same way.
+fail the same way. So is a record whose ``eventTime`` is more than ``MAX_CLOCK_SKEW`` ahead of
+the builder's clock (status ``rejected``): S3 stamps the time it finished the request, so only
+a forged event comes from the future.
 
 Idempotency and ordering. S3 delivers an event at least once, and Lambda retries a failed
 asynchronous invocation, so the same upload can arrive several times, and out of order with
 newer uploads. The pointer records the source object (key and version id, or ETag when the
-bucket is not versioned) and its upload time, and before building and again before publishing:
+bucket is not versioned), the event's ``sequencer`` and its upload time, and before building
+and again before publishing:
 
 - a pointer that already names this object means the work is done: nothing is built;
 - a pointer whose source was uploaded later means this event is stale: nothing is built, so a
-  late retry never rolls the index back to older data;
+  late retry never rolls the index back to older data. For two uploads of the same key, "later"
+  is S3's own order of events on that key, the greater ``sequencer`` (the shorter one padded
+  with zeros on the right, as S3 documents), whatever the clocks said. For different keys (or
+  a pointer without a sequencer) it is the upload time; a pointer whose upload time is more
+  than ``MAX_CLOCK_SKEW`` ahead of the builder's clock is not believed, and is replaced, so
+  one forged time cannot stop the index from updating;
 - otherwise the pointer is replaced with a conditional write (``If-Match`` on the ETag read, or
   ``If-None-Match: *`` when there was none); if another build wrote it in between, the decision
   is taken again against what it wrote.
@@ -80,14 +88,15 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, BinaryIO, NoReturn, TypeGuard
 from urllib.parse import unquote_plus
 
 import boto3  # type: ignore[import-untyped]
@@ -113,6 +122,8 @@ MISSING_CODES = ("NoSuchKey", "404")
 DENIED_CODES = ("AccessDenied", "403")
 GONE_CODES = ("NoSuchKey", "NoSuchVersion", "404", "PreconditionFailed", "412")
 CONFLICT_CODES = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
+# How far ahead of this function's clock a time S3 stamped may be; later times are not believed.
+MAX_CLOCK_SKEW = timedelta(minutes=15)
 
 logger = Logger()
 tracer = Tracer()
@@ -170,19 +181,32 @@ class Reference:
     etag: str
     version_id: str | None
     uploaded: str  # the event's time, ISO 8601 in UTC
+    sequencer: str | None = None  # S3's order of the events on this key, hexadecimal
 
     @classmethod
     def from_record(cls, record: S3EventRecord) -> Reference:
         obj = record.s3.get_object
         return cls(key=unquote_plus(obj.key), etag=obj.etag.strip('"'),
-                   version_id=obj.version_id or None, uploaded=record.event_time)
+                   version_id=obj.version_id or None, uploaded=record.event_time,
+                   sequencer=obj.get("sequencer") or None)
 
     def source(self) -> dict[str, str]:
         """What the pointer records about the object."""
         source = {"key": self.key, "etag": self.etag, "uploaded": self.uploaded}
         if self.version_id:
             source["versionId"] = self.version_id
+        if self.sequencer:
+            source["sequencer"] = self.sequencer
         return source
+
+    def time_problem(self, now: datetime) -> str | None:
+        """Why the event's time cannot be believed, or ``None``."""
+        uploaded = _parse_time(self.uploaded)
+        if uploaded is None:
+            return "the event's time is not an ISO 8601 time"
+        if uploaded > now + MAX_CLOCK_SKEW:
+            return "the event's time is in the future"
+        return None
 
     def is_source_of(self, pointer: Mapping[str, Any] | None) -> bool:
         """Whether ``pointer`` was published from this very object."""
@@ -193,11 +217,37 @@ class Reference:
             return bool(source["versionId"] == self.version_id)
         return bool(self.etag) and str(source.get("etag", "")).strip('"') == self.etag
 
-    def is_older_than(self, pointer: Mapping[str, Any] | None) -> bool:
-        """Whether ``pointer`` comes from an upload made after this one."""
-        published = _parse_time(_source(pointer).get("uploaded"))
+    def is_older_than(self, pointer: Mapping[str, Any] | None, now: datetime) -> bool:
+        """Whether ``pointer`` comes from an upload made after this one: by S3's sequencer for
+        the same key, else by upload time, a time beyond ``now`` and the skew not counting."""
+        source = _source(pointer)
+        theirs = source.get("sequencer")
+        if source.get("key") == self.key and self.sequencer and is_sequencer(theirs):
+            return sequencer_order(theirs) > sequencer_order(self.sequencer)
+        published = _parse_time(source.get("uploaded"))
         ours = _parse_time(self.uploaded)
-        return published is not None and ours is not None and published > ours
+        if published is None or ours is None:
+            return False
+        if published > now + MAX_CLOCK_SKEW:
+            logger.warning("The published index's upload time is in the future; not believed",
+                           key=self.key, published_key=source.get("key"))
+            return False
+        return published > ours
+
+
+_SEQUENCER = re.compile(r"[0-9A-Fa-f]{1,64}")
+SEQUENCER_WIDTH = 64
+
+
+def is_sequencer(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is an S3 sequencer: a string of hexadecimal digits."""
+    return isinstance(value, str) and _SEQUENCER.fullmatch(value) is not None
+
+
+def sequencer_order(sequencer: str) -> str:
+    """A sort key for S3 sequencers of one key: upper case, padded with zeros on the right to
+    a common width, then compared as strings (S3's documented way to compare them)."""
+    return sequencer.upper().ljust(SEQUENCER_WIDTH, "0")
 
 
 @dataclass
@@ -214,7 +264,7 @@ class Outcome:
     """What one record led to."""
 
     key: str
-    status: str  # "published", "unchanged", "stale", "gone" or "ignored"
+    status: str  # "published", "unchanged", "stale", "gone", "ignored" or "rejected"
     version: str | None = None
     count: int | None = None
 
@@ -483,11 +533,11 @@ def version_id(moment: datetime, content_sha256: str) -> str:
 
 # --- the build ---------------------------------------------------------------------------------
 
-def _decide(reference: Reference, state: PointerState) -> str | None:
+def _decide(reference: Reference, state: PointerState, now: datetime) -> str | None:
     """``unchanged`` or ``stale`` when this object must not be published, else ``None``."""
     if reference.is_source_of(state.document):
         return "unchanged"
-    if reference.is_older_than(state.document):
+    if reference.is_older_than(state.document, now):
         return "stale"
     return None
 
@@ -499,7 +549,7 @@ def publish_reference(reference: Reference, settings: Settings, *, client: Any =
     stale. ``ReferenceFileError`` for a file that cannot be indexed."""
     client = client or s3
     state = read_pointer(client, settings)
-    decision = _decide(reference, state)
+    decision = _decide(reference, state, now())
     if decision:
         return _skipped(reference, decision, state)
 
@@ -539,7 +589,7 @@ def publish_reference(reference: Reference, settings: Settings, *, client: Any =
             if latest is None:
                 break
             state = latest
-            decision = _decide(reference, state)
+            decision = _decide(reference, state, now())
             if decision:
                 # The files stay under their own prefix, unreferenced; nothing serves them.
                 return _skipped(reference, decision, state)
@@ -582,6 +632,11 @@ def reference_of(record: S3EventRecord, settings: Settings) -> Reference | None:
     return reference
 
 
+def utcnow() -> datetime:
+    """The builder's clock (a seam for tests)."""
+    return datetime.now(UTC)
+
+
 @entry(S3_NOTIFICATION, logger=logger, tracer=tracer, metrics=metrics)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_environ()
@@ -597,8 +652,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                            event_name=record.event_name, bucket=record.s3.bucket.name)
             outcomes.append(Outcome(unquote_plus(record.s3.get_object.key), "ignored"))
             continue
+        problem = reference.time_problem(utcnow())
+        if problem is not None:
+            # Not raised: a retry would be refused the same way.
+            logger.error("Rejected a record", key=reference.key, problem=problem)
+            metrics.add_metric(name="ReferenceEventRejected", unit=MetricUnit.Count, value=1)
+            outcomes.append(Outcome(reference.key, "rejected"))
+            continue
         try:
-            outcomes.append(publish_reference(reference, settings))
+            outcomes.append(publish_reference(reference, settings, now=utcnow))
         except ReferenceFileError as error:
             metrics.add_metric(name="ReferenceRejected", unit=MetricUnit.Count, value=1)
             logger.error("The reference file was rejected", key=reference.key,

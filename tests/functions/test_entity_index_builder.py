@@ -18,6 +18,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -140,11 +141,13 @@ def s3_event(key: str, *, etag: str, version_id: str | None = None, size: int = 
 
 
 def upload(client: Any, body: bytes, key: str = KEY, *, bucket: str = BUCKET,
-           event_time: str = UPLOADED) -> dict[str, Any]:
-    """Store ``body`` and answer the event S3 would send for it."""
+           event_time: str = UPLOADED, sequencer: str | None = None) -> dict[str, Any]:
+    """Store ``body`` and answer the event S3 would send for it, with the next sequencer
+    unless ``sequencer`` is given."""
     response = client.put_object(Bucket=bucket, Key=key, Body=body)
     return s3_event(key, etag=response["ETag"], version_id=response.get("VersionId"),
-                    size=len(body), bucket=bucket, event_time=event_time)
+                    size=len(body), bucket=bucket, event_time=event_time,
+                    sequencer=sequencer or next_sequencer())
 
 
 @functools.cache
@@ -296,7 +299,8 @@ def test_an_upload_is_built_and_published(builder: ModuleType, s3: Any, tmp_path
     assert pointer["method"] == "sw-graph"
     record = event["Records"][0]["s3"]["object"]
     assert pointer["source"] == {"key": KEY, "etag": record["eTag"],
-                                 "versionId": record["versionId"], "uploaded": UPLOADED}
+                                 "versionId": record["versionId"],
+                                 "sequencer": record["sequencer"], "uploaded": UPLOADED}
     assert pointer["created"].endswith("Z")
     # Every listed file is under the version's prefix with its checksum, and nothing else is.
     assert index_keys(s3) == sorted([POINTER_KEY, *(f"{INDEX_PREFIX}{version}/{name}"
@@ -475,6 +479,91 @@ def test_a_late_event_for_an_older_upload_is_skipped(builder: ModuleType, s3: An
     assert result["results"][0]["status"] == "stale"
     assert read_pointer(s3) == pointer
     assert published_versions(s3) == {pointer["version"]}
+
+
+FAR_FUTURE = "2999-01-01T00:00:00.000Z"
+
+
+def test_an_event_from_the_future_is_rejected_and_cannot_stop_later_uploads(
+        builder: ModuleType, s3: Any, capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """S3 stamps the time it finished the request; only a forged event comes from the future.
+    It is logged and answered, not raised (a retry would be refused the same way)."""
+    forged = upload(s3, reference_csv(IDS[:100], NAMES[:100]), event_time=FAR_FUTURE)
+
+    result = build(builder, forged)
+
+    assert result == {"results": [{"key": KEY, "status": "rejected", "version": None}]}
+    assert index_keys(s3) == []
+    assert [(record.levelname, record.getMessage(), getattr(record, "problem", None))
+            for record in caplog.records] == [
+        ("ERROR", "Rejected a record", "the event's time is in the future")]
+    assert '"ReferenceEventRejected":[1.0]' in capsys.readouterr().out
+
+    later = build(builder, upload(s3, reference_csv(), event_time=LATER))
+
+    assert later["results"][0]["status"] == "published"
+    assert read_pointer(s3)["count"] == len(NAMES)
+
+
+def test_a_time_within_the_clock_skew_is_believed(builder: ModuleType, s3: Any) -> None:
+    soon = datetime.now(UTC) + builder.MAX_CLOCK_SKEW - timedelta(minutes=1)
+    event = upload(s3, reference_csv(), event_time=soon.isoformat().replace("+00:00", "Z"))
+
+    assert build(builder, event)["results"][0]["status"] == "published"
+
+
+@pytest.mark.parametrize("published_key", [KEY, "reference/other.csv"])
+def test_a_pointer_from_the_future_does_not_stop_the_index(builder: ModuleType, s3: Any,
+                                                           published_key: str) -> None:
+    """A pointer published (by an earlier builder) from a forged far-future event: the next
+    upload replaces it, for its own key (no sequencer recorded) or any other."""
+    s3.put_object(Bucket=BUCKET, Key=POINTER_KEY, Body=json.dumps({
+        "version": "29990101T000000000Z-000000000000", "files": {}, "count": 1,
+        "method": "exact", "source": {"key": published_key, "etag": "0" * 32,
+                                      "uploaded": FAR_FUTURE}}))
+
+    result = build(builder, upload(s3, reference_csv()))
+
+    assert result["results"][0]["status"] == "published"
+    assert read_pointer(s3)["source"]["uploaded"] == UPLOADED
+
+
+def test_uploads_of_one_key_are_ordered_by_sequencer_not_time(builder: ModuleType,
+                                                              s3: Any) -> None:
+    """Two uploads of the key whose event times disagree with S3's order of events."""
+    older = upload(s3, reference_csv(IDS[:100], NAMES[:100]), event_time=LATER,
+                   sequencer="0066A3F1C2B5E8DA00")
+    first = build(builder, older)
+    newer = upload(s3, reference_csv(), event_time=UPLOADED, sequencer="0066A3F1C2B5E8DB00")
+    second = build(builder, newer)
+    late_retry = build(builder, older)
+
+    assert [result["results"][0]["status"] for result in (first, second, late_retry)] == [
+        "published", "published", "stale"]
+    assert read_pointer(s3)["count"] == len(NAMES)
+    assert read_pointer(s3)["source"]["sequencer"] == "0066A3F1C2B5E8DB00"
+
+
+def test_sequencers_compare_right_padded_with_zeros(builder: ModuleType) -> None:
+    """S3's sequencers may differ in length; S3 documents padding the shorter on the right."""
+    order = builder.sequencer_order
+    assert order("0066A3F1C2B5E8D9F1") < order("0066A3F1C2B5E8DA")
+    assert order("0066A3F1C2B5E8DA") == order("0066a3f1c2b5e8da00")
+    assert order("1") > order("0FFFFFFFFFFFFFFFFF")
+    assert not builder.is_sequencer("0x1F")
+    assert not builder.is_sequencer(31)
+
+
+def test_other_keys_are_still_ordered_by_upload_time(builder: ModuleType, s3: Any) -> None:
+    """Sequencers order the events of one key only."""
+    newer = upload(s3, reference_csv(), "reference/b.csv", event_time=LATER,
+                   sequencer="00000000000000000001")
+    older = upload(s3, reference_csv(IDS[:100], NAMES[:100]), "reference/a.csv",
+                   event_time=UPLOADED, sequencer="FFFFFFFFFFFFFFFFFF")
+
+    assert build(builder, newer)["results"][0]["status"] == "published"
+    assert build(builder, older)["results"][0]["status"] == "stale"
 
 
 def test_a_url_encoded_key_is_decoded(builder: ModuleType, s3: Any) -> None:
