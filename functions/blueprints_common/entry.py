@@ -49,6 +49,12 @@ The kinds and their refusals:
 ``CLOUDFRONT_ORIGIN_REQUEST``  A Lambda@Edge origin-request function: a generated 400 response
                                (``status``, ``statusDescription``, CloudFront's header lists,
                                a JSON ``{"message": ...}`` body, ``Cache-Control: no-store``).
+``S3_OBJECT_LAMBDA``           An S3 Object Lambda request: only what answering needs is
+                               checked (the output route and token, the input URL, the user
+                               request an object); without them there is no answer to give,
+                               and ``{"status_code": 400}`` is returned and logged as an error.
+                               Anything else is the handler's to refuse through
+                               ``WriteGetObjectResponse``.
 =============================  ==================================================================
 
 A handler that uses one of Powertools' API Gateway resolvers builds it with ``rest_resolver``
@@ -415,6 +421,27 @@ def _one_record(value: Any) -> bool:
     return isinstance(value, list) and len(value) == 1
 
 
+_OBJECT_LAMBDA_FIELDS = (
+    Field("getObjectContext", _object, "an object", required=True),
+    Field("userRequest", _object, "an object"),
+    Field("xAmzRequestId", _text, "a string"),
+)
+_GET_OBJECT_CONTEXT_FIELDS = (
+    Field("outputRoute", _text, "a string", required=True),
+    Field("outputToken", _text, "a string", required=True),
+    Field("inputS3Url", _text, "a string", required=True),
+)
+
+
+def s3_object_lambda_problems(event: Any) -> list[str]:
+    """What keeps an S3 Object Lambda event from being answered at all."""
+    problems = check(event, _OBJECT_LAMBDA_FIELDS)
+    if not problems:
+        problems = check(event["getObjectContext"], _GET_OBJECT_CONTEXT_FIELDS,
+                         "getObjectContext.")
+    return problems
+
+
 # --- refusals ----------------------------------------------------------------------------------
 
 def refusal_message(problem: str) -> str:
@@ -450,6 +477,11 @@ def rejected(problem: str) -> dict[str, Any]:
     return {"results": [], "rejected": refusal_message(problem)}
 
 
+def unanswerable(problem: str) -> dict[str, int]:
+    """An Object Lambda event without a route and token: S3 waits for no answer."""
+    return {"status_code": 400}
+
+
 def cloudfront_refusal(problem: str) -> dict[str, Any]:
     """A response CloudFront returns to the viewer instead of calling the origin."""
     return {"status": "400", "statusDescription": "Bad Request",
@@ -468,10 +500,13 @@ S3_NOTIFICATION = EventKind("S3 event notification", s3_notification_problems, r
                             severity="error")
 CLOUDFRONT_ORIGIN_REQUEST = EventKind("CloudFront origin request", cloudfront_request_problems,
                                       cloudfront_refusal)
+S3_OBJECT_LAMBDA = EventKind("S3 Object Lambda", s3_object_lambda_problems, unanswerable,
+                             "xAmzRequestId", severity="error")
 KINDS: Mapping[str, EventKind] = {
     "REST_PROXY": REST_PROXY,
     "HTTP_API": HTTP_API,
     "REST_REQUEST_AUTHORIZER": REST_REQUEST_AUTHORIZER,
     "S3_NOTIFICATION": S3_NOTIFICATION,
     "CLOUDFRONT_ORIGIN_REQUEST": CLOUDFRONT_ORIGIN_REQUEST,
+    "S3_OBJECT_LAMBDA": S3_OBJECT_LAMBDA,
 }

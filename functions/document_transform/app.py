@@ -98,6 +98,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.s3_object_event import S3ObjectLambdaEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from blueprints_common.entry import S3_OBJECT_LAMBDA, entry
 from blueprints_common.environment import whole_number
 from botocore.config import Config  # type: ignore[import-untyped]
 
@@ -298,20 +299,10 @@ def answer(route: str, token: str, status: int, *, body: bytes | None = None,
     s3.write_get_object_response(**arguments)
 
 
-@logger.inject_lambda_context(correlation_id_path="xAmzRequestId", log_event=False)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@entry(S3_OBJECT_LAMBDA, logger=logger, tracer=tracer, metrics=metrics)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     request = S3ObjectLambdaEvent(event)
-    try:
-        route, token = request.request_route, request.request_token
-    except (KeyError, TypeError):
-        # Without a route and token there is nobody to answer; only a direct invocation
-        # (not S3) can send such an event.
-        logger.error("Not an S3 Object Lambda event: no outputRoute and outputToken")
-        metrics.add_metric(name="TransformFailed", unit=MetricUnit.Count, value=1)
-        return {"status_code": 400}
-
+    route, token = request.request_route, request.request_token
     started = time.perf_counter()
     access_id: str | None = None
     try:

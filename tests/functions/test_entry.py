@@ -52,17 +52,14 @@ def handler_modules() -> list[Any]:
     params = []
     for path in sorted(FUNCTIONS.glob("*/app.py")):
         name = path.parent.name
-        marks = [pytest.mark.xfail(strict=True, reason="document_transform moves to the shared "
-                                   "entry after its own fixes")] \
-            if name == "document_transform" else []
-        params.append(pytest.param(path, id=name, marks=marks))
+        params.append(pytest.param(path, id=name))
     return params
 
 
 def test_every_function_with_a_handler_is_listed() -> None:
     found = {path.parent.name for path in FUNCTIONS.glob("*/app.py")}
 
-    assert found == {*CASES, "document_transform"}
+    assert found == set(CASES)
 
 
 def entry_problems(source: str) -> list[str]:

@@ -30,7 +30,9 @@ import pytest
 from moto import mock_aws
 
 from tests.functions import events
+from tests.functions.document_support import object_lambda_event
 from tests.functions.test_document_api import document_event
+from tests.functions.test_document_transform import good_headers
 from tests.functions.test_entity_index_builder import (
     BUCKET,
     REGION,
@@ -120,6 +122,24 @@ def _s3_event() -> dict[str, Any]:
     return event
 
 
+def _object_lambda_event() -> dict[str, Any]:
+    """The transform's event: the API handler's signed request, and a presigned URL (of a port
+    nothing listens on) whose query string carries a session token."""
+    return object_lambda_event(
+        f"http://127.0.0.1:9/original?X-Amz-Security-Token={TOKEN}&apiKey={API_KEY}",
+        {**good_headers(), **SECRET_HEADERS})
+
+
+class ObjectLambdaAnswers:
+    """S3's side of WriteGetObjectResponse, which moto lacks: the answers, recorded."""
+
+    def __init__(self) -> None:
+        self.answers: list[dict[str, Any]] = []
+
+    def write_get_object_response(self, **answer: Any) -> None:
+        self.answers.append(answer)
+
+
 def _cloudfront_event() -> dict[str, Any]:
     return cloudfront_event(cloudfront_request({"Accept": "application/json", **SECRET_HEADERS},
                                                querystring=f"apiKey={API_KEY}"))
@@ -142,6 +162,8 @@ CASES = {
     "entity_index_builder": Case("entity_index_builder", "S3_NOTIFICATION",
                                  {"BUCKET_NAME": BUCKET}, _s3_event),
     "version_router": Case("version_router", "CLOUDFRONT_ORIGIN_REQUEST", {}, _cloudfront_event),
+    "document_transform": Case("document_transform", "S3_OBJECT_LAMBDA", {},
+                               _object_lambda_event),
 }
 
 
@@ -194,6 +216,8 @@ def load(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., L
                 {"table_name": "api-versions", "region": REGION, "header_name": "Accept"})
             monkeypatch.setattr(module, "default_router",
                                 lambda: module.Router(settings, AnyVersion()))
+        if name == "document_transform":
+            monkeypatch.setattr(module, "s3", ObjectLambdaAnswers())
         log = io.StringIO()
         handler = module.logger.registered_handler
         assert isinstance(handler, logging.StreamHandler)
@@ -273,6 +297,12 @@ def malformed(name: str) -> list[Any]:
                      replaced(good, "Records", 0, "cf", "request", "uri", 1),
                      replaced(good, "Records", 0, "cf", "request", "headers", "accept: v1"),
                      {"Records": good["Records"] * 2}]
+    elif kind == "S3_OBJECT_LAMBDA":
+        variants += [replaced(good, "getObjectContext", ...),
+                     replaced(good, "getObjectContext", "outputToken", ...),
+                     replaced(good, "getObjectContext", "outputRoute", 7),
+                     replaced(good, "getObjectContext", "inputS3Url", None),
+                     replaced(good, "userRequest", "headers"), replaced(good, "userRequest", [])]
     return variants
 
 
@@ -297,6 +327,9 @@ def test_a_malformed_event_gets_the_kinds_refusal(load: Callable[..., Loaded], n
         if kind == "S3_NOTIFICATION":
             assert answer["results"] == []
             assert answer["rejected"].startswith(MALFORMED)
+        elif kind == "S3_OBJECT_LAMBDA":
+            assert answer == {"status_code": 400}
+            assert function.module.s3.answers == []  # nobody is waiting for one
         elif kind == "CLOUDFRONT_ORIGIN_REQUEST":
             assert (answer["status"], answer["statusDescription"]) == ("400", "Bad Request")
             assert json.loads(answer["body"])["message"].startswith(
@@ -312,7 +345,8 @@ def test_a_malformed_event_gets_the_kinds_refusal(load: Callable[..., Loaded], n
             assert body["message"].startswith(MALFORMED)
     refused = refusal_lines(function.log)
     assert len(refused) == 1
-    assert refused[0]["level"] == ("ERROR" if kind == "S3_NOTIFICATION" else "WARNING")
+    assert refused[0]["level"] == ("ERROR" if kind in ("S3_NOTIFICATION", "S3_OBJECT_LAMBDA")
+                                   else "WARNING")
     if name not in ("query_key_authorizer", "version_router"):  # they publish no metrics
         assert '"MalformedEvents":[1.0]' in capsys.readouterr().out.replace(" ", "")
 
