@@ -67,16 +67,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-FUNCTIONS = ROOT / "functions"
-if str(FUNCTIONS) not in sys.path:
-    sys.path.insert(0, str(FUNCTIONS))
+import numpy as np
+from entity_matching import EntityIndex, normalize
+from entity_matching.index import DEFAULT_METHOD, PRUNED_QUERY_PARAMS
 
-import numpy as np  # noqa: E402
-from entity_matching import EntityIndex, normalize  # noqa: E402
-from entity_matching.index import DEFAULT_METHOD, PRUNED_QUERY_PARAMS  # noqa: E402
-
-from benchmarks.recording import cpu_model, write_results  # noqa: E402
+from benchmarks import FUNCTIONS, ROOT
+from benchmarks.recording import cpu_model, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results" / "entity_resolution.json"
 CACHE = ROOT / "build" / "benchmarks" / "entity_resolution"

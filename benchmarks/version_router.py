@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from functions.version_router.app import Credentials, Router, Settings, Signer, candidates
+from version_router.app import Credentials, Router, Settings, Signer, candidates
 
 RESULTS = Path(__file__).resolve().parent / "results" / "version_router.json"
 TABLE = "api-versions"

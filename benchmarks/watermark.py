@@ -97,10 +97,9 @@ from pypdf.generic import (
     StreamObject,
 )
 
+from benchmarks import FUNCTIONS, ROOT
 from benchmarks.recording import cpu_model, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-FUNCTIONS = ROOT / "functions"
 MODULE = "pdf_watermark"
 RESULTS = Path(__file__).resolve().parent / "results" / "watermark.json"
 CACHE = ROOT / "build" / "benchmarks" / "watermark"
