@@ -7,7 +7,7 @@ Two figures per stack:
 - ``command_seconds``: one run of ``python -m tools.plan --stack <stack>`` as a user types it,
   interpreter start and imports included;
 - ``median_seconds`` (with min and max): ``--repeat`` plans in this process after a warm-up:
-  the program under the mock runtime, then the 42 guardrails over what it declared.
+  the program under the mock runtime, then the guardrails over what it declared.
 
 ``prod`` reads ``prod-env`` through a StackReference, so its figures include planning
 ``prod-env`` first. The results go to ``benchmarks/results/plan_time.json``. Nothing here is
