@@ -1,15 +1,30 @@
 """What the function tests send: real API Gateway REST (v1) proxy event shapes, from one builder,
-and the security post's customization payloads."""
+the security post's customization payloads, and the Lambda context."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"
 API_ID = "abc123defg"
 API_DOMAIN = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
+
+
+@dataclass
+class LambdaContext:
+    """The parts of Lambda's context object that Powertools reads, for one function."""
+
+    function_name: str = "handler"
+    memory_limit_in_mb: int = 128
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+    invoked_function_arn: str = ""
+
+    def __post_init__(self) -> None:
+        self.invoked_function_arn = self.invoked_function_arn or (
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}")
 
 # The post's valid request. Its imageUrl is garbled in the stored copy of the post; this is
 # the Wikipedia cherry image the Serverless Security Workshop uses.

@@ -10,7 +10,6 @@ import logging
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
 from typing import Any
@@ -21,7 +20,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from tests.functions import events
-from tests.functions.events import ACCOUNT, GOOD, REGION, SQL_INJECTION
+from tests.functions.events import GOOD, REGION, SQL_INJECTION, LambdaContext
 
 TABLE = "customizations"
 STAGE = "prod"
@@ -37,12 +36,7 @@ INVALID = {"statusCode": 400, "message": "Invalid request body"}
 NO_METRICS = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "customizations"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:customizations"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+CONTEXT = LambdaContext("customizations", 256)
 
 
 @pytest.fixture
@@ -102,7 +96,7 @@ def get(item_id: str, **kwargs: Any) -> dict[str, Any]:
 
 
 def call(app: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
-    response: dict[str, Any] = app.handler(event, LambdaContext())
+    response: dict[str, Any] = app.handler(event, CONTEXT)
     return response
 
 

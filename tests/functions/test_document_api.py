@@ -29,10 +29,10 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from pypdf import PdfReader, PdfWriter
 
+from tests.functions.events import LambdaContext
 from tests.functions.test_entity_index_builder import (
     ACCOUNT,
     REGION,
-    LambdaContext,
     import_fresh,
     powertools_environment,
     s3_client,
@@ -57,10 +57,7 @@ ALICE = "alice+legal@example.com"
 BOB = "bob@example.com"
 SUB = "7d8e9f0a-1b2c-4d3e-8f5a-6b7c8d9e0f1a"
 JWT_ID = "c0ffee00-1111-4222-8333-944455556666"
-CONTEXT = LambdaContext(function_name="document-api",
-                        invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
-                                             "document-api",
-                        memory_limit_in_mb=512)
+CONTEXT = LambdaContext("document-api", 512)
 
 
 # --- events ------------------------------------------------------------------------------------

@@ -47,12 +47,14 @@ from tests.functions.document_support import (
     serve,
     to_bytes,
 )
+from tests.functions.events import LambdaContext
 from tests.functions.test_entity_index_builder import (
-    LambdaContext,
     import_fresh,
     powertools_environment,
     set_aws_environment,
 )
+
+CONTEXT = LambdaContext("document-transform", 1024)
 
 MODULE = "document_transform.app"
 
@@ -692,7 +694,7 @@ def invoke(module: ModuleType, source: Source, *, key: str = "contracts/2026/agr
            signed: str = "host") -> dict[str, Any]:
     event = object_lambda_event(source.url(path, signed),
                                 good_headers() if headers is None else headers, key=key)
-    result: dict[str, Any] = module.handler(event, LambdaContext())
+    result: dict[str, Any] = module.handler(event, CONTEXT)
     return result
 
 
@@ -857,7 +859,7 @@ def test_a_refused_connection_is_502(transform: ModuleType, source: Source, answ
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     closed = Source(port=1)  # nothing listens on port 1
     event = object_lambda_event(closed.url("/original"), good_headers())
-    result = transform.handler(event, LambdaContext())
+    result = transform.handler(event, CONTEXT)
     assert_refused(answers, result, 502, "BadGateway")
 
 
@@ -992,7 +994,7 @@ def test_an_event_without_a_route_is_not_answered(transform: ModuleType, answers
                                                   source: Source) -> None:
     event = object_lambda_event(source.url("/original"), good_headers())
     del event["getObjectContext"]
-    assert transform.handler(event, LambdaContext()) == {"status_code": 400}
+    assert transform.handler(event, CONTEXT) == {"status_code": 400}
     assert answers.calls == []
 
 

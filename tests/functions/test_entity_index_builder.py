@@ -17,7 +17,6 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +27,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from entity_matching import EntityIndex
+
+from tests.functions.events import LambdaContext
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"
@@ -203,12 +204,7 @@ def published_versions(client: Any, bucket: str = BUCKET) -> set[str]:
     return {key.split("/")[1] for key in index_keys(client, bucket) if key != POINTER_KEY}
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "entity-index-builder"
-    memory_limit_in_mb: int = 10240
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:entity-builder"
-    aws_request_id: str = "0f3c9a4e-3b7d-4c1e-9a2b-6d5e4f3a2b1c"
+CONTEXT = LambdaContext("entity-index-builder", 10240)
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -247,7 +243,7 @@ def builder(builder_module: ModuleType, s3: Any, workdir: Path,
 
 
 def build(builder: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = builder.handler(event, LambdaContext())
+    result: dict[str, Any] = builder.handler(event, CONTEXT)
     return result
 
 

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from entity_matching import EntityIndex
 
+from tests.functions.events import LambdaContext
 from tests.functions.test_entity_index_builder import (
     ACCOUNT,
     BUCKET,
@@ -123,15 +124,11 @@ def post(payload: Any) -> dict[str, Any]:
     return http_event("POST", body=body)
 
 
-class LambdaContext:
-    function_name = "entity-matcher"
-    memory_limit_in_mb = 1769
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:entity-matcher"
-    aws_request_id = "7e4b1c2d-8f3a-4b5c-9d6e-1f2a3b4c5d6e"
+CONTEXT = LambdaContext("entity-matcher", 1769)
 
 
 def call(matcher: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
-    response: dict[str, Any] = matcher.handler(event, LambdaContext())
+    response: dict[str, Any] = matcher.handler(event, CONTEXT)
     return response
 
 

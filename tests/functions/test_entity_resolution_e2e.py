@@ -32,9 +32,9 @@ from tests.functions.test_entity_index_builder import (
     set_aws_environment,
     upload,
 )
-from tests.functions.test_entity_index_builder import LambdaContext as BuilderContext
+from tests.functions.test_entity_index_builder import CONTEXT as BUILDER
+from tests.functions.test_entity_matcher import CONTEXT as MATCHER
 from tests.functions.test_entity_matcher import Clock, get, post, typo
-from tests.functions.test_entity_matcher import LambdaContext as MatcherContext
 
 KEY = "reference/Global customers (2026).csv"
 # Names a reference list really holds: accents, ampersands, legal forms, word order.
@@ -76,7 +76,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[s
 
 
 def match(deployed: dict[str, Any], event: dict[str, Any]) -> tuple[int, Any]:
-    response = deployed["matcher"].handler(event, MatcherContext())
+    response = deployed["matcher"].handler(event, MATCHER)
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -91,7 +91,7 @@ def test_upload_build_and_match(deployed: dict[str, Any]) -> None:
 
     event = upload(s3, reference_csv(ids, names, bom=True, newline="\r\n"), key=KEY)
     assert "%28" in event["Records"][0]["s3"]["object"]["key"]  # the key arrives URL-encoded
-    result = builder.handler(event, BuilderContext())
+    result = builder.handler(event, BUILDER)
     version = result["results"][0]["version"]
     assert result["results"][0]["status"] == "published"
     assert read_pointer(s3)["count"] == len(ids)
@@ -118,18 +118,18 @@ def test_upload_build_and_match(deployed: dict[str, Any]) -> None:
         assert all(0.5 <= score <= 1 for score in scores)
 
     # The same event again (an S3 redelivery or a retry) publishes nothing new.
-    again = builder.handler(event, BuilderContext())
+    again = builder.handler(event, BUILDER)
     assert again["results"][0] == {"key": KEY, "status": "unchanged", "version": version}
     assert match(deployed, get(NAMES[0]))[1]["match"]["id"] == IDS[0]
 
 
 def test_a_new_reference_list_replaces_the_old_after_the_ttl(deployed: dict[str, Any]) -> None:
     s3, builder, clock = deployed["s3"], deployed["builder"], deployed["clock"]
-    builder.handler(upload(s3, reference_csv(IDS[:150], NAMES[:150]), key=KEY), BuilderContext())
+    builder.handler(upload(s3, reference_csv(IDS[:150], NAMES[:150]), key=KEY), BUILDER)
     first = match(deployed, get(NAMES[200]))[1]
 
     builder.handler(upload(s3, reference_csv(), key=KEY, event_time="2026-11-26T18:00:00.000Z"),
-                    BuilderContext())
+                    BUILDER)
     clock.now += 30
     cached = match(deployed, get(NAMES[200]))[1]
     clock.now += 30
@@ -143,13 +143,13 @@ def test_a_new_reference_list_replaces_the_old_after_the_ttl(deployed: dict[str,
 
 def test_a_rejected_file_keeps_the_published_index_serving(deployed: dict[str, Any]) -> None:
     s3, builder, clock = deployed["s3"], deployed["builder"], deployed["clock"]
-    builder.handler(upload(s3, reference_csv(), key=KEY), BuilderContext())
+    builder.handler(upload(s3, reference_csv(), key=KEY), BUILDER)
     served = match(deployed, get(NAMES[3]))[1]["indexVersion"]
 
     bad = upload(s3, b"id,name\nA1,Acme\nA1,Globex\n", key=KEY,
                  event_time="2026-11-26T18:00:00.000Z")
     with pytest.raises(builder.ReferenceFileError, match="line 3: id 'A1' repeats"):
-        builder.handler(bad, BuilderContext())
+        builder.handler(bad, BUILDER)
     clock.now += 60
 
     status, found = match(deployed, get(NAMES[3]))

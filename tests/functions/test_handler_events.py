@@ -31,6 +31,7 @@ from moto import mock_aws
 
 from tests.functions import events
 from tests.functions.document_support import object_lambda_event
+from tests.functions.events import LambdaContext
 from tests.functions.test_document_api import document_event
 from tests.functions.test_document_transform import good_headers
 from tests.functions.test_entity_index_builder import (
@@ -63,15 +64,8 @@ pytestmark = [
 ]
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "handler"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:111111111111:function:handler"
-    aws_request_id: str = "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"
+CONTEXT = LambdaContext(memory_limit_in_mb=256)
 
-
-CONTEXT = LambdaContext()
 
 
 # --- the handlers, as their components deploy them ---------------------------------------------

@@ -6,24 +6,19 @@ import importlib
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 from tests.functions import events
+from tests.functions.events import LambdaContext
 
 GREETING = "API v.1: Hello world!"
 V1_MEDIA_TYPE = "application/vnd.example.v1+json"
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "hello-v1"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:111111111111:function:hello-v1"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+CONTEXT = LambdaContext("hello-v1")
 
 
 @pytest.fixture
@@ -45,7 +40,7 @@ def rest_event(path: str, *, stage: str = "v1", **kwargs: Any) -> dict[str, Any]
 
 
 def test_get_hello_answers_the_greeting(hello: ModuleType) -> None:
-    response = hello.handler(rest_event("/hello"), LambdaContext())
+    response = hello.handler(rest_event("/hello"), CONTEXT)
 
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"message": GREETING}
@@ -56,7 +51,7 @@ def test_greeting_comes_from_the_environment(hello: ModuleType,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GREETING", "API v.2: Hello world!")
 
-    response = hello.handler(rest_event("/hello", stage="v2"), LambdaContext())
+    response = hello.handler(rest_event("/hello", stage="v2"), CONTEXT)
 
     assert json.loads(response["body"]) == {"message": "API v.2: Hello world!"}
 
@@ -67,7 +62,7 @@ NO_METRICS = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 @NO_METRICS
 def test_unknown_route_is_a_json_404(hello: ModuleType) -> None:
-    response = hello.handler(rest_event("/goodbye", resource="/{proxy+}"), LambdaContext())
+    response = hello.handler(rest_event("/goodbye", resource="/{proxy+}"), CONTEXT)
 
     assert response["statusCode"] == 404
     assert json.loads(response["body"]) == {"statusCode": 404, "message": "Not found"}
@@ -75,14 +70,14 @@ def test_unknown_route_is_a_json_404(hello: ModuleType) -> None:
 
 @NO_METRICS
 def test_other_methods_on_hello_are_not_routes(hello: ModuleType) -> None:
-    response = hello.handler(rest_event("/hello", method="POST"), LambdaContext())
+    response = hello.handler(rest_event("/hello", method="POST"), CONTEXT)
 
     assert response["statusCode"] == 404
 
 
 def test_greeting_emits_a_business_metric(hello: ModuleType,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    hello.handler(rest_event("/hello"), LambdaContext())
+    hello.handler(rest_event("/hello"), CONTEXT)
 
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines()
              if line.startswith("{") and '"_aws"' in line]

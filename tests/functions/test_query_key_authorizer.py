@@ -10,11 +10,12 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.functions.events import LambdaContext
 
 KEY = "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0f"  # 40 characters, like a generated key
 OTHER_KEY = "Zy9xWv8uTs7rQp6oNm5lKj4iHg3fEd2cBa1zYx0w"
@@ -26,13 +27,7 @@ PREFIX = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}"
 METHOD_ARN = f"{PREFIX}/POST/customizations"
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "query-key-authorizer"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = (
-        f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:query-key-authorizer")
-    aws_request_id: str = "3f1b6c2e-8d4a-4e5f-9a7b-1c2d3e4f5a6b"
+CONTEXT = LambdaContext("query-key-authorizer")
 
 
 @pytest.fixture
@@ -103,13 +98,13 @@ def request_event(*, query: dict[str, Any] | None = None,
 
 
 def authorize(module: ModuleType, event: Any) -> dict[str, Any]:
-    answer: dict[str, Any] = module.handler(event, LambdaContext())
+    answer: dict[str, Any] = module.handler(event, CONTEXT)
     return answer
 
 
 def refused(module: ModuleType, event: Any) -> None:
     with pytest.raises(Exception, match=r"^Unauthorized$") as raised:
-        module.handler(event, LambdaContext())
+        module.handler(event, CONTEXT)
     assert type(raised.value) is Exception
 
 

@@ -7,7 +7,6 @@ import io
 import itertools
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,8 @@ from version_router.app import (
     load_settings,
 )
 
+from tests.functions.events import LambdaContext
+
 TABLE = "api-versions"
 HOME = "us-east-1"
 V1 = "application/vnd.example.v1+json"
@@ -59,17 +60,10 @@ START = float(calendar.timegm((2026, 11, 26, 15, 4, 5)))
 _services = itertools.count()
 
 
-@dataclass
-class LambdaContext:
-    """What Lambda@Edge passes: the function in us-east-1, whatever region runs it."""
+# Lambda@Edge passes the function in us-east-1, whatever region runs it.
+CONTEXT = LambdaContext("us-east-1.version-router", invoked_function_arn=(
+    "arn:aws:lambda:us-east-1:111111111111:function:version-router:3"))
 
-    function_name: str = "us-east-1.version-router"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:111111111111:function:version-router:3"
-    aws_request_id: str = "8d0f3c2e-5b1a-4e6f-9c7d-2a3b4c5d6e7f"
-
-
-CONTEXT = LambdaContext()
 
 
 class Clock:
