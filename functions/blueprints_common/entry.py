@@ -248,19 +248,23 @@ def _literal(expected: str) -> Callable[[Any], bool]:
     return lambda value: value == expected
 
 
+# What both payload formats carry about the request itself.
+_REQUEST_PARTS = (
+    Field("headers", _strings, "an object of strings"),
+    Field("queryStringParameters", _strings, "an object of strings"),
+    Field("pathParameters", _strings, "an object of strings"),
+    Field("stageVariables", _strings, "an object of strings"),
+    Field("body", _text, "a string"),
+    Field("isBase64Encoded", _flag, "true or false"),
+)
 _REST_FIELDS = (
     Field("httpMethod", _text, "a string", required=True),
     Field("path", _path, "a path (a string starting with /)", required=True),
     Field("requestContext", _object, "an object", required=True),
     Field("resource", _text, "a string"),
-    Field("headers", _strings, "an object of strings"),
     Field("multiValueHeaders", _string_lists, "an object of string lists"),
-    Field("queryStringParameters", _strings, "an object of strings"),
     Field("multiValueQueryStringParameters", _string_lists, "an object of string lists"),
-    Field("pathParameters", _strings, "an object of strings"),
-    Field("stageVariables", _strings, "an object of strings"),
-    Field("body", _text, "a string"),
-    Field("isBase64Encoded", _flag, "true or false"),
+    *_REQUEST_PARTS,
 )
 _REST_CONTEXT_FIELDS = (
     Field("stage", _text, "a string"),
@@ -287,13 +291,8 @@ _HTTP_FIELDS = (
     Field("rawPath", _path, "a path (a string starting with /)", required=True),
     Field("requestContext", _object, "an object", required=True),
     Field("rawQueryString", _text, "a string"),
-    Field("headers", _strings, "an object of strings"),
     Field("cookies", _string_list, "a list of strings"),
-    Field("queryStringParameters", _strings, "an object of strings"),
-    Field("pathParameters", _strings, "an object of strings"),
-    Field("stageVariables", _strings, "an object of strings"),
-    Field("body", _text, "a string"),
-    Field("isBase64Encoded", _flag, "true or false"),
+    *_REQUEST_PARTS,
 )
 _HTTP_CONTEXT_FIELDS = (
     Field("http", _object, "an object", required=True),
