@@ -42,6 +42,9 @@ class DomainTarget:
     domain_name: pulumi.Output[str]
     zone_id: pulumi.Output[str]
 
+    def exports(self) -> dict[str, pulumi.Output[str]]:
+        return {"domainTarget": self.domain_name, "domainTargetZoneId": self.zone_id}
+
 
 def domain_problems(domain: ApiDomain | None, region: str) -> list[str | None]:
     """What is wrong with ``domain`` for an API in ``region``, naming the field."""

@@ -222,6 +222,7 @@ class HttpApi(pulumi.ComponentResource):
     authorizer: aws.apigatewayv2.Authorizer | None
     authorizer_id: pulumi.Output[str] | None
     routes: dict[str, HttpRoute]
+    domain_target: DomainTarget | None
 
     def __init__(self, name: str, args: HttpApiArgs, defaults: Defaults,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -327,8 +328,12 @@ class HttpApi(pulumi.ComponentResource):
             "authorizerId": self.authorizer_id,
             "accessLogGroupName": self.access_log_group.name,
             "routes": {key: route.route.id for key, route in self.routes.items()},
-            "domainTarget": self.domain_target and self.domain_target.domain_name,
+            **self.domain_exports(),
         })
+
+    def domain_exports(self) -> dict[str, pulumi.Output[str]]:
+        """Where DNS must point the custom domain (none without one), as stack outputs."""
+        return self.domain_target.exports() if self.domain_target else {}
 
     def _domain(self, name: str, domain: ApiDomain) -> DomainTarget:
         """The custom domain, serving the ``$default`` stage at its root."""

@@ -611,6 +611,7 @@ class RestStage(pulumi.ComponentResource):
     invoke_url: pulumi.Output[str]
     execution_arn: pulumi.Output[str]
     stage_arn: pulumi.Output[str]
+    domain_target: DomainTarget | None
 
     def __init__(self, name: str, args: RestStageArgs, defaults: Defaults,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -713,11 +714,15 @@ class RestStage(pulumi.ComponentResource):
         self.register_outputs({
             "stageName": self.stage.stage_name,
             "invokeUrl": self.invoke_url,
-            "domainTarget": self.domain_target and self.domain_target.domain_name,
+            **self.domain_exports(),
             "executionArn": self.execution_arn,
             "stageArn": self.stage_arn,
             "accessLogGroupName": self.access_log_group.name,
         })
+
+    def domain_exports(self) -> dict[str, pulumi.Output[str]]:
+        """Where DNS must point the custom domain (none without one), as stack outputs."""
+        return self.domain_target.exports() if self.domain_target else {}
 
     def _domain(self, name: str, domain: ApiDomain,
                 rest_api_id: pulumi.Input[str]) -> DomainTarget:
