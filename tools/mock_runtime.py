@@ -328,6 +328,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 path = "" if stage == "$default" else stage
                 extra = {"invokeUrl": f"https://{api}.execute-api.{region}.amazonaws.com/{path}",
                          "executionArn": f"arn:aws:execute-api:{region}:{account}:{api}/{stage}"}
+            case "aws:apigateway/domainName:DomainName" | "aws:apigatewayv2/domainName:DomainName":
+                resource_id = state.get("domainName", physical)
+                arn = f"arn:aws:apigateway:{region}::/domainnames/{resource_id}"
+                target = f"d-{_digest(typ, name, length=10)}.execute-api.{region}.amazonaws.com"
+                zone = f"Z{_digest(typ, name, region, length=13).upper()}"
+                if typ.startswith("aws:apigatewayv2"):
+                    extra["domainNameConfiguration"] = {
+                        **(state.get("domainNameConfiguration") or {}),
+                        "targetDomainName": target, "hostedZoneId": zone}
+                else:
+                    extra = {"regionalDomainName": target, "regionalZoneId": zone,
+                             "cloudfrontDomainName": f"d{_digest(typ, name, length=13)}"
+                                                     ".cloudfront.net",
+                             "cloudfrontZoneId": "Z2FDTNDATAQYW2"}
             case "aws:cloudfront/distribution:Distribution":
                 resource_id = "E" + _digest(typ, name, length=13).upper()
                 arn = f"arn:aws:cloudfront::{account}:distribution/{resource_id}"

@@ -241,7 +241,9 @@ def test_a_custom_domain_serves_the_api() -> None:
         "docs.example.com")
     exports = run.outputs["exports"]
     assert exports["apiEndpoint"] == "https://docs.example.com"
-    assert {"domainTarget", "domainTargetZoneId"} <= set(exports)  # where DNS must point
+    # Where DNS must point the name: the API's regional domain, in its hosted zone.
+    assert exports["domainTarget"].endswith(f".execute-api.{REGION}.amazonaws.com")
+    assert exports["domainTargetZoneId"].startswith("Z")
     assert run.one("aws:apigatewayv2/api:Api").inputs["disableExecuteApiEndpoint"] is True
 
 

@@ -263,6 +263,7 @@ def test_a_custom_domain_serves_the_api_and_closes_execute_api() -> None:
     assert (domain["domainName"], domain["regionalCertificateArn"]) == ("api.example.com",
                                                                         certificate)
     assert run.outputs["exports"]["invokeUrl"] == "https://api.example.com/customizations"
+    assert run.outputs["exports"]["domainTarget"].endswith(".execute-api.eu-west-1.amazonaws.com")
 
 
 def test_an_edge_api_takes_a_us_east_1_certificate_for_its_domain() -> None:
