@@ -1,0 +1,171 @@
+"""Local mode's functions: the plan's packages, environments and layers, in worker processes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from tests.functions import events
+from tools.local.functions import (
+    Cloud,
+    FunctionSpec,
+    Worker,
+    allowed_modules,
+    function_specs,
+    version_mismatches,
+)
+from tools.mock_runtime import run_stack
+
+CLOUD = Cloud("http://127.0.0.1:9", "eu-west-1", "111122223333")  # nothing listens on port 9
+
+
+@cache
+def dev_specs() -> dict[str, FunctionSpec]:
+    return {spec.resource: spec for spec in function_specs(run_stack("dev"))}
+
+
+def spec(files: dict[str, Path | str], **settings: object) -> FunctionSpec:
+    base = FunctionSpec(resource="probe", name="blueprints-dev-probe",
+                        arn="arn:aws:lambda:eu-west-1:111122223333:function:blueprints-dev-probe",
+                        role_arn="arn:aws:iam::111122223333:role/probe", handler="app.handler",
+                        timeout=3, memory_mb=256, environment={"GREETING": "hi"}, files=files,
+                        layer_distributions={}, edge=False)
+    return replace(base, **settings)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def started() -> Iterator[list[Worker]]:
+    running: list[Worker] = []
+    yield running
+    for worker in running:
+        worker.stop()
+
+
+def start(started: list[Worker], tmp_path: Path, function: FunctionSpec,
+          lines: list[str] | None = None) -> Worker:
+    worker = Worker(function, CLOUD, tmp_path / function.resource,
+                    output=(lines if lines is not None else []).append)
+    worker.start()
+    started.append(worker)
+    return worker
+
+
+def test_every_function_of_the_dev_stack_has_its_package_and_layers() -> None:
+    specs = dev_specs()
+    assert len(specs) == 9
+    for function in specs.values():
+        assert "app.py" in function.files, function.resource
+        assert "blueprints_common/entry.py" in function.files, function.resource
+        assert version_mismatches(function) == [], function.resource
+    matcher = specs["entityResolution-matcher-function"]
+    assert {"numpy", "nmslib", "aws-lambda-powertools"} <= set(matcher.layer_distributions)
+    assert "scikit-learn" not in matcher.layer_distributions  # the builder's layer only
+    assert "entity_matching/index.py" in matcher.files
+    assert matcher.environment["BUCKET_NAME"].startswith("entityresolution-data-bucket-")
+    router = specs["headerVersioning-router-function"]
+    assert router.edge
+    assert router.layer_distributions == {}
+    assert json.loads(str(router.files["config.json"]))["header_name"] == "Accept"
+
+
+def test_a_worker_runs_the_handler_with_the_plans_environment(started: list[Worker],
+                                                              tmp_path: Path) -> None:
+    hello = dev_specs()["headerVersioning-v1-hello-function"]
+    lines: list[str] = []
+    worker = start(started, tmp_path, hello, lines)
+
+    answer = worker.invoke(events.rest_event("/hello", stage="v1"))
+
+    assert not answer.error
+    assert json.loads(answer.payload["body"]) == {"message": "API v.1: Hello world!"}
+    assert any("GreetingServed" in line for line in lines)  # its metrics, as its output
+
+
+def test_the_handler_sees_lambdas_context_and_settings_not_this_shell(
+        started: list[Worker], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARENT_ONLY_SECRET", "never-in-the-worker")
+    probe = spec({"app.py": (
+        "import os, tempfile\n"
+        "def handler(event, context):\n"
+        "    return {'name': context.function_name, 'memory': context.memory_limit_in_mb,\n"
+        "            'left': context.get_remaining_time_in_millis(),\n"
+        "            'id': context.aws_request_id, 'greeting': os.environ['GREETING'],\n"
+        "            'leak': os.environ.get('PARENT_ONLY_SECRET'),\n"
+        "            'endpoint': os.environ['AWS_ENDPOINT_URL'],\n"
+        "            'region': os.environ['AWS_REGION'], 'tmp': tempfile.gettempdir()}\n")})
+    worker = start(started, tmp_path, probe)
+
+    answer = worker.invoke({}, request_id="req-1")
+
+    assert answer.payload | {"left": 0, "tmp": ""} == {
+        "name": "blueprints-dev-probe", "memory": 256, "left": 0, "id": "req-1",
+        "greeting": "hi", "leak": None, "endpoint": CLOUD.endpoint_url, "region": "eu-west-1",
+        "tmp": ""}
+    assert 0 < answer.payload["left"] <= 3000
+    assert answer.payload["tmp"] == str(tmp_path / "probe" / "tmp")
+
+
+def test_a_library_in_no_layer_cannot_be_imported(started: list[Worker],
+                                                  tmp_path: Path) -> None:
+    # numpy is installed here, but this function has no layer that carries it.
+    worker = start(started, tmp_path, spec({"app.py": "import numpy\n"
+                                                      "def handler(event, context):\n"
+                                                      "    return 1\n"}))
+
+    answer = worker.invoke({})
+
+    assert answer.error
+    assert answer.payload["errorType"] == "Runtime.ImportModuleError"
+    assert "No module named 'numpy'" in answer.payload["errorMessage"]
+
+
+def test_a_layers_library_and_the_runtimes_boto3_can(started: list[Worker],
+                                                     tmp_path: Path) -> None:
+    worker = start(started, tmp_path, spec(
+        {"app.py": "import boto3, numpy\n"
+                   "def handler(event, context):\n"
+                   "    return int(numpy.arange(4).sum())\n"},
+        layer_distributions={"numpy": ""}))
+
+    assert worker.invoke({}).payload == 6
+
+
+def test_an_error_answers_lambdas_error_document(started: list[Worker], tmp_path: Path) -> None:
+    worker = start(started, tmp_path, spec({"app.py": "def handler(event, context):\n"
+                                                      "    raise KeyError('TABLE_NAME')\n"}))
+
+    answer = worker.invoke({})
+
+    assert answer.error
+    assert answer.payload["errorType"] == "KeyError"
+    assert answer.payload["stackTrace"]
+    assert worker.invoke({}).error  # the environment lives on after a handler error
+
+
+def test_an_invocation_past_the_timeout_is_ended_and_the_worker_replaced(
+        started: list[Worker], tmp_path: Path) -> None:
+    worker = start(started, tmp_path, spec(
+        {"app.py": "import time\n"
+                   "def handler(event, context):\n"
+                   "    if event.get('sleep'):\n"
+                   "        time.sleep(event['sleep'])\n"
+                   "    return 'done'\n"}, timeout=1))
+
+    late = worker.invoke({"sleep": 10})
+
+    assert late.error
+    assert late.payload == {"errorType": "Sandbox.Timedout",
+                            "errorMessage": "Task timed out after 1.00 seconds"}
+    assert late.seconds < 5
+    assert worker.invoke({}).payload == "done"
+
+
+def test_allowed_modules_are_the_distributions_top_level_names() -> None:
+    assert {"numpy"} <= allowed_modules(["numpy"])
+    assert {"sklearn"} <= allowed_modules(["scikit_learn"])
+    assert "numpy" not in allowed_modules(["boto3"])

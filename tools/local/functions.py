@@ -1,0 +1,329 @@
+"""The plan's Lambda functions, each in a worker process that runs its real handler.
+
+``function_specs(run)`` reads every ``aws:lambda/function:Function`` of a plan: its name and
+ARN, role, handler, timeout, memory, environment, deployment package (the files the function
+block packaged: the handler's folder, ``blueprints_common``, libraries, generated files such as
+an edge function's ``config.json``) and layers. ``Worker`` unpacks the package into a folder of
+its own and starts ``tools/local/worker.py`` on it, as Lambda starts a container:
+
+- the environment is the plan's variables plus what Lambda sets (``AWS_REGION``,
+  ``AWS_LAMBDA_FUNCTION_NAME``, ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``, ``LAMBDA_TASK_ROOT``,
+  ``_HANDLER``...), credentials for the embedded AWS and ``AWS_ENDPOINT_URL`` pointing at it,
+  and a ``TMPDIR`` of the worker's own (Lambda's ``/tmp``); nothing of this shell's environment
+  leaks in;
+- its imports are what Lambda would give it: the package, the Lambda runtime's boto3, and the
+  distributions of its layers, taken from this machine's Python at the versions the layer zip
+  pins (a layer is built for Lambda's platform, so its own binaries cannot load here); a
+  version that differs from the layer's is reported when the worker starts;
+- X-Ray is off (``POWERTOOLS_TRACE_DISABLED``): there is no daemon to send segments to;
+- ``invoke(event)`` answers the handler's result, or Lambda's error document; an invocation
+  that outlives the function's timeout is answered ``Task timed out after N seconds`` and the
+  worker is replaced, as Lambda replaces a timed-out environment. One invocation at a time.
+
+The handler's output is passed, line by line and prefixed with the function's resource name, to
+the worker's ``output`` callback (printed by default).
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pulumi
+
+from tools.mock_runtime import Resource, StackRun, reveal
+
+WORKER = Path(__file__).with_name("worker.py")
+FUNCTION = "aws:lambda/function:Function"
+LAYER = "aws:lambda/layerVersion:LayerVersion"
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+# What the Lambda Python runtime itself provides.
+RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six",
+                         "urllib3")
+# What the AWS-managed Powertools for AWS Lambda (Python) V3 layer holds: Powertools with the
+# extras of its tracer, parser and validation utilities.
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_DISTRIBUTIONS = ("aws-lambda-powertools", "jmespath", "typing-extensions",
+                                  "pydantic", "pydantic-core", "annotated-types",
+                                  "typing-inspection", "aws-xray-sdk", "wrapt", "fastjsonschema")
+DIST_INFO = re.compile(r"^(?:python/)?([A-Za-z0-9][A-Za-z0-9._]*)-([^-/]+)\.dist-info/METADATA$")
+TIMED_OUT_GRACE_SECONDS = 1.0
+
+
+class LocalFunctionError(Exception):
+    """A function cannot be prepared or started locally; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What the plan says a function is."""
+
+    resource: str
+    name: str
+    arn: str
+    role_arn: str
+    handler: str
+    timeout: int
+    memory_mb: int
+    environment: Mapping[str, str]
+    files: Mapping[str, Path | str]
+    layer_distributions: Mapping[str, str]
+    edge: bool
+
+
+def function_specs(run: StackRun) -> list[FunctionSpec]:
+    """Every function of the plan, with its package and its layers' distributions."""
+    layers = {layer.state["arn"]: layer for layer in run.of_type(LAYER)}
+    return [_spec(function, layers) for function in run.of_type(FUNCTION)]
+
+
+def _spec(function: Resource, layers: Mapping[str, Resource]) -> FunctionSpec:
+    inputs = reveal(dict(function.inputs))
+    distributions: dict[str, str] = {}
+    for arn in inputs.get("layers") or ():
+        distributions.update(_layer_distributions(arn, layers, function.name))
+    return FunctionSpec(
+        resource=function.name,
+        name=function.state["name"],
+        arn=function.state["arn"],
+        role_arn=str(inputs["role"]),
+        handler=str(inputs.get("handler") or "app.handler"),
+        timeout=int(inputs.get("timeout") or 3),
+        memory_mb=int(inputs.get("memorySize") or 128),
+        environment={key: str(value) for key, value in
+                     ((inputs.get("environment") or {}).get("variables") or {}).items()},
+        files=_package_files(inputs.get("code"), function.name),
+        layer_distributions=distributions,
+        edge=bool(inputs.get("publish")) and not inputs.get("environment"),
+    )
+
+
+def _package_files(code: Any, function: str) -> dict[str, Path | str]:
+    if not isinstance(code, pulumi.AssetArchive):
+        raise LocalFunctionError(f"{function}: its code is {type(code).__name__}, not the "
+                                 "package the function block builds")
+    files: dict[str, Path | str] = {}
+    for path, asset in code.assets.items():
+        if isinstance(asset, pulumi.FileAsset):
+            files[path] = Path(asset.path)
+        elif isinstance(asset, pulumi.StringAsset):
+            files[path] = asset.text
+        else:
+            raise LocalFunctionError(f"{function}: {path} is a {type(asset).__name__}, which "
+                                     "local mode does not unpack")
+    return files
+
+
+def _layer_distributions(arn: str, layers: Mapping[str, Resource],
+                         function: str) -> dict[str, str]:
+    """Distribution name -> version, for a layer of the plan or the managed Powertools layer."""
+    if f":{POWERTOOLS_LAYER_ACCOUNT}:layer:AWSLambdaPowertoolsPython" in arn:
+        return {name: _installed(name) or "" for name in POWERTOOLS_LAYER_DISTRIBUTIONS}
+    layer = layers.get(arn)
+    if layer is None:
+        raise LocalFunctionError(f"{function}: layer {arn} is neither the plan's nor the "
+                                 "managed Powertools layer; local mode cannot provide it")
+    archive = layer.inputs.get("code")
+    if not isinstance(archive, pulumi.FileArchive):
+        raise LocalFunctionError(f"{function}: layer {layer.name} has no built archive")
+    with zipfile.ZipFile(archive.path) as zipped:
+        found = (DIST_INFO.match(name) for name in zipped.namelist())
+        return {match.group(1): match.group(2) for match in found if match}
+
+
+def _installed(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def allowed_modules(distributions: Iterable[str]) -> frozenset[str]:
+    """The top-level modules that ``distributions`` install in this Python."""
+    wanted = {_canonical(name) for name in distributions}
+    return frozenset(module for module, owners in importlib.metadata.packages_distributions()
+                     .items() if any(_canonical(owner) in wanted for owner in owners))
+
+
+def version_mismatches(spec: FunctionSpec) -> list[str]:
+    """Layer distributions whose version here differs from the layer's (or is missing)."""
+    found = []
+    for name, version in sorted(spec.layer_distributions.items()):
+        installed = _installed(name)
+        if installed is None:
+            found.append(f"{name} {version} is not installed here")
+        elif version and _canonical(installed) != _canonical(version):
+            found.append(f"{name}: the layer has {version}, this Python {installed}")
+    return found
+
+
+def unpack(spec: FunctionSpec, folder: Path) -> Path:
+    """Writes the function's package into ``folder`` (emptied first) and returns it."""
+    shutil.rmtree(folder, ignore_errors=True)
+    for path, source in spec.files.items():
+        target = folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(source, Path):
+            shutil.copyfile(source, target)
+        else:
+            target.write_text(source, encoding="utf-8")
+    return folder
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What an invocation answered: the handler's result, or Lambda's error document."""
+
+    payload: Any
+    error: bool
+    request_id: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """Where a worker's AWS calls go: the embedded AWS's endpoint, account and region."""
+
+    endpoint_url: str
+    region: str
+    account_id: str
+    # The embedded AWS takes any credentials.
+    access_key_id: str = "testing"
+    secret_access_key: str = "testing"  # noqa: S105
+
+
+@dataclass
+class Worker:
+    """One function's execution environment: a process serving the local invoke API."""
+
+    spec: FunctionSpec
+    cloud: Cloud
+    root: Path
+    boot: str | None = None
+    boot_path: Path | None = None
+    output: Callable[[str], None] = print
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _port: int = field(default=0, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _tmp: Path | None = field(default=None, init=False)
+
+    def start(self) -> list[str]:
+        """Starts the process; answers the layer version mismatches, if any, for a warning."""
+        code = unpack(self.spec, self.root / "code")
+        self._tmp = self.root / "tmp"
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._tmp.mkdir(parents=True)
+        listening = socket.socket()
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(8)
+        self._port = listening.getsockname()[1]
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 (our own worker, by absolute path)
+                [sys.executable, str(WORKER)], env=self._environment(code, listening.fileno()),
+                pass_fds=(listening.fileno(),), stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, cwd=code)
+        finally:
+            listening.close()
+        threading.Thread(target=self._forward, args=(self._process.stdout,),
+                         daemon=True).start()
+        return version_mismatches(self.spec)
+
+    def _environment(self, code: Path, socket_fd: int) -> dict[str, str]:
+        distributions = [*RUNTIME_DISTRIBUTIONS, *self.spec.layer_distributions]
+        lambda_settings = {
+            "AWS_REGION": self.cloud.region, "AWS_DEFAULT_REGION": self.cloud.region,
+            "AWS_LAMBDA_FUNCTION_NAME": self.spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.spec.name}",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python_local",
+            "LAMBDA_TASK_ROOT": str(code), "_HANDLER": self.spec.handler, "TZ": ":UTC",
+            "AWS_ACCESS_KEY_ID": self.cloud.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.cloud.secret_access_key,
+            "AWS_SESSION_TOKEN": "local-session",
+            "AWS_ENDPOINT_URL": self.cloud.endpoint_url,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        assert self._tmp is not None
+        local = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TMPDIR": str(self._tmp),
+            "HOME": str(self._tmp), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
+            "LOCAL_CODE_ROOT": str(code), "LOCAL_HANDLER": self.spec.handler,
+            "LOCAL_FUNCTION_ARN": self.spec.arn, "LOCAL_SOCKET_FD": str(socket_fd),
+            "LOCAL_ALLOWED_MODULES": ",".join(sorted(allowed_modules(distributions))),
+        }
+        if self.boot is not None:
+            local |= {"LOCAL_BOOT": self.boot, "LOCAL_BOOT_PATH": str(self.boot_path)}
+        return {**self.spec.environment, **lambda_settings, **local}
+
+    def _forward(self, stream: IO[bytes] | None) -> None:
+        for line in iter(stream.readline if stream else bytes, b""):
+            self.output(f"[{self.spec.resource}] {line.decode(errors='replace').rstrip()}")
+
+    def invoke(self, event: Any, *, request_id: str | None = None) -> Invocation:
+        """Runs the handler on ``event``; one invocation at a time, as in Lambda."""
+        request_id = request_id or str(uuid.uuid4())
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                raise LocalFunctionError(f"{self.spec.resource}: the worker is not running")
+            started = time.monotonic()
+            connection = http.client.HTTPConnection(
+                "127.0.0.1", self._port, timeout=self.spec.timeout + TIMED_OUT_GRACE_SECONDS)
+            try:
+                connection.request("POST", INVOKE_PATH, body=json.dumps(event), headers={
+                    "Content-Type": "application/json", "X-Amz-Request-Id": request_id,
+                    "X-Local-Deadline": str(time.time() + self.spec.timeout)})
+                response = connection.getresponse()
+                payload = json.loads(response.read() or b"null")
+                error = response.getheader("X-Amz-Function-Error") is not None
+            except TimeoutError:
+                self._restart()
+                payload = {"errorType": "Sandbox.Timedout", "errorMessage":
+                           f"Task timed out after {self.spec.timeout:.2f} seconds"}
+                error = True
+            finally:
+                connection.close()
+            return Invocation(payload, error, request_id, time.monotonic() - started)
+
+    def _restart(self) -> None:
+        self._kill()
+        self.start()
+
+    def _kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def stop(self) -> None:
+        """Stops the process and removes its ``/tmp``."""
+        self._kill()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def workers(specs: Sequence[FunctionSpec], cloud: Cloud, root: Path | None = None,
+            **options: Any) -> dict[str, Worker]:
+    """A worker per function, by resource name, under ``root`` (a new temporary folder)."""
+    base = root or Path(tempfile.mkdtemp(prefix="blueprints-local-"))
+    return {spec.resource: Worker(spec, cloud, base / spec.resource, **options)
+            for spec in specs}
