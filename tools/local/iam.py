@@ -37,9 +37,10 @@ policies (AWS-managed ones from ``MANAGED_POLICIES``), bucket, access point, Obj
 topic and key policies, Lambda permissions, and the topology the mapping needs. It is plain data,
 so it can be pickled into worker processes.
 
-Not supported yet (each fails loudly rather than allowing): policy variables (``${aws:username}``),
-permission boundaries, session policies, SCPs and RCPs, KMS grants, ``kms:Decrypt`` without a
-``KeyId`` (the key is inside the ciphertext), S3 ACLs, cross-partition requests.
+Not supported yet, and refused rather than allowed: policy variables (``${aws:username}``),
+roles with a permissions boundary, ``kms:Decrypt`` without a ``KeyId`` (the key is inside the
+ciphertext). Not modelled, as the plan declares none: session policies, SCPs and RCPs, KMS
+grants, S3 ACLs (the buckets enforce bucket-owner ownership), VPC endpoint policies.
 """
 
 from __future__ import annotations
@@ -1199,6 +1200,9 @@ class PlanPolicies:
         role_arns = {}
         for resource, inputs, state in of("aws:iam/role:Role"):
             arn = state["arn"]
+            if inputs.get("permissionsBoundary"):
+                raise PolicyError(f"role {resource.name} has a permissions boundary: local mode "
+                                  "does not apply boundaries yet")
             role_arns.update({state.get("name"): arn, resource.id: arn, arn: arn})
             policies = [Policy.parse(p["policy"], f"inline policy {p.get('name')} of "
                                                   f"{resource.name}")
