@@ -249,8 +249,9 @@ class DocumentWatermark(ServiceComponent):
                 iam.allow(["lambda:InvokeFunction"], self.transform.function.arn,
                           conditions=via_object_lambda),
                 iam.allow(["dynamodb:PutItem", "dynamodb:UpdateItem"], self.access_log.arn),
-                # GetObject signs the presigned URLs; the copies are the handler's own.
-                iam.allow(["s3:PutObject", "s3:GetObject"],
+                # GetObject signs the presigned URLs; the copies are the handler's own. Large
+                # copies go up in parts, and a failed upload aborts them.
+                iam.allow(["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
                           self.temporary.arn.apply(lambda arn: f"{arn}/*")),
             ],
         ), defaults, child)

@@ -141,8 +141,9 @@ class EntityResolution(ServiceComponent):
                          "INDEX_METHOD": settings.index_method,
                          "STRIP_LEGAL_SUFFIXES": str(settings.strip_legal_suffixes).lower()},
             # The pointer is read to skip duplicate and stale uploads (idempotent retries).
+            # Index files go up in parts (upload_file), and a failed upload aborts them.
             statements=[iam.allow(["s3:GetObject"], references, pointer),
-                        iam.allow(["s3:PutObject"], indexes)],
+                        iam.allow(["s3:PutObject", "s3:AbortMultipartUpload"], indexes)],
         ), defaults, child)
         permission = aws.lambda_.Permission(
             f"{name}-builder-from-s3", action="lambda:InvokeFunction",

@@ -145,7 +145,7 @@ def test_the_api_handler_reads_through_object_lambda_and_logs() -> None:
          "Condition": CALLED_VIA},
         {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
          "Resource": table},
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+        {"Effect": "Allow", "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
          "Resource": f"{temporary}/*"},
     ):
         assert expected in policy

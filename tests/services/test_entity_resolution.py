@@ -96,7 +96,8 @@ def test_the_matcher_reads_the_index_only_and_the_builder_writes_only_there() ->
     assert not any("s3:PutObject" in s["Action"] for s in matcher)
     assert {"Effect": "Allow", "Action": ["s3:GetObject"],
             "Resource": [f"{bucket}/index/CURRENT.json", f"{bucket}/reference/*"]} in builder
-    assert {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": f"{bucket}/index/*"} \
+    assert {"Effect": "Allow", "Action": ["s3:AbortMultipartUpload", "s3:PutObject"],
+            "Resource": f"{bucket}/index/*"} \
         in builder
     writes = [s for s in builder if "s3:PutObject" in s["Action"]]
     assert [s["Resource"] for s in writes] == [f"{bucket}/index/*"]
