@@ -42,8 +42,12 @@ class DomainTarget:
     domain_name: pulumi.Output[str]
     zone_id: pulumi.Output[str]
 
-    def exports(self) -> dict[str, pulumi.Output[str]]:
-        return {"domainTarget": self.domain_name, "domainTargetZoneId": self.zone_id}
+
+def domain_exports(target: DomainTarget | None) -> dict[str, pulumi.Output[str]]:
+    """Where DNS must point a custom domain, as outputs; none without a domain."""
+    if target is None:
+        return {}
+    return {"domainTarget": target.domain_name, "domainTargetZoneId": target.zone_id}
 
 
 def domain_problems(domain: ApiDomain | None, region: str) -> list[str | None]:

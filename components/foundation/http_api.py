@@ -59,7 +59,12 @@ from components.foundation.cors import (
     CorsArgs,
     cors_problems,
 )
-from components.foundation.domain import ApiDomain, DomainTarget, domain_problems
+from components.foundation.domain import (
+    ApiDomain,
+    DomainTarget,
+    domain_exports,
+    domain_problems,
+)
 from components.foundation.logs import access_log_format, log_group
 from components.foundation.validation import InvalidArgs, require_valid, warn_override
 
@@ -328,12 +333,8 @@ class HttpApi(pulumi.ComponentResource):
             "authorizerId": self.authorizer_id,
             "accessLogGroupName": self.access_log_group.name,
             "routes": {key: route.route.id for key, route in self.routes.items()},
-            **self.domain_exports(),
+            **domain_exports(self.domain_target),
         })
-
-    def domain_exports(self) -> dict[str, pulumi.Output[str]]:
-        """Where DNS must point the custom domain (none without one), as stack outputs."""
-        return self.domain_target.exports() if self.domain_target else {}
 
     def _domain(self, name: str, domain: ApiDomain) -> DomainTarget:
         """The custom domain, serving the ``$default`` stage at its root."""

@@ -95,7 +95,12 @@ from pulumi_aws.apigateway import (
 
 from components.config import Defaults
 from components.foundation.cors import CorsArgs, cors_problems
-from components.foundation.domain import ApiDomain, DomainTarget, domain_problems
+from components.foundation.domain import (
+    ApiDomain,
+    DomainTarget,
+    domain_exports,
+    domain_problems,
+)
 from components.foundation.logs import access_log_format, log_group
 from components.foundation.validation import InvalidArgs, require_valid, warn_override
 
@@ -714,15 +719,11 @@ class RestStage(pulumi.ComponentResource):
         self.register_outputs({
             "stageName": self.stage.stage_name,
             "invokeUrl": self.invoke_url,
-            **self.domain_exports(),
+            **domain_exports(self.domain_target),
             "executionArn": self.execution_arn,
             "stageArn": self.stage_arn,
             "accessLogGroupName": self.access_log_group.name,
         })
-
-    def domain_exports(self) -> dict[str, pulumi.Output[str]]:
-        """Where DNS must point the custom domain (none without one), as stack outputs."""
-        return self.domain_target.exports() if self.domain_target else {}
 
     def _domain(self, name: str, domain: ApiDomain,
                 rest_api_id: pulumi.Input[str]) -> DomainTarget:

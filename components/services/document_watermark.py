@@ -48,6 +48,7 @@ from pydantic import dataclasses as pydantic_dataclasses
 from components.config import SETTINGS, Defaults, Meaning
 from components.foundation import iam
 from components.foundation.bucket import Bucket, BucketArgs
+from components.foundation.domain import domain_exports
 from components.foundation.function import Function, FunctionArgs
 from components.foundation.http_api import (
     HttpApi,
@@ -282,7 +283,7 @@ class DocumentWatermark(ServiceComponent):
 
         self.exports = {
             "apiEndpoint": self.api.api_endpoint,
-            **self.api.domain_exports(),
+            **domain_exports(self.api.domain_target),
             "sourceBucketName": self.source.name,
             "objectLambdaAccessPointArn": self.object_lambda.arn,
             "accessLogTableName": self.access_log.name,

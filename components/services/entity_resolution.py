@@ -47,6 +47,7 @@ from pydantic import dataclasses as pydantic_dataclasses
 from components.config import SETTINGS
 from components.foundation import iam
 from components.foundation.bucket import Bucket, BucketArgs
+from components.foundation.domain import domain_exports
 from components.foundation.function import Function, FunctionArgs
 from components.foundation.http_api import (
     HttpApi,
@@ -183,7 +184,7 @@ class EntityResolution(ServiceComponent):
 
         self.exports = {
             "apiEndpoint": self.api.api_endpoint,
-            **self.api.domain_exports(),
+            **domain_exports(self.api.domain_target),
             "bucketName": self.bucket.name,
             "referencePrefix": REFERENCE_PREFIX,
             "indexPrefix": INDEX_PREFIX,

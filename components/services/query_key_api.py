@@ -51,6 +51,7 @@ from pydantic import dataclasses as pydantic_dataclasses
 from components.config import SETTINGS, Meaning
 from components.foundation import iam
 from components.foundation.cors import CorsArgs
+from components.foundation.domain import domain_exports
 from components.foundation.function import FUNCTIONS_DIR, Function, FunctionArgs
 from components.foundation.rest_api import (
     ApiKeySource,
@@ -334,7 +335,7 @@ class QueryKeyApi(ServiceComponent):
             "usagePlanIds": {tier: plan.id for tier, plan in plans.plans.items()},
             "apiKeyIds": {consumer: key.id for consumer, key in plans.api_keys.items()},
             "webAclArn": waf.arn if waf else None,
-            **stage.domain_exports(),
+            **domain_exports(stage.domain_target),
         }
         self.secret_exports = {"apiKeys": plans.key_values}
         self.register_outputs({**self.exports, **self.secret_exports})
