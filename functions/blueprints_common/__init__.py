@@ -15,4 +15,5 @@ use belongs here; third-party libraries come from layers.
 - ``cors``: the response side of CORS for REST proxy integrations (a Powertools ``CORSConfig``
   from an origin allow-list, and the same decision as a plain function).
 - ``environment``: a function's settings from its environment, every problem reported at once.
+- ``names``: the patterns of AWS names handlers check (regions, S3 sequencers), ASCII only.
 """

@@ -71,13 +71,14 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, cast
 
 from aws_lambda_powertools.logging import correlation_paths
+
+from blueprints_common import names
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -214,11 +215,8 @@ def _string_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
-_HEX = re.compile(r"[0-9A-Fa-f]{1,64}")
-
-
-def _hex(value: Any) -> bool:
-    return isinstance(value, str) and _HEX.fullmatch(value) is not None
+def _sequencer(value: Any) -> bool:
+    return isinstance(value, str) and names.SEQUENCER.fullmatch(value) is not None
 
 
 def _size(value: Any) -> bool:
@@ -357,7 +355,7 @@ _S3_OBJECT_FIELDS = (
     Field("key", _text, "a string", required=True),
     Field("eTag", _text, "a string"),
     Field("versionId", _text, "a string"),
-    Field("sequencer", _hex, "a hexadecimal string"),
+    Field("sequencer", _sequencer, "a hexadecimal string"),
     Field("size", _size, "a whole number"),
 )
 

@@ -88,7 +88,6 @@ import csv
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -105,6 +104,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from blueprints_common import names
 from blueprints_common.entry import S3_NOTIFICATION, entry
 from blueprints_common.environment import flag, key_prefix, required
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
@@ -235,13 +235,12 @@ class Reference:
         return published > ours
 
 
-_SEQUENCER = re.compile(r"[0-9A-Fa-f]{1,64}")
 SEQUENCER_WIDTH = 64
 
 
 def is_sequencer(value: object) -> TypeGuard[str]:
     """Whether ``value`` is an S3 sequencer: a string of hexadecimal digits."""
-    return isinstance(value, str) and _SEQUENCER.fullmatch(value) is not None
+    return isinstance(value, str) and names.SEQUENCER.fullmatch(value) is not None
 
 
 def sequencer_order(sequencer: str) -> str:
@@ -542,9 +541,14 @@ def _decide(reference: Reference, state: PointerState, now: datetime) -> str | N
     return None
 
 
+def utcnow() -> datetime:
+    """The builder's clock (a seam for tests)."""
+    return datetime.now(UTC)
+
+
 @tracer.capture_method
 def publish_reference(reference: Reference, settings: Settings, *, client: Any = None,
-                      now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Outcome:
+                      now: Callable[[], datetime] = utcnow) -> Outcome:
     """Build the index of one uploaded CSV and publish it, unless that is already done or
     stale. ``ReferenceFileError`` for a file that cannot be indexed."""
     client = client or s3
@@ -630,11 +634,6 @@ def reference_of(record: S3EventRecord, settings: Settings) -> Reference | None:
             or not reference.key.lower().endswith(".csv"):
         return None
     return reference
-
-
-def utcnow() -> datetime:
-    """The builder's clock (a seam for tests)."""
-    return datetime.now(UTC)
 
 
 @entry(S3_NOTIFICATION, logger=logger, tracer=tracer, metrics=metrics)

@@ -68,6 +68,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     HttpVerb,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from blueprints_common import names
 from blueprints_common.entry import REST_REQUEST_AUTHORIZER, entry
 
 QUERY_PARAMETER = "apiKey"
@@ -81,7 +82,6 @@ MAX_METHOD_ARN_LENGTH = 2048
 _KEY = re.compile(f"[{KEY_ALPHABET}]{{{MIN_KEY_LENGTH},{MAX_KEY_LENGTH}}}")
 _PARTITION = re.compile(r"aws(-[a-z]+)*")
 # ASCII digits only: \d would accept any Unicode digit (Arabic-Indic ones, say).
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _API_ID = re.compile(r"[a-z0-9]{1,32}")
 _STAGE = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -180,7 +180,7 @@ class MethodArn:
         api_id, _, rest = resource.partition("/")
         stage, _, rest = rest.partition("/")
         method, slash, path = rest.partition("/")
-        if not (slash and _PARTITION.fullmatch(partition) and _REGION.fullmatch(region)
+        if not (slash and _PARTITION.fullmatch(partition) and names.REGION.fullmatch(region)
                 and _ACCOUNT.fullmatch(account) and _API_ID.fullmatch(api_id)
                 and _STAGE.fullmatch(stage) and method in _METHODS
                 and _PATH.fullmatch("/" + path)):

@@ -43,6 +43,7 @@ from urllib.parse import quote, unquote
 
 import boto3  # type: ignore[import-untyped]
 from aws_lambda_powertools import Logger
+from blueprints_common import names
 from blueprints_common.entry import CLOUDFRONT_ORIGIN_REQUEST, entry
 from botocore.config import Config  # type: ignore[import-untyped]
 
@@ -60,7 +61,6 @@ SIGNING_HEADERS = ("authorization", "x-amz-date", "x-amz-security-token", "x-amz
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")  # ASCII digits: \d takes any Unicode digit
 _DOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
 _ORIGIN_PATH = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*")
 
@@ -116,11 +116,11 @@ def _setting_problems(raw: Mapping[str, Any]) -> list[str]:
     problems = []
     if not isinstance(raw.get("table_name"), str) or not raw["table_name"]:
         problems.append("table_name: a non-empty string is required")
-    if not isinstance(raw.get("region"), str) or not _REGION.fullmatch(raw["region"]):
+    if not isinstance(raw.get("region"), str) or not names.REGION.fullmatch(raw["region"]):
         problems.append("region: an AWS region such as us-east-1 is required")
     replicas = raw.get("replica_regions") or []
     if not isinstance(replicas, list) or not all(
-            isinstance(region, str) and _REGION.fullmatch(region) for region in replicas):
+            isinstance(region, str) and names.REGION.fullmatch(region) for region in replicas):
         problems.append("replica_regions: must be a list of AWS regions")
     header = raw.get("header_name")
     if not isinstance(header, str) or not _TOKEN.fullmatch(header):
@@ -168,7 +168,7 @@ class Route:
         if not _ORIGIN_PATH.fullmatch(path):
             raise ValueError("dp is not a valid origin path")
         region = _attribute(item, "sr")
-        if region is not None and not _REGION.fullmatch(region):
+        if region is not None and not names.REGION.fullmatch(region):
             raise ValueError("sr is not an AWS region")
         return cls(domain, path, region or None)
 
