@@ -806,6 +806,15 @@ class _Creation:
         if keys := sorted(keys):
             self.report.notes.append(f"{resource.name}: not applied locally: {', '.join(keys)}")
 
+    def api_form(self, resource: Resource, value: Any, client: Any, operation: str,
+                 *path: str, where: str) -> Any:
+        """``value`` in the form ``operation`` takes at ``path``; what has no place there is
+        noted as not applied locally."""
+        unapplied: list[str] = []
+        converted = _api_form(value, _input_shape(client, operation, *path), where, unapplied)
+        self.unapplied(resource, unapplied)
+        return converted
+
     # S3
 
     def bucket(self, resource: Resource, inputs: dict[str, Any], region: str) -> str:
@@ -829,13 +838,10 @@ class _Creation:
 
     def bucket_encryption(self, resource: Resource, inputs: dict[str, Any], region: str) -> str:
         s3 = self.client("s3", region)
-        unapplied: list[str] = []
-        rules = _api_form(inputs["rules"], _input_shape(
-            s3, "PutBucketEncryption", "ServerSideEncryptionConfiguration", "Rules"),
-            "rules", unapplied)
+        rules = self.api_form(resource, inputs["rules"], s3, "PutBucketEncryption",
+                              "ServerSideEncryptionConfiguration", "Rules", where="rules")
         s3.put_bucket_encryption(Bucket=inputs["bucket"],
                                  ServerSideEncryptionConfiguration={"Rules": rules})
-        self.unapplied(resource, unapplied)
         return str(inputs["bucket"])
 
     def bucket_public_access_block(self, resource: Resource, inputs: dict[str, Any],
@@ -855,13 +861,10 @@ class _Creation:
 
     def bucket_lifecycle(self, resource: Resource, inputs: dict[str, Any], region: str) -> str:
         s3 = self.client("s3", region)
-        unapplied: list[str] = []
-        rules = _api_form(inputs["rules"], _input_shape(
-            s3, "PutBucketLifecycleConfiguration", "LifecycleConfiguration", "Rules"),
-            "rules", unapplied)
+        rules = self.api_form(resource, inputs["rules"], s3, "PutBucketLifecycleConfiguration",
+                              "LifecycleConfiguration", "Rules", where="rules")
         s3.put_bucket_lifecycle_configuration(Bucket=inputs["bucket"],
                                               LifecycleConfiguration={"Rules": rules})
-        self.unapplied(resource, unapplied)
         return str(inputs["bucket"])
 
     def bucket_notification(self, resource: Resource, inputs: dict[str, Any],
@@ -1032,11 +1035,9 @@ class _Creation:
         if "sqsTarget" in target:
             target["sqsParameters"] = target.pop("sqsTarget")
         target.pop("region", None)
-        unapplied: list[str] = []
-        api_target = _api_form(target, _input_shape(events, "PutTargets", "Targets", "member"),
-                               "target", unapplied)
+        api_target = self.api_form(resource, target, events, "PutTargets", "Targets", "member",
+                                   where="target")
         events.put_targets(Rule=rule, EventBusName=bus, Targets=[api_target])
-        self.unapplied(resource, unapplied)
         return f"{bus}/{rule}/{api_target['Id']}"
 
     # Cognito
@@ -1052,9 +1053,7 @@ class _Creation:
             settings["policies"] = {"passwordPolicy": settings.pop("passwordPolicy")}
         if "schemas" in settings:
             settings["schema"] = settings.pop("schemas")
-        unapplied: list[str] = []
-        request = _api_form(settings, _input_shape(cognito, "CreateUserPool"), "pool",
-                            unapplied)
+        request = self.api_form(resource, settings, cognito, "CreateUserPool", where="pool")
         moto_id = cognito.create_user_pool(PoolName=str(resource.state["name"]),
                                            **request)["UserPool"]["Id"]
         pool_id = str(resource.id)
@@ -1063,7 +1062,6 @@ class _Creation:
             cognito.set_user_pool_mfa_config(
                 UserPoolId=pool_id, MfaConfiguration=settings.get("mfaConfiguration", "OFF"),
                 SoftwareTokenMfaConfiguration={"Enabled": bool(software_token_mfa["enabled"])})
-        self.unapplied(resource, unapplied)
         return pool_id
 
     def user_pool_client(self, resource: Resource, inputs: dict[str, Any], region: str) -> str:
@@ -1071,14 +1069,12 @@ class _Creation:
         settings = dict(inputs)
         settings.pop("region", None)
         settings.pop("name", None)
-        unapplied: list[str] = []
-        request = _api_form(settings, _input_shape(cognito, "CreateUserPoolClient"), "client",
-                            unapplied)
+        request = self.api_form(resource, settings, cognito, "CreateUserPoolClient",
+                                where="client")
         moto_id = cognito.create_user_pool_client(
             ClientName=str(resource.state["name"]), **request)["UserPoolClient"]["ClientId"]
         _give_client_the_plan_id(self.aws.account_id, region, str(inputs["userPoolId"]),
                                  moto_id, str(resource.id))
-        self.unapplied(resource, unapplied)
         return str(resource.id)
 
     def user_group(self, resource: Resource, inputs: dict[str, Any], region: str) -> str:
