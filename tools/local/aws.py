@@ -167,7 +167,7 @@ class EmbeddedAws:
         self._server: ThreadedMotoServer | None = None
         self._port = 0
         self._credentials: Credentials | None = None
-        self._roles_by_key: dict[str, str] = {}
+        self._issued: dict[str, tuple[str, Credentials]] = {}
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._buckets: dict[str, str] = {}
         self._tables: set[tuple[str, str]] = set()
@@ -229,7 +229,7 @@ class EmbeddedAws:
                 server.stop()
                 self._server = None
                 self._clients.clear()
-                self._roles_by_key.clear()
+                self._issued.clear()
                 self._buckets.clear()
                 self._tables.clear()
                 self._may_save = False
@@ -288,12 +288,18 @@ class EmbeddedAws:
         answer = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
         credentials = Credentials(answer["AccessKeyId"], answer["SecretAccessKey"],
                                   answer["SessionToken"])
-        self._roles_by_key[credentials.access_key_id] = role_arn
+        self._issued[credentials.access_key_id] = (role_arn, credentials)
         return credentials
 
     def role_for_access_key(self, access_key_id: str) -> str | None:
         """The role whose credentials carry ``access_key_id``, if this server issued them."""
-        return self._roles_by_key.get(access_key_id)
+        issued = self._issued.get(access_key_id)
+        return issued[0] if issued else None
+
+    def secret_for_access_key(self, access_key_id: str) -> str | None:
+        """The secret key of credentials this server issued, to verify a SigV4 signature."""
+        issued = self._issued.get(access_key_id)
+        return issued[1].secret_access_key if issued else None
 
     def client(self, service: str, region: str | None = None,
                credentials: Credentials | None = None) -> Any:
