@@ -53,6 +53,10 @@ WORKER = Path(__file__).with_name("worker.py")
 FUNCTION = "aws:lambda/function:Function"
 LAYER = "aws:lambda/layerVersion:LayerVersion"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+READY_PATH = "/local/ready"
+# Lambda's init phase may take 10 s, then it is retried within the invocation; this machine's
+# cold imports (scikit-learn) are slower than Lambda's, so local mode allows more.
+INIT_SECONDS = 60.0
 # What the Lambda Python runtime itself provides.
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six",
                          "urllib3")
@@ -85,6 +89,7 @@ class FunctionSpec:
     files: Mapping[str, Path | str]
     layer_distributions: Mapping[str, str]
     edge: bool
+    dead_letter: str | None = None
 
 
 def function_specs(run: StackRun) -> list[FunctionSpec]:
@@ -111,6 +116,7 @@ def _spec(function: Resource, layers: Mapping[str, Resource]) -> FunctionSpec:
         files=_package_files(inputs.get("code"), function.name),
         layer_distributions=distributions,
         edge=bool(inputs.get("publish")) and not inputs.get("environment"),
+        dead_letter=(inputs.get("deadLetterConfig") or {}).get("targetArn"),
     )
 
 
@@ -207,9 +213,10 @@ class Cloud:
     endpoint_url: str
     region: str
     account_id: str
-    # The embedded AWS takes any credentials.
+    # The embedded AWS takes any credentials; local mode gives each worker its role's.
     access_key_id: str = "testing"
     secret_access_key: str = "testing"  # noqa: S105
+    session_token: str = "local-session"  # noqa: S105
 
 
 @dataclass
@@ -222,6 +229,8 @@ class Worker:
     boot: str | None = None
     boot_path: Path | None = None
     output: Callable[[str], None] = print
+    # Local mode's own settings for the boot module (where its other fronts listen).
+    local_environment: Mapping[str, str] = field(default_factory=dict)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _port: int = field(default=0, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -260,7 +269,7 @@ class Worker:
             "LAMBDA_TASK_ROOT": str(code), "_HANDLER": self.spec.handler, "TZ": ":UTC",
             "AWS_ACCESS_KEY_ID": self.cloud.access_key_id,
             "AWS_SECRET_ACCESS_KEY": self.cloud.secret_access_key,
-            "AWS_SESSION_TOKEN": "local-session",
+            "AWS_SESSION_TOKEN": self.cloud.session_token,
             "AWS_ENDPOINT_URL": self.cloud.endpoint_url,
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
@@ -274,7 +283,25 @@ class Worker:
         }
         if self.boot is not None:
             local |= {"LOCAL_BOOT": self.boot, "LOCAL_BOOT_PATH": str(self.boot_path)}
-        return {**self.spec.environment, **lambda_settings, **local}
+        return {**self.spec.environment, **lambda_settings, **local, **self.local_environment}
+
+    def wait_ready(self, timeout: float = INIT_SECONDS) -> bool:
+        """Waits for the init phase (the handler module's import); answers whether it ended."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                return False
+            connection = http.client.HTTPConnection("127.0.0.1", self._port,
+                                                    timeout=max(0.1, deadline - time.monotonic()))
+            try:
+                connection.request("GET", READY_PATH)
+                connection.getresponse().read()
+                return True
+            except (TimeoutError, ConnectionError, http.client.HTTPException):
+                time.sleep(0.05)
+            finally:
+                connection.close()
+        return False
 
     def _forward(self, stream: IO[bytes] | None) -> None:
         for line in iter(stream.readline if stream else bytes, b""):
@@ -284,8 +311,9 @@ class Worker:
         """Runs the handler on ``event``; one invocation at a time, as in Lambda."""
         request_id = request_id or str(uuid.uuid4())
         with self._lock:
-            if self._process is None or self._process.poll() is not None:
-                raise LocalFunctionError(f"{self.spec.resource}: the worker is not running")
+            if not self.wait_ready():
+                raise LocalFunctionError(f"{self.spec.resource}: the worker is not running or "
+                                         f"its init phase outlived {INIT_SECONDS:.0f} s")
             started = time.monotonic()
             connection = http.client.HTTPConnection(
                 "127.0.0.1", self._port, timeout=self.spec.timeout + TIMED_OUT_GRACE_SECONDS)

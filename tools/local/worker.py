@@ -19,7 +19,8 @@ The invoke API is the Lambda Runtime Interface Emulator's:
 ``POST /2015-03-31/functions/function/invocations`` with the event as the body answers the
 handler's result as JSON, or an error document (``errorMessage``, ``errorType``,
 ``stackTrace``) with ``X-Amz-Function-Error: Unhandled``. One invocation at a time, as in a
-Lambda execution environment. The handler's own output (logs, metrics) goes to stdout and
+Lambda execution environment. ``GET /local/ready`` answers once the handler module is imported
+(or failed to import), so the parent can tell the init phase from the invocation. The handler's own output (logs, metrics) goes to stdout and
 stderr, which the parent prefixes with the function's name.
 """
 
@@ -42,6 +43,7 @@ from types import ModuleType
 from typing import Any
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+READY_PATH = "/local/ready"
 
 
 class OnlyDeployedModules(importlib.abc.MetaPathFinder):
@@ -100,6 +102,9 @@ def serve(handler: Any, listening: socket.socket, init_error: dict[str, Any] | N
     initialisation error, every invocation answers that error, as Lambda does."""
 
     class Invocations(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._answer(200 if self.path == READY_PATH else 404, {"ready": init_error is None})
+
         def do_POST(self) -> None:
             if self.path != INVOKE_PATH:
                 self._answer(404, {"message": f"no route {self.path}"})
