@@ -251,17 +251,17 @@ class LocalLambda:
             try:
                 result = self._workers[item.spec.arn].invoke(item.event,
                                                              request_id=item.request_id)
-            except LocalFunctionError as error:
-                result = Invocation({"errorType": "ServiceException", "errorMessage": str(error)},
-                                    True, item.request_id, 0.0)
+            except LocalFunctionError as failure:
+                result = Invocation({"errorType": "ServiceException",
+                                     "errorMessage": str(failure)}, True, item.request_id, 0.0)
             if not result.error:
                 if settings.on_success:
                     self._deliver(item, settings.on_success, "Success", attempts, result)
                 return
-            error = result.payload if isinstance(result.payload, dict) else {}
+            failed = result.payload if isinstance(result.payload, dict) else {}
             self.output(f"[{item.spec.resource}] asynchronous invocation {item.request_id} "
                         f"failed (attempt {attempts} of {settings.retries + 1}): "
-                        f"{error.get('errorType')}: {error.get('errorMessage')}")
+                        f"{failed.get('errorType')}: {failed.get('errorMessage')}")
             if attempts > settings.retries:
                 break
             time.sleep(self.retry_delays[min(attempts, len(self.retry_delays)) - 1])

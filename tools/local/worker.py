@@ -20,8 +20,9 @@ The invoke API is the Lambda Runtime Interface Emulator's:
 handler's result as JSON, or an error document (``errorMessage``, ``errorType``,
 ``stackTrace``) with ``X-Amz-Function-Error: Unhandled``. One invocation at a time, as in a
 Lambda execution environment. ``GET /local/ready`` answers once the handler module is imported
-(or failed to import), so the parent can tell the init phase from the invocation. The handler's own output (logs, metrics) goes to stdout and
-stderr, which the parent prefixes with the function's name.
+(or failed to import), so the parent can tell the init phase from the invocation. The handler's
+own output (logs, metrics) goes to stdout and stderr, which the parent prefixes with the
+function's name.
 """
 
 from __future__ import annotations
