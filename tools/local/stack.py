@@ -1,0 +1,331 @@
+"""A stack in local mode: its plan, the embedded AWS, the functions, the APIs, the distributions
+and the event wiring, started in that order and stopped in the reverse one.
+
+``LocalStack(stack, services=...)`` is what ``python -m tools.local`` runs and what the
+end-to-end tests start. With ``services``, only those services' resources (and the platform
+environment's) are created and served; IAM still reads the whole plan, so a statement that
+names another service's resource reads as it would in AWS.
+
+Ports: the embedded AWS listens on ``aws_port``, and every front (API, distribution, the Object
+Lambda front) on the ports that follow ``first_port``, in a fixed order (kind, then plan
+name), so the same stack answers on the same ports from one run to the next. Port 0 takes free
+ports. ``.local-mode/<stack>.env`` (at the repository root) holds the variables that point a
+shell's AWS CLI or SDK at the embedded AWS as the local administrator, and
+``.local-mode/<stack>.json`` the endpoints, for ``python -m tools.local trigger``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from tools.local.aws import EmbeddedAws, LocalAwsError, Report, create_resources
+from tools.local.gateway import LocalServer, Reply, Request, ServedApi
+from tools.local.iam import PlanPolicies
+from tools.local.lambdas import LocalLambda
+from tools.mock_runtime import ROOT, PlanError, Resource, StackRun, run_stack, stack_names
+
+SERVICE_PREFIX = "blueprints:services:"
+OBJECT_LAMBDA_ACCESS_POINT = "aws:s3control/objectLambdaAccessPoint:ObjectLambdaAccessPoint"
+RUN_FOLDER = ROOT / ".local-mode"
+DEFAULT_AWS_PORT = 4566
+
+
+class LocalModeError(Exception):
+    """Local mode cannot start as asked; the message says why and what would work."""
+
+
+class Front(Protocol):
+    """What every API, distribution and Object Lambda front answers with."""
+
+    def handle(self, request: Request) -> Reply: ...
+
+
+@dataclass
+class Started:
+    """What a running stack serves."""
+
+    aws_url: str
+    fronts: list[ServedApi] = field(default_factory=list)
+    functions: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    startup_seconds: float = 0.0
+
+    def url(self, resource: str) -> str:
+        """The local URL of the front named ``resource`` in the plan (with its stage path for a
+        REST API)."""
+        for front in self.fronts:
+            if front.resource == resource:
+                return front.url
+        raise LookupError(f"no front {resource!r}; there are "
+                          f"{', '.join(front.resource for front in self.fronts)}")
+
+
+def services_of(run: StackRun) -> list[str]:
+    """The names of the services a plan deploys (``blueprints:services:*`` components)."""
+    return [r.name for r in run.resources if r.type.startswith(SERVICE_PREFIX)]
+
+
+def only_services(run: StackRun, services: Sequence[str]) -> StackRun:
+    """The plan's resources that belong to ``services`` or to no service at all."""
+    by_urn = {r.urn: r for r in run.resources}
+
+    def service_of(resource: Resource) -> str | None:
+        current: Resource | None = resource
+        while current is not None:
+            if current.type.startswith(SERVICE_PREFIX):
+                return current.name
+            current = by_urn.get(current.parent) if current.parent else None
+        return None
+
+    kept = [r for r in run.resources if service_of(r) in (None, *services)]
+    return StackRun(run.stack, kept, run.outputs, run.warnings)
+
+
+class LocalStack:
+    """One stack's services, running on this machine."""
+
+    def __init__(self, stack: str, *, services: Sequence[str] = (),
+                 aws_port: int | None = DEFAULT_AWS_PORT, first_port: int | None = None,
+                 state_dir: Path | None = None, output: Callable[[str], None] = print,
+                 run_folder: Path = RUN_FOLDER) -> None:
+        self.stack = stack
+        self.services = tuple(services)
+        self.aws_port = aws_port
+        self.first_port = (first_port if first_port is not None
+                           else (aws_port + 1 if aws_port else 0))
+        self.state_dir = state_dir
+        self.output = output
+        self.run_folder = run_folder
+        self.run: StackRun | None = None
+        self.aws: EmbeddedAws | None = None
+        self.report: Report | None = None
+        self.lambdas: LocalLambda | None = None
+        self.events: Any = None
+        self.started: Started | None = None
+        self._servers: list[LocalServer] = []
+        self._workdir: Path | None = None
+
+    # lifecycle
+
+    def start(self) -> Started:
+        began = time.monotonic()
+        try:
+            return self._start(began)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, began: float) -> Started:
+        full = self._plan()
+        run = only_services(full, self.services) if self.services else full
+        self.run = run
+        policies = PlanPolicies.from_run(full)
+        self.aws = EmbeddedAws.for_plan(full, port=self.aws_port, state_dir=self.state_dir)
+        self.aws.start()
+        self.report = create_resources(run, self.aws)
+        if self.state_dir is not None:
+            self.aws.restore_state()
+        ports = self._ports()
+        started = Started(self.aws.endpoint_url)
+        local_environment: dict[str, str] = {}
+        # Workers learn the Object Lambda front's URL when they start, and the front needs
+        # the workers: its port is taken first, its handler set once the functions run.
+        object_lambda = _Deferred("s3-object-lambda")
+        if run.of_type(OBJECT_LAMBDA_ACCESS_POINT):
+            served = self._serve(object_lambda, next(ports), "ObjectLambda",
+                                 "s3-object-lambda", "-", self.aws.region)
+            started.fronts.append(served)
+            local_environment["LOCAL_OBJECT_LAMBDA_URL"] = served.url
+        self._workdir = Path(tempfile.mkdtemp(prefix=f"blueprints-local-{self.stack}-"))
+        self.lambdas = LocalLambda(run, policies=policies, aws=self.aws, root=self._workdir,
+                                   local_environment=local_environment, output=self.output)
+        if "LOCAL_OBJECT_LAMBDA_URL" in local_environment:
+            object_lambda.front = self._object_lambda_front(run, policies)
+        for warning in self.lambdas.start():
+            self.output(f"warning: {warning}")
+        started.functions = [spec.resource for spec in self.lambdas.specs]
+        origins: dict[str, str] = {}
+        for kind, api in self._apis(run, policies):
+            served = self._serve(api, next(ports), kind, api.resource, api.api_id, api.region,
+                                 stage=api.stage)
+            started.fronts.append(served)
+            origins[f"{api.api_id}.execute-api.{api.region}.amazonaws.com"] = served.url
+        for distribution in self._distributions(run, policies, origins):
+            started.fronts.append(self._serve(distribution, next(ports), "CloudFront",
+                                              distribution.resource,
+                                              distribution.distribution_id, "global"))
+        self.events = self._event_wiring(run, policies)
+        if self.events is not None:
+            self.events.start()
+            started.sources = self.events.sources()
+        control = LocalServer("local mode's control", self._control).start()
+        self._servers.append(control)
+        started.startup_seconds = time.monotonic() - began
+        self.started = started
+        self._write_run_files(started, control.url)
+        return started
+
+    def stop(self) -> None:
+        """Stops everything started, the event sources and fronts first, the AWS last."""
+        if self.events is not None:
+            self.events.stop()
+            self.events = None
+        for server in reversed(self._servers):
+            server.stop()
+        self._servers.clear()
+        if self.lambdas is not None:
+            self.lambdas.stop()
+            self.lambdas = None
+        if self.aws is not None:
+            self.aws.stop()
+            self.aws = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+        for suffix in (".env", ".json"):
+            (self.run_folder / f"{self.stack}{suffix}").unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # the parts
+
+    def _plan(self) -> StackRun:
+        known = stack_names()
+        if self.stack not in known:
+            raise LocalModeError(f"unknown stack {self.stack!r}: the stacks are "
+                                 f"{', '.join(known)} (Pulumi.<stack>.yaml)")
+        try:
+            run = run_stack(self.stack)
+        except PlanError as error:
+            raise LocalModeError(f"the {self.stack} stack's plan failed: {error}") from None
+        deployed = services_of(run)
+        unknown = [name for name in self.services if name not in deployed]
+        if unknown:
+            raise LocalModeError(
+                f"the {self.stack} stack deploys no service {', '.join(map(repr, unknown))}; "
+                f"its services are {', '.join(deployed) or 'none'}")
+        return run
+
+    def _ports(self) -> Iterator[int]:
+        port = self.first_port or 0
+        while True:
+            yield port
+            if port:
+                port += 1
+
+    def _serve(self, front: Front, port: int, kind: str, resource: str, api_id: str,
+               region: str, stage: str | None = None) -> ServedApi:
+        server = LocalServer(f"{kind} {resource}", front.handle, port).start()
+        self._servers.append(server)
+        url = server.url if kind != "REST" or not stage else f"{server.url}/{stage}"
+        return ServedApi(kind, resource, api_id, region, url, stage)
+
+    def _object_lambda_front(self, run: StackRun, policies: PlanPolicies) -> Front:
+        from tools.local.object_lambda import ObjectLambdaFront
+
+        assert self.lambdas is not None
+        assert self.aws is not None
+        return ObjectLambdaFront(run, lambdas=self.lambdas, policies=policies, aws=self.aws)
+
+    def _apis(self, run: StackRun, policies: PlanPolicies) -> list[tuple[str, Any]]:
+        from tools.local.http_api import http_apis
+        from tools.local.rest_api import rest_apis
+
+        parts = {"lambdas": self.lambdas, "policies": policies, "aws": self.aws,
+                 "output": self.output}
+        apis = [*(("REST", api) for api in rest_apis(run, **parts)),
+                *(("HTTP", api) for api in http_apis(run, **parts))]
+        return sorted(apis, key=lambda kind_api: (kind_api[0], kind_api[1].resource))
+
+    def _distributions(self, run: StackRun, policies: PlanPolicies,
+                       origins: dict[str, str]) -> list[Any]:
+        from tools.local.cloudfront import distributions
+
+        return sorted(distributions(run, lambdas=self.lambdas, origins=origins, aws=self.aws,
+                                    policies=policies), key=lambda d: d.resource)
+
+    def _event_wiring(self, run: StackRun, policies: PlanPolicies) -> Any:
+        from tools.local.events import EventWiring
+
+        return EventWiring(run, lambdas=self.lambdas, policies=policies, aws=self.aws,
+                           report=self.report, output=self.output)
+
+    # what a user reads
+
+    def _control(self, request: Request) -> Reply:
+        """``POST /trigger/<rule or schedule>``: fires it now (``python -m tools.local
+        trigger``)."""
+        command, _, name = request.raw_path.strip("/").partition("/")
+        if request.method != "POST" or command != "trigger" or not name:
+            return Reply.json(404, {"message": "the control API has POST /trigger/<name> only"})
+        if self.events is None:
+            return Reply.json(409, {"message": "the event wiring is not running"})
+        try:
+            request_id = self.events.trigger(unquote(name))
+        except LookupError as error:
+            return Reply.json(404, {"message": str(error).strip("'\"")})
+        return Reply.json(202, {"fired": unquote(name), "requestId": request_id})
+
+    def _write_run_files(self, started: Started, control_url: str) -> None:
+        assert self.aws is not None
+        self.run_folder.mkdir(exist_ok=True)
+        (self.run_folder / ".gitignore").write_text("*\n", encoding="utf-8")
+        environment = self.aws.environment()
+        (self.run_folder / f"{self.stack}.env").write_text(
+            "".join(f"export {key}={value}\n" for key, value in environment.items()),
+            encoding="utf-8")
+        (self.run_folder / f"{self.stack}.json").write_text(json.dumps({
+            "aws": started.aws_url, "control": control_url,
+            "fronts": {front.resource: front.url for front in started.fronts},
+        }, indent=2), encoding="utf-8")
+
+    def listing(self) -> list[str]:
+        """The start-up listing: what runs where, and what local mode does not emulate."""
+        assert self.started is not None
+        assert self.report is not None
+        assert self.run is not None
+        services = ", ".join(self.services) or ", ".join(services_of(self.run))
+        lines = [f"Local mode: stack {self.stack} ({services}), started in "
+                 f"{self.started.startup_seconds:.1f} s",
+                 f"  embedded AWS   {self.started.aws_url}   "
+                 f"(source {self.run_folder / (self.stack + '.env')} for the AWS CLI and SDKs)"]
+        width = max((len(front.resource) for front in self.started.fronts), default=0)
+        lines += [f"  {front.kind:<14} {front.resource:<{width}}  {front.url}"
+                  for front in self.started.fronts]
+        lines += [f"  function       {name}" for name in self.started.functions]
+        lines += [f"  event source   {source}" for source in self.started.sources]
+        lines += ["", *self.report.lines()]
+        return lines
+
+
+class _Deferred:
+    """A front whose handler is known only after its port is: answers 503 until then."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.front: Front | None = None
+
+    def handle(self, request: Request) -> Reply:
+        if self.front is None:
+            return Reply.json(503, {"message": f"{self.name} is still starting"})
+        return self.front.handle(request)
+
+
+def describe_error(error: BaseException) -> str:
+    """The one line a user reads for an error local mode expected."""
+    if isinstance(error, LocalModeError | LocalAwsError | LookupError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
