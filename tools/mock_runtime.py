@@ -347,6 +347,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 arn = f"arn:aws:cloudfront::{account}:distribution/{resource_id}"
                 extra["domainName"] = f"d{_digest(typ, name, length=13)}.cloudfront.net"
                 extra["hostedZoneId"] = "Z2FDTNDATAQYW2"
+            case "aws:cognito/userPool:UserPool":
+                # Cognito names a pool <region>_<9 characters>; clients (and SRP) rely on it.
+                resource_id = f"{region}_{_digest(typ, name, length=9).upper()}"
+                arn = f"arn:aws:cognito-idp:{region}:{account}:userpool/{resource_id}"
+                extra["endpoint"] = f"cognito-idp.{region}.amazonaws.com/{resource_id}"
+            case "aws:cognito/userPoolClient:UserPoolClient":
+                resource_id = _digest(typ, name, length=26)
             case "aws:wafv2/webAcl:WebAcl":
                 scope = "global" if state.get("scope") == "CLOUDFRONT" else "regional"
                 resource_id = _uuid(typ, name)
