@@ -33,6 +33,7 @@ import re
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -133,6 +134,8 @@ class LocalLambda:
         self._queues: dict[str, queue.Queue[_Queued | None]] = {}
         self._threads: list[threading.Thread] = []
         self._clients: dict[tuple[str, str, str], Any] = {}
+        # Invocations per function (plan resource name), retries included.
+        self.invoked: Counter[str] = Counter()
         self._pending = 0
         self._idle = threading.Condition()
 
@@ -204,7 +207,11 @@ class LocalLambda:
                source_arn: str | None = None, source_account: str | None = None) -> Invocation:
         spec = self.spec(function)
         self.authorize(spec, caller, source_arn, source_account)
-        return self._workers[spec.arn].invoke(event)
+        return self._run(spec, event)
+
+    def _run(self, spec: FunctionSpec, event: Any, request_id: str | None = None) -> Invocation:
+        self.invoked[spec.resource] += 1
+        return self._workers[spec.arn].invoke(event, request_id=request_id)
 
     def invoke_async(self, function: str, event: Any, *, caller: Principal | None,
                      source_arn: str | None = None, source_account: str | None = None) -> str:
@@ -249,8 +256,7 @@ class LocalLambda:
                 break
             attempts += 1
             try:
-                result = self._workers[item.spec.arn].invoke(item.event,
-                                                             request_id=item.request_id)
+                result = self._run(item.spec, item.event, item.request_id)
             except LocalFunctionError as failure:
                 result = Invocation({"errorType": "ServiceException",
                                      "errorMessage": str(failure)}, True, item.request_id, 0.0)

@@ -1,0 +1,85 @@
+"""What the end-to-end tests share: a client that speaks HTTP to local mode's fronts as any client
+would (no redirects followed, every status answered), signed with SigV4 when asked."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
+from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+from botocore.credentials import Credentials as BotoCredentials  # type: ignore[import-untyped]
+
+from tools.local.aws import Credentials
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+
+def call(method: str, url: str, *, headers: Mapping[str, str] | None = None,
+         body: bytes | str | Mapping[str, Any] | None = None,
+         signed_by: Credentials | None = None, region: str = "eu-west-1") -> Answer:
+    """One HTTP request; ``signed_by`` signs it for execute-api with those credentials."""
+    if isinstance(body, Mapping):
+        body = json.dumps(body)
+    data = body.encode() if isinstance(body, str) else (body or b"")
+    sent = dict(headers or {})
+    if isinstance(body, str) and "Content-Type" not in sent:
+        sent["Content-Type"] = "application/json"
+    if signed_by is not None:
+        request = AWSRequest(method=method, url=url, data=data, headers=sent)
+        SigV4Auth(BotoCredentials(signed_by.access_key_id, signed_by.secret_access_key,
+                                  signed_by.session_token), "execute-api", region
+                  ).add_auth(request)
+        sent = dict(request.headers.items())
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    try:
+        connection.request(method, parts.path + (f"?{parts.query}" if parts.query else ""),
+                           body=data or None, headers=sent)
+        response = connection.getresponse()
+        return Answer(response.status, dict(response.getheaders()), response.read())
+    finally:
+        connection.close()
+
+
+def eventually(check: Callable[[], Any], *, timeout: float, every: float = 0.5) -> Any:
+    """``check()``'s first truthy answer within ``timeout`` seconds, else its last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer or time.monotonic() > deadline:
+            return answer
+        time.sleep(every)
+
+
+class Lines:
+    """Local mode's output, kept for the tests to read (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        with self._lock:
+            self._lines.append(line)
+
+    def matching(self, *parts: str) -> list[str]:
+        with self._lock:
+            return [line for line in self._lines if all(part in line for part in parts)]
