@@ -29,8 +29,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
-from tools.local.aws import PortInUseError
-
 LOG = logging.getLogger("tools.local.gateway")
 HOST = "127.0.0.1"
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -115,6 +113,8 @@ class LocalServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> LocalServer:
+        from tools.local.aws import PortInUseError  # moto's, loaded only where servers run
+
         try:
             server = ThreadingHTTPServer((HOST, self._requested_port), self._handler_class())
         except OSError as error:
@@ -157,8 +157,14 @@ class LocalServer:
                 for key, value in reply.headers:
                     if key.lower() not in ("content-length", "connection", "transfer-encoding"):
                         self.send_header(key, value)
-                body = b"" if self.command == "HEAD" else reply.body
-                self.send_header("Content-Length", str(len(reply.body)))
+                body = reply.body
+                length = str(len(body))
+                if self.command == "HEAD":
+                    # A HEAD answer states the size of the body it does not send.
+                    length = next((value for key, value in reply.headers
+                                   if key.lower() == "content-length"), length)
+                    body = b""
+                self.send_header("Content-Length", length)
                 if "date" not in names:
                     self.send_header("Date", self.date_time_string())
                 self.end_headers()

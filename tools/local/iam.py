@@ -1512,13 +1512,13 @@ class Enforcer:
         """Checks every call of ``target``: a botocore client (``client.meta.events``), a boto3
         ``Session`` or a botocore session (every client created from it afterwards, so install
         before the handler module creates its clients)."""
-        events = _event_emitter(target)
+        events = event_emitter(target)
         events.unregister("before-parameter-build", unique_id=HOOK_ID)
         events.register("before-parameter-build", self.before_parameter_build,
                         unique_id=HOOK_ID)
 
 
-def _event_emitter(target: Any) -> Any:
+def event_emitter(target: Any) -> Any:
     meta = getattr(target, "meta", None)
     if meta is not None and hasattr(meta, "events"):
         return meta.events

@@ -93,9 +93,8 @@ def async_settings(run: StackRun, specs: Sequence[FunctionSpec]) -> dict[str, As
     for config in run.of_type(EVENT_INVOKE_CONFIG):
         inputs = reveal(dict(config.inputs))
         spec = by_name.get(str(inputs["functionName"]))
-        if spec is None:
-            raise FunctionNotFoundError(f"{config.name} configures {inputs['functionName']}, "
-                                        "which is not a function of the plan")
+        if spec is None:  # a function local mode does not run
+            continue
         destinations = inputs.get("destinationConfig") or {}
         found[spec.arn] = AsyncSettings(
             retries=int(inputs.get("maximumRetryAttempts", DEFAULT_RETRIES)),

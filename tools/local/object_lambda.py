@@ -76,11 +76,11 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 from tools.local import iam
+from tools.local.gateway import Reply, Request, SignatureError, verify_sigv4
 
 if TYPE_CHECKING:
     from tools.local.aws import EmbeddedAws
     from tools.local.functions import Invocation
-    from tools.local.gateway import Reply, Request
     from tools.mock_runtime import StackRun
 
 LOG = logging.getLogger("tools.local.object_lambda")
@@ -377,10 +377,10 @@ class ObjectLambdaFront:
         size = int(headers.get("content-length") or 0)
         forwarded = [(name, value) for name, value in headers.items()
                      if name not in _NOT_FORWARDED]
-        # A HEAD reply's Content-Length is its body's length: the body says the object's size
-        # and is never sent.
-        body = response["Body"].read() if operation == "GetObject" else bytes(size)
-        return _reply(200, [*forwarded, *_id_headers(request_id)], body)
+        if operation == "GetObject":
+            return _reply(200, [*forwarded, *_id_headers(request_id)], response["Body"].read())
+        return _reply(200, [*forwarded, *_id_headers(request_id), ("Content-Length", str(size))],
+                      b"")
 
     # -- WriteGetObjectResponse
 
@@ -412,7 +412,6 @@ class ObjectLambdaFront:
     # -- who calls, and may they
 
     def _authenticate(self, request: Request, region: str | None) -> _Caller:
-        from tools.local.gateway import SignatureError, verify_sigv4
 
         unknown: list[str] = []
 
@@ -464,10 +463,6 @@ class ObjectLambdaFront:
 # --- answers -----------------------------------------------------------------------------------
 
 def _reply(status: int, headers: list[tuple[str, str]], body: bytes = b"") -> Reply:
-    # The gateway imports the embedded AWS (moto): a worker, which imports this module for
-    # install_routing only, must not pay for it.
-    from tools.local.gateway import Reply
-
     return Reply(status, headers, body)
 
 
@@ -608,7 +603,7 @@ def install_routing(target: Any, *, object_lambda_url: str) -> None:
     front = urlsplit(object_lambda_url)
     if front.scheme not in ("http", "https") or not front.netloc:
         raise ValueError(f"object_lambda_url {object_lambda_url!r} is not an http(s) URL")
-    events = iam._event_emitter(target)
+    events = iam.event_emitter(target)
     events.unregister("before-send", unique_id=ROUTING_HANDLER_ID)
     events.register("before-send", _router(front.scheme, front.netloc),
                     unique_id=ROUTING_HANDLER_ID)
