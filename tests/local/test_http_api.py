@@ -653,6 +653,13 @@ def variant_program() -> None:
             destination_arn=f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:pets", format=ACCESS_LOG))
     aws.apigatewayv2.Stage("beta", api_id=api.id, name="beta", opts=opts,
                            stage_variables={"color": "green"})
+    domain = aws.apigatewayv2.DomainName(
+        "pets-domain", domain_name="pets.example.com", opts=opts,
+        domain_name_configuration=aws.apigatewayv2.DomainNameDomainNameConfigurationArgs(
+            certificate_arn=f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/pets",
+            endpoint_type="REGIONAL", security_policy="TLS_1_2"))
+    aws.apigatewayv2.ApiMapping("pets-mapping", api_id=api.id, domain_name=domain.domain_name,
+                                stage="$default", opts=opts)
     quiet = aws.apigatewayv2.Api("quiet", protocol_type="HTTP", opts=opts)
     aws.apigatewayv2.Route("quiet-route", api_id=quiet.id, route_key="GET /only", opts=opts)
     aws.apigatewayv2.Api("sockets", protocol_type="WEBSOCKET",
@@ -688,6 +695,7 @@ def test_only_http_apis_are_served_and_what_is_not_emulated_is_said(pets: Harnes
     assert "integration upstream (HTTP_PROXY https://example.com/pets) is not emulated" in notes
     assert "authorizer members: issuer https://login.example.com is not a Cognito user pool" \
         in notes
+    assert "custom domain pets.example.com (API mapping pets-mapping) is not emulated" in notes
     assert sorted(pets["quiet"].notes) == [
         "quiet: no stage is declared, so every request is answered 404",
         "route quiet-route (GET /only) has no integration; it answers 500"]

@@ -91,6 +91,7 @@ STAGE = "aws:apigatewayv2/stage:Stage"
 ROUTE = "aws:apigatewayv2/route:Route"
 INTEGRATION = "aws:apigatewayv2/integration:Integration"
 AUTHORIZER = "aws:apigatewayv2/authorizer:Authorizer"
+API_MAPPING = "aws:apigatewayv2/apiMapping:ApiMapping"
 DEFAULT = "$default"
 APIGATEWAY = "apigateway.amazonaws.com"
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -282,7 +283,7 @@ def _inputs(resource: Resource) -> dict[str, Any]:
 def read_http_apis(run: StackRun) -> list[ApiPlan]:
     """Every HTTP API of the plan with its stages, routes, integrations and authorizers."""
     by_api: dict[str, dict[str, list[Resource]]] = {}
-    for type_ in (STAGE, ROUTE, INTEGRATION, AUTHORIZER):
+    for type_ in (STAGE, ROUTE, INTEGRATION, AUTHORIZER, API_MAPPING):
         for resource in run.of_type(type_):
             api_id = str(_inputs(resource).get("apiId"))
             by_api.setdefault(api_id, {}).setdefault(type_, []).append(resource)
@@ -313,6 +314,10 @@ def _read_api(api: Resource, inputs: Mapping[str, Any], api_id: str, region: str
         notes.append(f"{api.name}: no stage is declared, so every request is answered 404")
     if inputs.get("target") or inputs.get("routeKey"):
         notes.append(f"{api.name}: quick create (target, routeKey on the API) is not emulated")
+    for mapping in children.get(API_MAPPING, []):
+        notes.append(f"{api.name}: custom domain {_inputs(mapping).get('domainName')} (API "
+                     f"mapping {mapping.name}) is not emulated; the API is served on its own "
+                     "port")
     if inputs.get("disableExecuteApiEndpoint"):
         notes.append(f"{api.name}: its execute-api endpoint is disabled in AWS; local mode "
                      "serves the API on its own port all the same")
@@ -508,7 +513,7 @@ class HttpApi:
         self._admin_role = f"arn:{partition(plan.region)}:iam::{aws.account_id}:role/{LOCAL_ROLE}"
         self.notes = plan.notes + tuple(
             f"authorizer {authorizer.resource}: {reason}; its routes answer 401"
-            for authorizer in {r.authorizer for r in plan.routes if r.authorizer}
+            for authorizer in dict.fromkeys(r.authorizer for r in plan.routes if r.authorizer)
             if (reason := self._issuers.unreachable(authorizer.issuer)))
 
     @property
