@@ -85,7 +85,7 @@ class Reply:
     def json(cls, status: int, document: Any,
              headers: Iterable[tuple[str, str]] = ()) -> Reply:
         return cls(status, [("Content-Type", "application/json"), *headers],
-                   json.dumps(document).encode())
+                   json.dumps(document, separators=(",", ":")).encode())
 
 
 @dataclass(frozen=True)

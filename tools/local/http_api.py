@@ -478,10 +478,8 @@ class _RefusedError(Exception):
 
 def _refusal(status: int, message: str, headers: Iterable[tuple[str, str]] = (),
              key: str = "message") -> _RefusedError:
-    """API Gateway's own answer: ``{"message":"..."}``, compact as it sends it."""
-    body = json.dumps({key: message}, separators=(",", ":")).encode()
-    return _RefusedError(Reply(status, [("Content-Type", "application/json"), *headers], body),
-                         message)
+    """API Gateway's own answer: ``{"message":"..."}``."""
+    return _RefusedError(Reply.json(status, {key: message}, headers), message)
 
 
 class HttpApi:
