@@ -569,6 +569,120 @@ class TestS3Origins:
         assert all(not d.notes for name, d in site.items() if name != "scripted")
 
 
+# --- every Lambda@Edge event, on a program's distribution ----------------------------------------
+
+EDGE_ARN = "arn:aws:lambda:us-east-1:111122223333:function:edge-{}:3"
+
+
+def four_functions_program() -> StackRun:
+    """A distribution that runs a function on each of the four events, the viewer-request one
+    with the body, in front of a custom origin that every viewer header reaches."""
+
+    def program() -> None:
+        provider = aws.Provider("provider", region="us-east-1", allowed_account_ids=[ACCOUNT])
+        aws.cloudfront.Distribution(
+            "edge", enabled=True, opts=pulumi.ResourceOptions(provider=provider),
+            origins=[{"origin_id": "app", "domain_name": "app.example.com",
+                      "custom_origin_config": {"http_port": 80, "https_port": 443,
+                                               "origin_protocol_policy": "https-only",
+                                               "origin_ssl_protocols": ["TLSv1.2"]}}],
+            default_cache_behavior={
+                "target_origin_id": "app", "viewer_protocol_policy": "https-only",
+                "allowed_methods": ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
+                "cached_methods": ["GET", "HEAD"],
+                "cache_policy_id": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+                "origin_request_policy_id": "216adef6-5c7f-47e4-b989-5492eafa07d3",
+                "lambda_function_associations": [
+                    {"event_type": event, "lambda_arn": EDGE_ARN.format(event),
+                     "include_body": event == "viewer-request"}
+                    for event in ("viewer-request", "origin-request", "origin-response",
+                                  "viewer-response")]},
+            restrictions={"geo_restriction": {"restriction_type": "none"}},
+            viewer_certificate={"cloudfront_default_certificate": True})
+
+    return run_program(program, config=StackConfig({"aws:region": "us-east-1"}, ()))
+
+
+def every_event(event: dict[str, Any]) -> Any:
+    """Each function leaves its mark: a replaced body, a header, a changed status."""
+    cf = event["Records"][0]["cf"]
+    request, response = cf["request"], cf.get("response")
+    match cf["config"]["eventType"]:
+        case "viewer-request":
+            request["body"] = {"action": "replace", "encoding": "text", "data": "replaced"}
+            request["headers"]["x-viewer-request"] = [{"key": "X-Viewer-Request", "value": "1"}]
+            return request
+        case "origin-request":
+            request["uri"] = "/v2" + request["uri"]
+            return request
+        case "origin-response":
+            response["status"] = "201"
+            response["headers"]["x-origin-response"] = [{"value": "1"}]
+            return {**response, "body": "from origin-response"}
+        case _:
+            response["headers"]["x-viewer-response"] = [{"key": "X-Viewer-Response",
+                                                         "value": "1"}]
+            return response
+
+
+def test_each_event_gets_its_function_and_each_answer_is_applied(
+        origins: dict[str, StubOrigin]) -> None:
+    run = four_functions_program()
+    edge = RecordingEdge(every_event)
+    app = origins[V1]
+    (distribution,) = distributions(run, lambdas=edge, aws=None,
+                                    policies=PlanPolicies.from_run(run),
+                                    origins={"app.example.com": app.url})
+    reply = distribution.handle(Request("POST", "/items", "", [
+        ("Host", "d1.cloudfront.net"), ("Content-Type", "text/plain")], b"original"))
+
+    assert [function for function, _, _ in edge.calls] == [
+        EDGE_ARN.format(event) for event in ("viewer-request", "origin-request",
+                                             "origin-response", "viewer-response")]
+    viewer_request, origin_request, origin_response, viewer_response = (
+        event["Records"][0]["cf"] for event in edge.events)
+    assert viewer_request["request"]["body"] == {
+        "inputTruncated": False, "action": "read-only", "encoding": "base64",
+        "data": base64.b64encode(b"original").decode()}
+    assert viewer_request["request"]["headers"]["host"] == [
+        {"key": "Host", "value": "d1.cloudfront.net"}]
+    assert "origin" not in viewer_request["request"]
+    # What the viewer-request function did reaches the origin side.
+    assert origin_request["request"]["headers"]["x-viewer-request"] == [
+        {"key": "X-Viewer-Request", "value": "1"}]
+    assert "body" not in origin_request["request"]  # only viewer-request includes it
+    (received,) = app.received
+    assert (received.raw_path, received.body) == ("/v2/items", b"replaced")
+    assert origin_response["response"]["status"] == "200"
+    assert origin_response["request"]["origin"]["custom"]["domainName"] == "app.example.com"
+    assert viewer_response["response"]["status"] == "201"
+    assert "origin" not in viewer_response["request"]
+
+    headers = dict(reply.headers)
+    assert (reply.status, reply.body) == (201, b"from origin-response")
+    assert headers["x-origin-response"] == "1"  # a missing key is the header's name
+    assert headers["X-Viewer-Response"] == "1"
+
+
+def test_a_viewer_response_function_cannot_change_the_status(
+        origins: dict[str, StubOrigin]) -> None:
+    run = four_functions_program()
+
+    def teapot(event: dict[str, Any]) -> Any:
+        cf = event["Records"][0]["cf"]
+        if cf["config"]["eventType"] == "viewer-response":
+            return {**cf["response"], "status": "418"}
+        return cf.get("response") or cf["request"]
+
+    (distribution,) = distributions(run, lambdas=RecordingEdge(teapot), aws=None,
+                                    policies=PlanPolicies.from_run(run),
+                                    origins={"app.example.com": origins[V1].url})
+    reply = distribution.handle(Request("GET", "/items", "", [], b""))
+
+    assert reply.status == 502
+    assert "cannot change the status" in json.loads(reply.body)["detail"]
+
+
 # --- the dev plan's distribution with the real router -------------------------------------------
 
 def test_the_real_router_sends_each_version_to_its_origin(

@@ -32,11 +32,11 @@ on a port of its own (``gateway.LocalServer``). Everything comes from the plan:
   with the distribution's ARN and account as ``aws:SourceArn`` / ``aws:SourceAccount`` (and the
   key policy, for a bucket encrypted with a KMS key); a missing key answers ``404`` when the
   policy also allows ``s3:ListBucket``, else ``403``, as S3 answers through CloudFront.
-- **Answers.** Custom error responses replace origin errors (with the page they name, fetched
-  through the distribution's origin side); the response headers policy (security headers with
-  their ``override``, CORS, custom and removed headers) is applied last, to every answer,
-  CloudFront's own errors included; ``Via``, ``X-Cache``, ``X-Amz-Cf-Pop`` and ``X-Amz-Cf-Id``
-  are added.
+- **Answers.** Custom error responses replace the errors origins answer (with the page they
+  name, fetched through the distribution's origin side; CloudFront's own errors stay as they
+  are). The response headers policy (security headers with their ``override``, CORS, custom
+  and removed headers) is applied last, to every answer, CloudFront's own errors included.
+  ``Via``, ``X-Cache``, ``X-Amz-Cf-Pop`` and ``X-Amz-Cf-Id`` are added.
 
 Not emulated, each said where it matters: caching (every request goes to the origin, so
 ``cachedMethods`` and TTLs change nothing; ``X-Cache`` says ``Miss``); CloudFront Functions (a
@@ -124,9 +124,9 @@ AUTHORIZATION_FORWARDED_ON = frozenset({"DELETE", "PATCH", "POST", "PUT"})
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
                         "content-length"})
-# Set by CloudFront itself on the way to the origin.
-CLOUDFRONT_SET = frozenset({"host", "user-agent", "via", "x-forwarded-for", "cookie",
-                            "accept-encoding", "authorization"})
+# Viewer headers CloudFront sets, filters or passes on conditions of its own (_origin_headers).
+HANDLED_APART = frozenset({"host", "user-agent", "via", "x-forwarded-for", "cookie",
+                           "accept-encoding", "authorization"})
 # The CloudFront headers local mode can give; the others need the edge's knowledge.
 LOCAL_CLOUDFRONT_HEADERS: Mapping[str, tuple[str, str]] = {
     "cloudfront-forwarded-proto": ("CloudFront-Forwarded-Proto", "http"),
@@ -149,7 +149,7 @@ _VIEWER_CLOUDFRONT_HEADERS = (
 
 def _policy(headers: tuple[str, Sequence[str]], cookies: tuple[str, Sequence[str]],
             query_strings: tuple[str, Sequence[str]]) -> dict[str, Any]:
-    """An origin request policy in the plan's input shape."""
+    """A policy's headers, cookies and query strings settings, in the plan's input shape."""
     return {"headersConfig": {"headerBehavior": headers[0], "headers": {"items": headers[1]}},
             "cookiesConfig": {"cookieBehavior": cookies[0], "cookies": {"items": cookies[1]}},
             "queryStringsConfig": {"queryStringBehavior": query_strings[0],
@@ -838,7 +838,7 @@ class Distribution:
         method = str(viewer_request["method"])
         viewer = _header_pairs(viewer_request.get("headers") or {})
         forwarded = [(name, value) for name, value in viewer
-                     if name.lower() not in CLOUDFRONT_SET and not _disallowed(name)
+                     if name.lower() not in HANDLED_APART and not _disallowed(name)
                      and not name.lower().startswith("cloudfront-")
                      and (name.lower() in ALWAYS_FORWARDED or forwarding.header(name))]
 
@@ -1017,6 +1017,8 @@ class Distribution:
                  origin_request: Mapping[str, Any], body: bytes) -> _Answer:
         headers = [*_header_pairs(origin_request["headers"]), *origin.custom_headers,
                    ("X-Amz-Cf-Id", exchange.request_id)]
+        if _first(headers, "host") is None:
+            headers.insert(0, ("Host", origin.domain))
         method = str(origin_request["method"])
         path = origin.path + str(origin_request["uri"])
         if origin.kind == "s3":
