@@ -1,0 +1,678 @@
+"""REST APIs (API Gateway v1) in local mode, against the dev stack's plan.
+
+Most tests drive ``RestApi.handle`` with the plan's functions scripted (``ScriptedLambda``: the
+plan's invoke permissions are checked exactly as ``LocalLambda`` checks them, and the test says
+what each function answers) on a clock the test moves, so that throttles, quotas and the
+authorizer cache are exercised without waiting. The last test runs the real authorizer and
+backend through ``LocalLambda``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from blueprints_common.entry import rest_proxy_problems, rest_request_authorizer_problems
+from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
+from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+from botocore.credentials import Credentials as BotoCredentials  # type: ignore[import-untyped]
+
+from tests.functions.events import GOOD
+from tools.local import rest_api
+from tools.local.aws import Credentials, EmbeddedAws, create_resources
+from tools.local.functions import Invocation
+from tools.local.gateway import Reply, Request
+from tools.local.iam import PlanPolicies, Principal
+from tools.local.lambdas import LocalLambda
+from tools.local.rest_api import (
+    RestApi,
+    UsagePlans,
+    _match,
+    _Quota,
+    _Resource,
+    _UsagePlan,
+    local_key_value,
+    rest_apis,
+)
+from tools.mock_runtime import StackRun, run_stack
+
+ACCOUNT = "111122223333"
+REGION = "eu-west-1"
+QUERY_KEY_API = "queryKeyApi-api"
+V1_API = "headerVersioning-v1-api"
+V2_API = "headerVersioning-v2-api"
+AUTHORIZER = "queryKeyApi-authorizer-function"
+BACKEND = "queryKeyApi-customizations-function"
+HELLO_V1 = "headerVersioning-v1-hello-function"
+ORIGIN = "https://app.dev.example.com"
+SOURCE_IP = "198.51.100.7"
+CORS = {"Access-Control-Allow-Origin": ORIGIN, "Access-Control-Allow-Methods": "GET,POST,OPTIONS",
+        "Access-Control-Allow-Headers": "content-type,x-api-key", "Vary": "Origin"}
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def dev() -> StackRun:
+    return run_stack("dev")
+
+
+@pytest.fixture(scope="module")
+def local(dev: StackRun) -> Iterator[EmbeddedAws]:
+    with EmbeddedAws.for_plan(dev) as embedded:
+        create_resources(dev, embedded)
+        yield embedded
+
+
+@pytest.fixture(scope="module")
+def policies(dev: StackRun) -> PlanPolicies:
+    return PlanPolicies.from_run(dev)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A function error, as Lambda reports it."""
+
+    message: str
+    kind: str = "Exception"
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    event: dict[str, Any]
+    source_arn: str | None
+
+
+class ScriptedLambda(LocalLambda):
+    """The plan's functions and their invoke permissions, without workers: an invocation that
+    passes the permission check is recorded and answered by ``answers[resource](event)``."""
+
+    def __init__(self, run: StackRun, policies: PlanPolicies, aws: EmbeddedAws,
+                 root: Path) -> None:
+        super().__init__(run, policies=policies, aws=aws, root=root)
+        self.calls: list[Call] = []
+        self.answers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            AUTHORIZER: authorizer_allowing("POST/customizations", "GET/customizations/*"),
+            BACKEND: lambda event: {"statusCode": 200, "body": "{}"},
+            HELLO_V1: lambda event: {"statusCode": 200, "body": '{"message": "v1"}'},
+        }
+
+    def invoke(self, function: str, event: Any, *, caller: Principal | None,
+               source_arn: str | None = None, source_account: str | None = None) -> Invocation:
+        spec = self.spec(function)
+        assert caller == Principal.service_principal("apigateway.amazonaws.com")
+        assert source_account == ACCOUNT
+        self.authorize(spec, caller, source_arn, source_account)
+        self.calls.append(Call(spec.resource, event, source_arn))
+        answer = self.answers[spec.resource](event)
+        if isinstance(answer, Failure):
+            return Invocation({"errorMessage": answer.message, "errorType": answer.kind},
+                              True, "invocation", 0.01)
+        return Invocation(answer, False, "invocation", 0.01)
+
+    def events(self, function: str) -> list[dict[str, Any]]:
+        return [call.event for call in self.calls if call.function == function]
+
+
+def authorizer_allowing(*routes: str, **extra: Any) -> Callable[[dict[str, Any]], Any]:
+    """An authorizer that allows ``METHOD/path`` routes of the API it is asked about (or the
+    method asked, with ``"requested"``) and passes the query string key on."""
+
+    def answer(event: dict[str, Any]) -> Any:
+        api_arn = event["methodArn"].split("/", 2)
+        resources = [event["methodArn"] if route == "requested" else
+                     f"{api_arn[0]}/{api_arn[1]}/{route}" for route in routes]
+        return {"principalId": "key-owner",
+                "policyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resources}]},
+                "context": {"tier": "free", "calls": 1, "trusted": True},
+                "usageIdentifierKey": (event.get("queryStringParameters") or {}).get("apiKey"),
+                **extra}
+    return answer
+
+
+def constant(answer: Any) -> Callable[[dict[str, Any]], Any]:
+    return lambda event: answer
+
+
+@dataclass
+class Clock:
+    """Seconds since the epoch, moved only by the test."""
+
+    now: float
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Harness:
+    apis: dict[str, RestApi]
+    lambdas: ScriptedLambda
+    clock: Clock
+    log: list[str]
+
+    def request(self, method: str, path: str, *, api: str = QUERY_KEY_API, query: str = "",
+                headers: tuple[tuple[str, str], ...] = (), body: bytes | dict[str, Any] = b"",
+                host: str = "127.0.0.1:4571") -> Reply:
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        sent = [("Host", host), ("User-Agent", "pytest"), *headers]
+        if isinstance(body, dict):
+            sent.append(("Content-Type", "application/json"))
+        return self.apis[api].handle(Request(method, path, query, sent, data, SOURCE_IP))
+
+    def customization(self, key: str | None, item: str = "1", **options: Any) -> Reply:
+        return self.request("GET", f"/dev/customizations/{item}",
+                            query=f"apiKey={key}" if key else "", **options)
+
+    def key(self, consumer: str) -> str:
+        return self.apis[QUERY_KEY_API].api_keys[consumer]
+
+
+@pytest.fixture
+def harness(dev: StackRun, policies: PlanPolicies, local: EmbeddedAws,
+            tmp_path: Path) -> Harness:
+    return serve(dev, policies, local, tmp_path)
+
+
+def serve(run: StackRun, policies: PlanPolicies, aws: EmbeddedAws, root: Path) -> Harness:
+    clock = Clock(time.time())
+    log: list[str] = []
+    lambdas = ScriptedLambda(run, policies, aws, root)
+    apis = rest_apis(run, lambdas=lambdas, policies=policies, aws=aws, output=log.append,
+                     clock=clock)
+    return Harness({api.resource: api for api in apis}, lambdas, clock, log)
+
+
+def document(reply: Reply) -> Any:
+    return json.loads(reply.body)
+
+
+def header(reply: Reply, name: str) -> str | None:
+    return next((v for k, v in reply.headers if k.lower() == name.lower()), None)
+
+
+def has_cors(reply: Reply) -> bool:
+    return all(header(reply, name) == value for name, value in CORS.items())
+
+
+# --- the plan's APIs ---------------------------------------------------------------------------
+
+def test_every_stage_of_every_rest_api_of_the_plan_is_served(dev: StackRun,
+                                                             harness: Harness) -> None:
+    served = {(api.resource, api.stage, api.api_id, api.region)
+              for api in harness.apis.values()}
+    ids = {r.name: r.id for r in dev.of_type(rest_api.REST_API)}
+    assert served == {(V1_API, "v1", ids[V1_API], REGION), (V2_API, "v2", ids[V2_API], REGION),
+                      (QUERY_KEY_API, "dev", ids[QUERY_KEY_API], REGION)}
+    assert all(api.not_emulated == [] for api in harness.apis.values())
+    # The plan leaves the key values to API Gateway: local mode derives them from the key ids.
+    assert harness.apis[QUERY_KEY_API].api_keys == {
+        "trial-partner": local_key_value("trial-partner"),
+        "wild-rydes-partner": local_key_value("wild-rydes-partner")}
+    assert re.fullmatch(r"[0-9a-f]{40}", harness.key("trial-partner"))
+    assert harness.apis[V1_API].api_keys == {}
+
+
+def test_routes_match_the_resource_tree_and_anything_else_is_missing_a_token(
+        harness: Harness) -> None:
+    key = harness.key("trial-partner")
+    found = harness.customization(key, "a%20b")
+    assert found.status == 200
+    event = harness.lambdas.events(BACKEND)[-1]
+    assert (event["resource"], event["path"], event["pathParameters"]) == (
+        "/customizations/{id}", "/customizations/a%20b", {"id": "a b"})
+    for method, path in [("GET", "/dev/nowhere"), ("DELETE", "/dev/customizations"),
+                         ("GET", "/prod/customizations/1"), ("GET", "/dev"), ("GET", "/")]:
+        answer = harness.request(method, path, query=f"apiKey={key}")
+        assert answer.status == 403, (method, path)
+        assert document(answer) == {"message": "Missing Authentication Token"}
+        assert header(answer, "x-amzn-ErrorType") == "MissingAuthenticationTokenException"
+        assert has_cors(answer), "the API's DEFAULT_4XX carries CORS headers"
+    # The API's own execute-api host is served (CloudFront sends it); another API's is not.
+    assert harness.customization(key, host=f"{harness.apis[QUERY_KEY_API].domain_name}"
+                                 ).status == 200
+    assert harness.customization(key, host="0123456789.execute-api.eu-west-1.amazonaws.com"
+                                 ).status == 403
+
+
+def test_the_most_specific_resource_wins_and_greedy_paths_take_the_rest() -> None:
+    root = _Resource("root", "", "/")
+    items = _Resource("items", "items", "/items")
+    item = _Resource("item", "{item}", "/items/{item}")
+    items.children.append(item)
+    by_id = _Resource("id", "{id}", "/{id}")
+    proxy = _Resource("proxy", "{proxy+}", "/{proxy+}")
+    root.children += [items, by_id, proxy]
+
+    def matched(path: str) -> tuple[str, dict[str, str]] | None:
+        found = _match(root, path.strip("/").split("/") if path.strip("/") else [])
+        return (found[0].path, found[1]) if found else None
+
+    assert matched("/") == ("/", {})
+    assert matched("/items") == ("/items", {})
+    assert matched("/items/7") == ("/items/{item}", {"item": "7"})
+    assert matched("/x") == ("/{id}", {"id": "x"})
+    assert matched("/items/7/more") == ("/{proxy+}", {"proxy": "items/7/more"})
+    assert matched("/a/b%2Fc") == ("/{proxy+}", {"proxy": "a/b/c"})
+
+
+# --- the Lambda authorizer ---------------------------------------------------------------------
+
+def test_a_request_missing_the_identity_source_never_reaches_the_authorizer(
+        harness: Harness) -> None:
+    answer = harness.customization(None)
+    assert answer.status == 401
+    assert document(answer) == {"message": "Unauthorized"}
+    assert header(answer, "x-amzn-ErrorType") == "UnauthorizedException"
+    assert has_cors(answer)
+    assert harness.lambdas.calls == []
+
+
+def test_the_authorizer_gets_api_gateways_request_event(harness: Harness) -> None:
+    key = harness.key("trial-partner")
+    answer = harness.customization(key, "7", headers=(("X-Multi", "1"), ("X-Multi", "2")))
+    assert answer.status == 200
+    (call, _) = harness.lambdas.calls
+    api = harness.apis[QUERY_KEY_API]
+    assert call.function == AUTHORIZER
+    # The plan's permission for the authorizer names this source ARN; LocalLambda checked it.
+    assert call.source_arn == (f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api.api_id}/"
+                               "authorizers/queryKeyApi-authorizer-188bb35")
+    event = call.event
+    assert rest_request_authorizer_problems(event) == []
+    assert event["type"] == "REQUEST"
+    assert event["methodArn"] == (f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api.api_id}/dev/"
+                                  "GET/customizations/7")
+    assert (event["resource"], event["path"], event["httpMethod"]) == (
+        "/customizations/{id}", "/customizations/7", "GET")
+    assert event["queryStringParameters"] == {"apiKey": key}
+    assert event["headers"]["X-Multi"] == "2"
+    assert event["multiValueHeaders"]["X-Multi"] == ["1", "2"]
+    assert event["pathParameters"] == {"id": "7"}
+    assert event["requestContext"]["identity"]["sourceIp"] == SOURCE_IP
+    assert (event["requestContext"]["resourcePath"], event["requestContext"]["stage"]) == (
+        "/customizations/{id}", "dev")
+    assert "body" not in event
+    assert "authorizer" not in event["requestContext"]
+
+
+def test_one_key_is_authorized_once_while_cached_and_the_cached_policy_decides_each_method(
+        harness: Harness) -> None:
+    # This authorizer allows only the method it was asked about, which the cache then reuses.
+    harness.lambdas.answers[AUTHORIZER] = authorizer_allowing("requested")
+    key = harness.key("wild-rydes-partner")
+    assert harness.customization(key, "1").status == 200
+    assert harness.customization(key, "1").status == 200
+    refused = harness.customization(key, "2")
+    assert refused.status == 403
+    assert document(refused) == {"message": "User is not authorized to access this resource"}
+    assert header(refused, "x-amzn-ErrorType") == "AccessDeniedException"
+    assert len(harness.lambdas.events(AUTHORIZER)) == 1
+    # Another key is another cache entry; the first key's entry lives 300 s (the plan's TTL).
+    assert harness.customization(harness.key("trial-partner"), "2").status == 200
+    harness.clock.advance(301)
+    assert harness.customization(key, "2").status == 200
+    assert len(harness.lambdas.events(AUTHORIZER)) == 3
+
+
+@pytest.mark.parametrize(("answer", "status", "message", "error_type"), [
+    (Failure("Unauthorized"), 401, "Unauthorized", "UnauthorizedException"),
+    (lambda event: {"principalId": "x", "policyDocument": {"Statement": [
+        {"Effect": "Deny", "Action": "execute-api:*", "Resource": event["methodArn"]},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}]}},
+     403, "User is not authorized to access this resource with an explicit deny",
+     "AccessDeniedException"),
+    (Failure("the database is down"), 500, None, "AuthorizerConfigurationException"),
+    (lambda event: {"principalId": "x"}, 500, None, "AuthorizerConfigurationException"),
+    (authorizer_allowing("requested", context={"nested": {"no": "objects"}}), 500, None,
+     "AuthorizerConfigurationException"),
+])
+def test_authorizer_refusals_and_failures_are_api_gateways_answers(
+        harness: Harness, answer: Any, status: int, message: str | None,
+        error_type: str) -> None:
+    harness.lambdas.answers[AUTHORIZER] = answer if callable(answer) else constant(answer)
+    reply = harness.customization(harness.key("trial-partner"))
+    assert (reply.status, document(reply), header(reply, "x-amzn-ErrorType")) == (
+        status, {"message": message}, error_type)
+    assert has_cors(reply)
+    assert harness.lambdas.events(BACKEND) == []
+
+
+# --- API keys and usage plans ------------------------------------------------------------------
+
+def test_the_key_comes_from_the_authorizer_and_must_be_in_a_plan_of_the_stage(
+        harness: Harness) -> None:
+    harness.lambdas.answers[AUTHORIZER] = authorizer_allowing(
+        "GET/customizations/*", usageIdentifierKey="not-a-key-of-any-plan")
+    refused = harness.customization(harness.key("trial-partner"))
+    assert (refused.status, document(refused)) == (403, {"message": "Forbidden"})
+    assert header(refused, "x-amzn-ErrorType") == "ForbiddenException"
+    harness.lambdas.answers[AUTHORIZER] = authorizer_allowing("GET/customizations/*")
+    # apiKeySource is AUTHORIZER: a key in x-api-key counts for nothing.
+    assert harness.customization("x" * 40, headers=(
+        ("x-api-key", harness.key("trial-partner")),)).status == 403
+    harness.clock.advance(301)  # past the cached answer that named no key of a plan
+    assert harness.customization(harness.key("trial-partner")).status == 200
+    identity = harness.lambdas.events(BACKEND)[-1]["requestContext"]["identity"]
+    assert (identity["apiKey"], identity["apiKeyId"]) == (harness.key("trial-partner"),
+                                                          "trial-partner")
+
+
+def test_each_tier_throttles_its_keys_past_the_burst_and_refills_at_its_rate(
+        harness: Harness) -> None:
+    free = harness.key("trial-partner")
+    statuses = [harness.customization(free).status for _ in range(11)]
+    assert statuses == [200] * 10 + [429]
+    throttled = harness.customization(free)
+    assert document(throttled) == {"message": "Too Many Requests"}
+    assert header(throttled, "x-amzn-ErrorType") == "TooManyRequestsException"
+    assert has_cors(throttled)
+    harness.clock.advance(1.0)  # the free tier refills 5 requests a second
+    assert [harness.customization(free).status for _ in range(6)] == [200] * 5 + [429]
+    # Premium's POST /customizations has its own throttle (burst 40) beside the plan's.
+    premium = harness.key("wild-rydes-partner")
+    posts = [harness.request("POST", "/dev/customizations", query=f"apiKey={premium}",
+                             body=GOOD).status for _ in range(41)]
+    assert posts == [200] * 40 + [429]
+    assert harness.customization(premium).status == 200
+
+
+def test_a_key_past_its_quota_is_refused_until_the_next_period(harness: Harness) -> None:
+    today = datetime.fromtimestamp(harness.clock.now, UTC).date()
+    harness.clock.now = datetime(today.year, today.month, today.day, 12, tzinfo=UTC).timestamp()
+    free = harness.key("trial-partner")  # 1,000 requests a day
+    for _ in range(1000):
+        harness.clock.advance(0.2)  # inside the tier's rate
+        assert harness.customization(free).status == 200
+    harness.clock.advance(0.2)
+    refused = harness.customization(free)
+    assert (refused.status, document(refused)) == (429, {"message": "Limit Exceeded"})
+    assert header(refused, "x-amzn-ErrorType") == "LimitExceededException"
+    assert harness.customization(harness.key("wild-rydes-partner")).status == 200
+    harness.clock.advance(timedelta(hours=12).total_seconds())
+    assert harness.customization(free).status == 200
+
+
+def test_quota_offset_and_calendar_periods() -> None:
+    clock = Clock(datetime(2026, 3, 4, 10, tzinfo=UTC).timestamp())  # a Wednesday
+    plan = _UsagePlan("weekly", "weekly", None, _Quota(3, "WEEK", 1),
+                      {("api", "dev"): {}}, frozenset({"k"}))
+    plans = UsagePlans([plan], [rest_api.ApiKey("k", "k", "v" * 20, True, False)], clock)
+
+    def outcome() -> str:
+        try:
+            plans.admit("v" * 20, "api", "dev", "/", "GET")
+        except rest_api.GatewayError as error:
+            return error.response_type
+        return "passed"
+
+    # The first week allows limit - offset requests; a week starts on Monday (UTC).
+    assert [outcome() for _ in range(3)] == ["passed", "passed", "QUOTA_EXCEEDED"]
+    clock.now = datetime(2026, 3, 8, 23, 59, tzinfo=UTC).timestamp()  # Sunday: same week
+    assert outcome() == "QUOTA_EXCEEDED"
+    clock.now = datetime(2026, 3, 9, 0, 0, tzinfo=UTC).timestamp()
+    assert [outcome() for _ in range(4)] == ["passed"] * 3 + ["QUOTA_EXCEEDED"]
+    with pytest.raises(rest_api.GatewayError, match="INVALID_API_KEY"):
+        plans.admit("v" * 20, "api", "prod", "/", "GET")
+
+
+# --- validation --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [{**GOOD, "horn": 2, "unexpected": True}, b"{not json",
+                                  {"name": ""}])
+def test_the_validator_refuses_a_bad_body_before_the_function_runs(
+        harness: Harness, body: bytes | dict[str, Any]) -> None:
+    answer = harness.request("POST", "/dev/customizations",
+                             query=f"apiKey={harness.key('wild-rydes-partner')}", body=body,
+                             headers=(("Content-Type", "application/json"),)
+                             if isinstance(body, bytes) else ())
+    assert (answer.status, document(answer)) == (400, {"message": "Invalid request body"})
+    assert has_cors(answer)
+    assert harness.lambdas.events(BACKEND) == []
+    assert len(harness.lambdas.events(AUTHORIZER)) == 1
+
+
+def test_a_valid_body_reaches_the_function_as_sent(harness: Harness) -> None:
+    answer = harness.request("POST", "/dev/customizations",
+                             query=f"apiKey={harness.key('wild-rydes-partner')}", body=GOOD)
+    assert answer.status == 200
+    event = harness.lambdas.events(BACKEND)[-1]
+    assert json.loads(event["body"]) == GOOD
+    assert event["isBase64Encoded"] is False
+
+
+# --- CORS: preflights and gateway responses ----------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/dev/customizations", "/dev/customizations/42"])
+def test_a_preflight_allows_the_listed_origin_only(harness: Harness, path: str) -> None:
+    allowed = harness.request("OPTIONS", path, headers=(("Origin", ORIGIN),))
+    assert allowed.status == 200
+    assert has_cors(allowed)
+    assert header(allowed, "Access-Control-Max-Age") == "600"
+    other = harness.request("OPTIONS", path, headers=(("origin", "https://evil.example.com"),))
+    assert other.status == 200
+    assert header(other, "Access-Control-Allow-Origin") is None
+    assert header(other, "Access-Control-Allow-Methods") == "GET,POST,OPTIONS"
+    assert harness.lambdas.calls == []
+
+
+def test_function_failures_are_502s_that_carry_the_cors_headers(harness: Harness) -> None:
+    key = harness.key("trial-partner")
+    for answer in (Failure("boom"), {"statusCode": 200, "body": {"not": "a string"}},
+                   {"statusCode": "two hundred"}, ["not", "an", "object"]):
+        harness.lambdas.answers[BACKEND] = constant(answer)
+        reply = harness.customization(key)
+        assert (reply.status, document(reply)) == (502, {"message": "Internal server error"})
+        assert has_cors(reply)
+
+
+# --- the proxy integration ---------------------------------------------------------------------
+
+def test_the_proxy_event_is_payload_format_1_0(harness: Harness) -> None:
+    key = harness.key("trial-partner")
+    answer = harness.request("GET", "/dev/customizations/7", query=f"apiKey={key}&tag=a&tag=b",
+                             headers=(("X-Multi", "1"), ("X-Multi", "2")))
+    assert answer.status == 200
+    (call,) = [c for c in harness.lambdas.calls if c.function == BACKEND]
+    api = harness.apis[QUERY_KEY_API]
+    # The plan's permission covers .../*/GET/customizations/*; LocalLambda checked this ARN.
+    assert call.source_arn == (f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api.api_id}/dev/GET/"
+                               "customizations/{id}")
+    event = call.event
+    assert rest_proxy_problems(event) == []
+    assert set(event) == {"resource", "path", "httpMethod", "headers", "multiValueHeaders",
+                          "queryStringParameters", "multiValueQueryStringParameters",
+                          "pathParameters", "stageVariables", "requestContext", "body",
+                          "isBase64Encoded"}
+    assert (event["resource"], event["path"], event["httpMethod"]) == (
+        "/customizations/{id}", "/customizations/7", "GET")
+    assert event["headers"]["X-Multi"] == "2"
+    assert event["multiValueHeaders"]["X-Multi"] == ["1", "2"]
+    assert event["queryStringParameters"] == {"apiKey": key, "tag": "b"}
+    assert event["multiValueQueryStringParameters"] == {"apiKey": [key], "tag": ["a", "b"]}
+    assert (event["pathParameters"], event["stageVariables"]) == ({"id": "7"}, None)
+    assert (event["body"], event["isBase64Encoded"]) == (None, False)
+    context = event["requestContext"]
+    assert {k: context[k] for k in ("accountId", "apiId", "domainName", "domainPrefix",
+                                    "httpMethod", "path", "protocol", "resourcePath",
+                                    "stage")} == {
+        "accountId": ACCOUNT, "apiId": api.api_id,
+        "domainName": f"{api.api_id}.execute-api.{REGION}.amazonaws.com",
+        "domainPrefix": api.api_id, "httpMethod": "GET", "path": "/dev/customizations/7",
+        "protocol": "HTTP/1.1", "resourcePath": "/customizations/{id}", "stage": "dev"}
+    assert context["requestTimeEpoch"] == int(harness.clock.now * 1000)
+    assert context["requestTime"] == datetime.fromtimestamp(harness.clock.now, UTC).strftime(
+        "%d/%b/%Y:%H:%M:%S +0000")
+    assert context["requestId"] == header(answer, "x-amzn-RequestId")
+    assert context["resourceId"]
+    assert context["extendedRequestId"]
+    # Authorizer context values reach a REST integration as strings.
+    authorizer = dict(context["authorizer"])
+    assert isinstance(authorizer.pop("integrationLatency"), int)
+    assert authorizer == {"principalId": "key-owner", "tier": "free", "calls": "1",
+                          "trusted": "true"}
+    assert context["identity"] == {
+        "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None,
+        "caller": None, "sourceIp": SOURCE_IP, "principalOrgId": None, "accessKey": None,
+        "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None,
+        "userArn": None, "userAgent": "pytest", "user": None, "apiKey": key,
+        "apiKeyId": "trial-partner", "clientCert": None}
+
+
+def test_the_proxy_answer_becomes_the_reply(harness: Harness) -> None:
+    harness.lambdas.answers[BACKEND] = lambda event: {
+        "statusCode": 201, "headers": {"X-One": "1", "X-Both": "single", "Flag": True},
+        "multiValueHeaders": {"X-Both": ["a", "b"], "Set-Cookie": ["a=1", "b=2"]},
+        "body": "created"}
+    reply = harness.customization(harness.key("trial-partner"))
+    assert (reply.status, reply.body) == (201, b"created")
+    names = [(k, v) for k, v in reply.headers if k in ("X-One", "X-Both", "Flag", "Set-Cookie")]
+    assert names == [("X-Both", "a"), ("X-Both", "b"), ("Set-Cookie", "a=1"),
+                     ("Set-Cookie", "b=2"), ("X-One", "1"), ("Flag", "true")]
+    assert header(reply, "Content-Type") == "application/json"
+    assert header(reply, "X-Amzn-Trace-Id", ).startswith("Root=1-")  # type: ignore[union-attr]
+
+
+def test_a_missing_invoke_permission_is_a_500_and_the_log_says_which(
+        dev: StackRun, policies: PlanPolicies, local: EmbeddedAws, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    backend = policies.function(BACKEND).arn
+    without = dataclasses.replace(policies, resource_policies={
+        arn: policy for arn, policy in policies.resource_policies.items() if arn != backend})
+    harness = serve(dev, without, local, tmp_path)
+    reply = harness.customization(harness.key("trial-partner"))
+    assert (reply.status, document(reply)) == (500, {"message": "Internal server error"})
+    assert harness.lambdas.events(BACKEND) == []
+    assert "apigateway.amazonaws.com may not invoke" in caplog.text
+    assert "no statement of the resource policy allows lambda:InvokeFunction" in caplog.text
+
+
+def test_an_integration_that_outlives_its_timeout_is_a_504(
+        dev: StackRun, policies: PlanPolicies, local: EmbeddedAws, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rest_api, "DEFAULT_INTEGRATION_TIMEOUT_MS", 200)
+    harness = serve(dev, policies, local, tmp_path)
+    release = threading.Event()
+    harness.lambdas.answers[BACKEND] = lambda event: release.wait(30) and {"statusCode": 200}
+    try:
+        reply = harness.customization(harness.key("trial-partner"))
+    finally:
+        release.set()
+    assert (reply.status, document(reply)) == (504, {"message": "Endpoint request timed out"})
+    assert has_cors(reply)
+
+
+# --- AWS_IAM methods ---------------------------------------------------------------------------
+
+def signed(credentials: Credentials, path: str, host: str, *, query: str = ""
+           ) -> tuple[tuple[str, str], ...]:
+    request = AWSRequest(method="GET", url=f"https://{host}{path}" + (f"?{query}" if query
+                                                                      else ""))
+    SigV4Auth(BotoCredentials(credentials.access_key_id, credentials.secret_access_key,
+                              credentials.session_token), "execute-api", REGION
+              ).add_auth(request)
+    return tuple((k, v) for k, v in request.headers.items() if k.lower() != "host")
+
+
+def test_iam_methods_need_a_valid_signature_and_a_role_that_may_invoke(
+        harness: Harness, local: EmbeddedAws, policies: PlanPolicies) -> None:
+    api = harness.apis[V1_API]
+    host = api.domain_name
+
+    def hello(headers: tuple[tuple[str, str], ...], query: str = "") -> Reply:
+        return harness.request("GET", "/v1/hello", api=V1_API, headers=headers, host=host,
+                               query=query)
+
+    unsigned = hello(())
+    assert (unsigned.status, document(unsigned)) == (
+        403, {"message": "Missing Authentication Token"})
+    # The embedded AWS's administrator may call any API of its account.
+    admin = hello(signed(local.credentials, "/v1/hello", host))
+    assert admin.status == 200, admin.body
+    identity = harness.lambdas.events(HELLO_V1)[-1]["requestContext"]["identity"]
+    assert identity["accessKey"] == local.credentials.access_key_id
+    assert identity["userArn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/blueprints-local/" \
+                                  "local-mode"
+    assert identity["accountId"] == ACCOUNT
+    # The router Lambda@Edge signs with its own role, which the plan allows to invoke.
+    router = local.credentials_for_role(policies.function("headerVersioning-router-function")
+                                        .role_arn)
+    assert hello(signed(router, "/v1/hello", host)).status == 200
+    # Any other role of the plan is refused, with IAM's message.
+    backend_role = policies.function(BACKEND).role_arn
+    other = hello(signed(local.credentials_for_role(backend_role), "/v1/hello", host))
+    assert other.status == 403
+    assert document(other) == {"Message": (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{backend_role.rsplit('/', 1)[1]}/local-mode"
+        " is not authorized to perform: execute-api:Invoke on resource: "
+        f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api.api_id}/v1/GET/hello because no "
+        "identity-based policy allows the execute-api:Invoke action")}
+    assert header(other, "x-amzn-ErrorType") == "AccessDeniedException"
+    tampered = hello(signed(router, "/v1/hello", host), query="extra=1")
+    assert tampered.status == 403
+    assert header(tampered, "x-amzn-ErrorType") == "InvalidSignatureException"
+    assert document(tampered)["message"].startswith("The request signature we calculated")
+    stranger = Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG", "token")
+    unknown = hello(signed(stranger, "/v1/hello", host))
+    assert (unknown.status, header(unknown, "x-amzn-ErrorType")) == (
+        403, "UnrecognizedClientException")
+    assert len(harness.lambdas.events(HELLO_V1)) == 2
+
+
+# --- access logs -------------------------------------------------------------------------------
+
+def test_each_request_writes_an_access_log_line_in_the_stage_format(harness: Harness) -> None:
+    ok = harness.customization(harness.key("trial-partner"))
+    missing = harness.request("GET", "/dev/nowhere")
+    first, second = (json.loads(line) for line in harness.log)
+    assert first["requestId"] == header(ok, "x-amzn-RequestId")
+    assert (first["status"], first["httpMethod"], first["resourcePath"], first["ip"],
+            first["protocol"], first["errorMessage"], first["integrationStatus"]) == (
+        "200", "GET", "/customizations/{id}", SOURCE_IP, "HTTP/1.1", "-", "200")
+    assert (second["status"], second["resourcePath"], second["errorMessage"]) == (
+        str(missing.status), "-", "Missing Authentication Token")
+    assert second["wafError"] == "-"
+
+
+# --- the real functions ------------------------------------------------------------------------
+
+def test_the_real_authorizer_and_backend_store_and_read_a_customization(
+        dev: StackRun, policies: PlanPolicies, local: EmbeddedAws, tmp_path: Path) -> None:
+    lambdas = LocalLambda(dev, policies=policies, aws=local, root=tmp_path,
+                          only=lambda spec: spec.resource in (AUTHORIZER, BACKEND),
+                          output=lambda line: None)
+    try:
+        assert lambdas.start() == []
+        (api,) = [api for api in rest_apis(dev, lambdas=lambdas, policies=policies, aws=local,
+                                           output=lambda line: None)
+                  if api.resource == QUERY_KEY_API]
+        key = api.api_keys["wild-rydes-partner"]
+
+        def call(method: str, path: str, body: bytes = b"") -> Reply:
+            return api.handle(Request(method, path, f"apiKey={key}", [
+                ("Host", "127.0.0.1"), ("Content-Type", "application/json"),
+                ("Origin", ORIGIN)], body, SOURCE_IP))
+
+        created = call("POST", "/dev/customizations", json.dumps(GOOD).encode())
+        assert created.status == 201, created.body
+        item = document(created)["id"]
+        assert header(created, "Location") == f"/dev/customizations/{item}"
+        read = call("GET", f"/dev/customizations/{item}")
+        assert read.status == 200, read.body
+        assert document(read)["name"] == GOOD["name"]
+        assert header(read, "Access-Control-Allow-Origin") == ORIGIN
+    finally:
+        lambdas.stop()
