@@ -22,7 +22,7 @@ import pulumi_aws as aws
 import pytest
 
 from tools.local.aws import EmbeddedAws, create_resources
-from tools.local.cloudfront import Distribution, distributions
+from tools.local.cloudfront import CloudFrontError, Distribution, distributions
 from tools.local.functions import Invocation
 from tools.local.gateway import LocalServer, Reply, Request
 from tools.local.iam import PlanPolicies, Principal
@@ -681,6 +681,37 @@ def test_a_viewer_response_function_cannot_change_the_status(
 
     assert reply.status == 502
     assert "cannot change the status" in json.loads(reply.body)["detail"]
+
+
+@pytest.mark.parametrize(("cache_policy", "target", "complaint"), [
+    ("00000000-0000-0000-0000-000000000000", "app",
+     "cache policy '00000000-0000-0000-0000-000000000000' is neither in the plan nor"),
+    ("4135ea2d-6df8-44a3-9df3-4b5a84be39ad", "elsewhere",
+     "targets origin 'elsewhere', which the distribution"),
+])
+def test_a_distribution_local_mode_cannot_serve_is_refused_by_name(
+        cache_policy: str, target: str, complaint: str) -> None:
+    def program() -> None:
+        provider = aws.Provider("provider", region="us-east-1", allowed_account_ids=[ACCOUNT])
+        aws.cloudfront.Distribution(
+            "broken", enabled=True, opts=pulumi.ResourceOptions(provider=provider),
+            origins=[{"origin_id": "app", "domain_name": "app.example.com",
+                      "custom_origin_config": {"http_port": 80, "https_port": 443,
+                                               "origin_protocol_policy": "https-only",
+                                               "origin_ssl_protocols": ["TLSv1.2"]}}],
+            default_cache_behavior={
+                "target_origin_id": target, "viewer_protocol_policy": "https-only",
+                "allowed_methods": ["GET", "HEAD"], "cached_methods": ["GET", "HEAD"],
+                "cache_policy_id": cache_policy},
+            restrictions={"geo_restriction": {"restriction_type": "none"}},
+            viewer_certificate={"cloudfront_default_certificate": True})
+
+    run = run_program(program, config=StackConfig({"aws:region": "us-east-1"}, ()))
+    where = r"^distribution broken, default behavior: "
+    with pytest.raises(CloudFrontError, match=where) as raised:
+        distributions(run, lambdas=RecordingEdge(), origins={}, aws=None,
+                      policies=PlanPolicies.from_run(run))
+    assert complaint in str(raised.value)
 
 
 # --- the dev plan's distribution with the real router -------------------------------------------

@@ -41,13 +41,13 @@ on a port of its own (``gateway.LocalServer``). Everything comes from the plan:
 Not emulated, each said where it matters: caching (every request goes to the origin, so
 ``cachedMethods`` and TTLs change nothing; ``X-Cache`` says ``Miss``); CloudFront Functions (a
 behavior that has one answers ``502`` naming it, and ``Distribution.notes`` lists it at
-start-up); origin groups (failover); geographic restrictions, WAF web ACLs and signed URLs or
-cookies (trusted key groups); the viewer protocol policy and TLS (local fronts are plain HTTP,
-so ``CloudFront-Forwarded-Proto`` says ``http``); CloudFront headers that need the edge's
-knowledge (geolocation, device type, ASN, TLS, the viewer's port); legacy origin access
-identities and anonymous S3 origins (the project's buckets block public access: such a request
-answers ``403``); writes to S3 origins (only GET and HEAD are read); compression; the
-Server-Timing header.
+start-up); the failover of origin groups (the primary origin answers); geographic
+restrictions, WAF web ACLs and signed URLs or cookies (trusted key groups); the viewer protocol
+policy and TLS (local fronts are plain HTTP, so ``CloudFront-Forwarded-Proto`` says ``http``);
+CloudFront headers that need the edge's knowledge (geolocation, device type, ASN, TLS, the
+viewer's port); legacy origin access identities and anonymous S3 origins (the project's buckets
+block public access: such a request answers ``403``); writes to S3 origins (only GET and HEAD
+are read); compression; the Server-Timing header.
 """
 
 from __future__ import annotations
@@ -807,11 +807,7 @@ class Distribution:
                viewer_request: Mapping[str, Any], body: bytes) -> _Answer:
         """The origin request (its function included), the origin's answer and the
         origin-response function."""
-        origin = self.origins_by_id.get(behavior.target_origin)
-        if origin is None:
-            raise CloudFrontError(f"{self.resource}: behavior {behavior.path_pattern!r} "
-                                  f"targets origin {behavior.target_origin!r}, which the "
-                                  "distribution does not declare")
+        origin = self.origins_by_id[behavior.target_origin]
         origin_request: dict[str, Any] = {
             **viewer_request,
             "headers": _cloudfront_headers(self._origin_headers(
@@ -1233,18 +1229,23 @@ class _PlanReader:
         where = f"distribution {resource.name}"
         arn = str(resource.state["arn"])
         notes: list[str] = []
-        behaviors = [self._behavior(dict(b), f"{where}, behavior {b.get('pathPattern')!r}")
+        origins = {origin.origin_id: origin for origin in
+                   (self._origin(dict(o), where) for o in inputs.get("origins") or [])}
+        for group in inputs.get("originGroups") or []:
+            primary = str(group["members"][0]["originId"])
+            origins[str(group["originId"])] = origins[primary]
+            notes.append(f"{where}: origin group {group['originId']!r} always uses its primary "
+                         f"origin {primary!r}; failover is not emulated")
+        behaviors = [self._behavior(dict(b), origins, f"{where}, behavior "
+                                                      f"{b.get('pathPattern')!r}")
                      for b in inputs.get("orderedCacheBehaviors") or []]
         behaviors.append(self._behavior({**inputs["defaultCacheBehavior"], "pathPattern": "*"},
-                                        f"{where}, default behavior"))
+                                        origins, f"{where}, default behavior"))
         for behavior in behaviors:
             for event, function_arn in behavior.cloudfront_functions:
                 notes.append(f"{where}: CloudFront Functions are not emulated; requests to "
                              f"{behavior.path_pattern!r} answer 502 ({function_arn} on "
                              f"{event})")
-        if inputs.get("originGroups"):
-            notes.append(f"{where}: origin groups (failover) are not emulated; each behavior "
-                         "uses its target as a plain origin")
         restriction = ((inputs.get("restrictions") or {}).get("geoRestriction") or {}).get(
             "restrictionType", "none")
         if restriction != "none":
@@ -1254,8 +1255,6 @@ class _PlanReader:
             notes.append(f"{where}: signed URLs and cookies are not required locally")
         if inputs.get("webAclId"):
             notes.append(f"{where}: the web ACL is not applied; local requests are not filtered")
-        origins = {origin.origin_id: origin for origin in
-                   (self._origin(dict(o), where) for o in inputs.get("origins") or [])}
         return Distribution(
             resource=resource.name, distribution_id=str(resource.id),
             domain_name=str(resource.state.get("domainName") or ""), arn=arn,
@@ -1270,7 +1269,11 @@ class _PlanReader:
             lambdas=lambdas, served_origins=served, aws=aws, policies=policies,
             bucket_regions=self.bucket_regions, notes=notes)
 
-    def _behavior(self, config: Mapping[str, Any], where: str) -> Behavior:
+    def _behavior(self, config: Mapping[str, Any], origins: Mapping[str, Origin],
+                  where: str) -> Behavior:
+        if str(config["targetOriginId"]) not in origins:
+            raise CloudFrontError(f"{where}: targets origin {config['targetOriginId']!r}, which "
+                                  "the distribution does not declare")
         if config.get("cachePolicyId"):
             cache = self._policy(self.cache_policies, str(config["cachePolicyId"]),
                                  "cache policy", where)
