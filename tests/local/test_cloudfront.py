@@ -1,5 +1,6 @@
 """CloudFront distributions in local mode: the plan's behaviors, policies and Lambda@Edge
-functions, in front of local origins, driven over HTTP on 127.0.0.1 as a viewer would.
+functions, in front of local origins, driven over HTTP on 127.0.0.1 as a viewer would (or, where
+the transport adds nothing, through ``Distribution.handle``).
 
 The headerVersioning distribution of the dev stack runs first with a recording edge function
 (a fake of local mode's Lambda service) in front of stub origins, so that each CloudFront rule
