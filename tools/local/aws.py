@@ -73,6 +73,10 @@ from tools.mock_runtime import DEFAULT_ACCOUNT, DEFAULT_REGION, Resource, StackR
 
 HOST = "127.0.0.1"
 LOCAL_ROLE = "blueprints-local"
+STANDARD_ATTRIBUTES = (
+    "address", "birthdate", "email", "email_verified", "family_name", "gender", "given_name",
+    "locale", "middle_name", "name", "nickname", "phone_number", "phone_number_verified",
+    "picture", "preferred_username", "profile", "updated_at", "website", "zoneinfo")
 SESSION_NAME = "local-mode"
 STATE_FILE = "embedded-aws.json"
 STATE_FORMAT = 1
@@ -557,7 +561,9 @@ SERVED_ELSEWHERE: Mapping[str, str] = {
     "aws:cloudwatch/logGroup:LogGroup": _LOGS,
     **dict.fromkeys(("aws:cloudfront/distribution:Distribution",
                      "aws:cloudfront/originRequestPolicy:OriginRequestPolicy",
-                     "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy"), _EDGE),
+                     "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy",
+                     "aws:cloudfront/cachePolicy:CachePolicy",
+                     "aws:cloudfront/originAccessControl:OriginAccessControl"), _EDGE),
     **dict.fromkeys((
         "aws:s3control/objectLambdaAccessPoint:ObjectLambdaAccessPoint",
         "aws:s3control/objectLambdaAccessPointPolicy:ObjectLambdaAccessPointPolicy"),
@@ -581,6 +587,10 @@ NOT_EMULATED: Mapping[str, str] = {
                      "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination",
                      "aws:cloudwatch/logDeliverySource:LogDeliverySource"),
                     "vended logs (CloudFront access logs) are not delivered locally"),
+    "aws:cloudfront/function:Function": "CloudFront Functions do not run locally",
+    "aws:cloudfront/originAccessIdentity:OriginAccessIdentity":
+        "legacy origin access identities: local mode serves S3 origins through an origin "
+        "access control only",
     "aws:ecs/cluster:Cluster": "ECS: no container runs locally yet",
     "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy":
         "moto 5.2.5 keeps no redrive allow policy; the plan's redrive works without it",
@@ -1077,6 +1087,9 @@ class _Creation:
         settings.pop("name", None)
         request = self.api_form(resource, settings, cognito, "CreateUserPoolClient",
                                 where="client")
+        # A client without read attributes reads every attribute in AWS; in moto, none (its
+        # ID tokens would then lack email and the other claims an app reads).
+        request.setdefault("ReadAttributes", list(STANDARD_ATTRIBUTES))
         moto_id = cognito.create_user_pool_client(
             ClientName=str(resource.state["name"]), **request)["UserPoolClient"]["ClientId"]
         _give_client_the_plan_id(self.aws.account_id, region, str(inputs["userPoolId"]),

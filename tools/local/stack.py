@@ -56,6 +56,8 @@ class Started:
     fronts: list[ServedApi] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    # What the fronts serve differently from AWS, or not at all.
+    notes: list[str] = field(default_factory=list)
     startup_seconds: float = 0.0
 
     def url(self, resource: str) -> str:
@@ -154,11 +156,13 @@ class LocalStack:
         started.functions = [spec.resource for spec in self.lambdas.specs]
         origins: dict[str, str] = {}
         for kind, api in self._apis(run, policies):
+            started.notes += getattr(api, "notes", [])
             served = self._serve(api, next(ports), kind, api.resource, api.api_id, api.region,
                                  stage=api.stage)
             started.fronts.append(served)
             origins[f"{api.api_id}.execute-api.{api.region}.amazonaws.com"] = served.url
         for distribution in self._distributions(run, policies, origins):
+            started.notes += distribution.notes
             started.fronts.append(self._serve(distribution, next(ports), "CloudFront",
                                               distribution.resource,
                                               distribution.distribution_id, "global"))
@@ -308,6 +312,8 @@ class LocalStack:
         lines += [f"  function       {name}" for name in self.started.functions]
         lines += [f"  event source   {source}" for source in self.started.sources]
         lines += ["", *self.report.lines()]
+        if self.started.notes:
+            lines += ["Served differently from AWS:", *(f"  {note}" for note in self.started.notes)]
         return lines
 
 
