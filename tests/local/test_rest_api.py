@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pulumi
+import pulumi_aws as aws
 import pytest
 from blueprints_common.entry import rest_proxy_problems, rest_request_authorizer_problems
 from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
@@ -42,7 +44,7 @@ from tools.local.rest_api import (
     local_key_value,
     rest_apis,
 )
-from tools.mock_runtime import StackRun, run_stack
+from tools.mock_runtime import StackConfig, StackRun, run_program, run_stack
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -676,3 +678,214 @@ def test_the_real_authorizer_and_backend_store_and_read_a_customization(
         assert header(read, "Access-Control-Allow-Origin") == ORIGIN
     finally:
         lambdas.stop()
+
+
+# --- what the dev stack does not use: a variant plan ------------------------------------------
+
+VARIANT_FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:token-check"
+DRAFT_4 = "http://json-schema.org/draft-04/schema#"
+
+
+def variant_program() -> None:
+    opts = pulumi.ResourceOptions(provider=aws.Provider("variant-provider", region=REGION))
+    api = aws.apigateway.RestApi("shop", opts=opts, binary_media_types=["image/png"])
+    things = aws.apigateway.Resource("things", rest_api=api.id, parent_id=api.root_resource_id,
+                                     path_part="things", opts=opts)
+    proxy = aws.apigateway.Resource("proxy", rest_api=api.id, parent_id=api.root_resource_id,
+                                    path_part="{proxy+}", opts=opts)
+    validator = aws.apigateway.RequestValidator(
+        "all", rest_api=api.id, name="all", validate_request_body=True,
+        validate_request_parameters=True, opts=opts)
+    aws.apigateway.Model("base", rest_api=api.id, name="Base", content_type="application/json",
+                         schema=json.dumps({"$schema": DRAFT_4, "type": "object",
+                                            "required": ["id"],
+                                            "properties": {"id": {"type": "integer"}}}),
+                         opts=opts)
+    aws.apigateway.Model("order", rest_api=api.id, name="Order",
+                         content_type="application/json", opts=opts,
+                         schema=api.id.apply(lambda api_id: json.dumps({
+                             "$schema": DRAFT_4, "allOf": [{"$ref": "https://apigateway."
+                                                            f"amazonaws.com/restapis/{api_id}/"
+                                                            "models/Base"}]})))
+    token = aws.apigateway.Authorizer(
+        "token", rest_api=api.id, type="TOKEN", authorizer_result_ttl_in_seconds=0,
+        authorizer_uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
+                       f"{VARIANT_FUNCTION}/invocations",
+        identity_source="method.request.header.Authorization",
+        identity_validation_expression="Bearer [a-z]+", opts=opts)
+
+    def mock(name: str, resource: Any, method: str, **options: Any) -> Any:
+        return aws.apigateway.Method(name, rest_api=api.id, resource_id=resource.id,
+                                     http_method=method, opts=opts, **options)
+
+    listing = mock("list", things, "GET", authorization="NONE",
+                   request_validator_id=validator.id,
+                   request_parameters={"method.request.querystring.code": True,
+                                       "method.request.header.X-Caller": True})
+    ordering = mock("order", things, "POST", authorization="NONE",
+                    request_validator_id=validator.id,
+                    request_models={"application/json": "Order"})
+    anything = mock("anything", proxy, "ANY", authorization="CUSTOM", authorizer_id=token.id)
+    for method, name in ((listing, "list"), (ordering, "order"), (anything, "anything")):
+        aws.apigateway.Integration(
+            f"{name}-integration", rest_api=api.id, resource_id=method.resource_id,
+            http_method=method.http_method, type="MOCK", opts=opts,
+            request_templates={"application/json": '{"statusCode": $input.params("code")}'
+                               if name == "list" else '{"statusCode": 200}'})
+        for status, pattern in (("200", None), ("404", "4\\d\\d")):
+            aws.apigateway.MethodResponse(
+                f"{name}-{status}", rest_api=api.id, resource_id=method.resource_id,
+                http_method=method.http_method, status_code=status, opts=opts,
+                response_parameters={"method.response.header.X-Caller": False,
+                                     "method.response.header.X-Static": False})
+            aws.apigateway.IntegrationResponse(
+                f"{name}-{status}-response", rest_api=api.id, resource_id=method.resource_id,
+                http_method=method.http_method, status_code=status, selection_pattern=pattern,
+                opts=opts, response_parameters={
+                    "method.response.header.X-Caller": "method.request.header.X-Caller",
+                    "method.response.header.X-Static": "'fixed'"},
+                response_templates={"application/json": (
+                    '{"path": "$context.resourcePath",'
+                    ' "who": "$util.escapeJavaScript($input.params(\'X-Caller\'))",'
+                    ' "team": "$stageVariables.team", "principal": '
+                    '"$!context.authorizer.principalId"}'
+                    if status == "200" else '#set($context.responseOverride.status = 410)gone')})
+    aws.apigateway.Response("unauthorized", rest_api_id=api.id, response_type="UNAUTHORIZED",
+                            status_code="401", opts=opts,
+                            response_parameters={
+                                "gatewayresponse.header.X-Team": "stageVariables.team",
+                                "gatewayresponse.header.WWW-Authenticate": "'Bearer'"},
+                            response_templates={"application/json": (
+                                '{"error": $context.error.messageString, '
+                                '"request": "$context.requestId", "team": "$stageVariables.team"}'
+                            )})
+    aws.apigateway.Response("default-4xx", rest_api_id=api.id, response_type="DEFAULT_4XX",
+                            status_code="418", opts=opts)
+    deployment = aws.apigateway.Deployment("deployment", rest_api=api.id, opts=opts)
+    live = aws.apigateway.Stage("live", rest_api=api.id, stage_name="live",
+                                deployment=deployment.id, variables={"team": "blue"}, opts=opts)
+    aws.apigateway.MethodSettings("live-things", rest_api=api.id, stage_name=live.stage_name,
+                                  method_path="things/GET", opts=opts,
+                                  settings={"throttling_rate_limit": 1,
+                                            "throttling_burst_limit": 5})
+    aws.apigateway.Stage("cached", rest_api=api.id, stage_name="cached",
+                         deployment=deployment.id, cache_cluster_enabled=True,
+                         cache_cluster_size="0.5", opts=opts)
+
+
+class TokenChecker:
+    """The variant's TOKEN authorizer: "Bearer good" is allowed, any other token denied."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def spec(self, function: str) -> Any:
+        raise NotImplementedError
+
+    def invoke(self, function: str, event: Any, *, caller: Principal | None,
+               source_arn: str | None = None, source_account: str | None = None) -> Invocation:
+        assert function == VARIANT_FUNCTION
+        self.events.append(event)
+        effect = "Allow" if event["authorizationToken"] == "Bearer good" else "Deny"
+        return Invocation({"principalId": "checker", "policyDocument": {"Statement": [
+            {"Effect": effect, "Action": "execute-api:Invoke", "Resource": "*"}]}},
+            False, "invocation", 0.01)
+
+
+@pytest.fixture(scope="module")
+def variant() -> StackRun:
+    return run_program(variant_program, config=StackConfig({"aws:region": REGION}, ()))
+
+
+@pytest.fixture
+def shop(variant: StackRun, policies: PlanPolicies, local: EmbeddedAws
+         ) -> tuple[dict[str, RestApi], TokenChecker, Clock]:
+    checker, clock = TokenChecker(), Clock(time.time())
+    apis = rest_apis(variant, lambdas=checker, policies=policies, aws=local,
+                     output=lambda line: None, clock=clock)
+    return {api.stage: api for api in apis}, checker, clock
+
+
+def test_a_variant_plan_says_what_it_does_not_emulate(
+        shop: tuple[dict[str, RestApi], TokenChecker, Clock]) -> None:
+    apis, _, _ = shop
+    assert sorted(apis) == ["cached", "live"]
+    assert apis["live"].not_emulated == []
+    assert apis["cached"].not_emulated == ["shop/cached: the stage cache"]
+
+
+def test_mock_integrations_pick_their_response_and_map_parameters(
+        shop: tuple[dict[str, RestApi], TokenChecker, Clock]) -> None:
+    live = shop[0]["live"]
+
+    def things(query: str, *headers: tuple[str, str]) -> Reply:
+        return live.handle(Request("GET", "/live/things", query, [("Host", "h"), *headers],
+                                   b"", SOURCE_IP))
+
+    ok = things("code=200", ("X-Caller", 'say "hi"/now'))
+    assert ok.status == 200
+    assert document(ok) == {"path": "/things", "who": 'say "hi"/now', "team": "blue",
+                            "principal": ""}
+    assert (header(ok, "X-Caller"), header(ok, "X-Static")) == ('say "hi"/now', "fixed")
+    gone = things("code=404", ("X-Caller", "me"))
+    assert (gone.status, gone.body, header(gone, "X-Static")) == (410, b"gone", "fixed")
+    missing = things("", ("X-Caller", "me"))
+    # DEFAULT_4XX sets 418 for every 4XX type without a status of its own.
+    assert (missing.status, document(missing)) == (
+        418, {"message": "Missing required request parameters: [code]"})
+    assert header(missing, "x-amzn-ErrorType") == "BadRequestException"
+    both = things("")
+    assert document(both) == {"message": "Missing required request parameters: [code, X-Caller]"}
+    # The stage throttles GET /things alone: a burst of 5 (four spent above), 1 a second.
+    assert things("code=200", ("X-Caller", "me")).status == 200
+    throttled = things("code=200", ("X-Caller", "me"))
+    assert (throttled.status, header(throttled, "x-amzn-ErrorType")) == (
+        418, "TooManyRequestsException")
+    shop[2].advance(1.0)
+    assert things("code=200", ("X-Caller", "me")).status == 200
+
+
+def test_models_refer_to_other_models(
+        shop: tuple[dict[str, RestApi], TokenChecker, Clock]) -> None:
+    live = shop[0]["live"]
+
+    def order(body: dict[str, Any]) -> int:
+        return live.handle(Request("POST", "/live/things", "", [
+            ("Host", "h"), ("Content-Type", "application/json; charset=utf-8")],
+            json.dumps(body).encode(), SOURCE_IP)).status
+
+    assert order({"id": 7}) == 200
+    assert order({"id": "seven"}) == 418
+    assert order({}) == 418
+
+
+def test_token_authorizers_check_the_header_against_their_expression_first(
+        shop: tuple[dict[str, RestApi], TokenChecker, Clock]) -> None:
+    live, checker = shop[0]["live"], shop[1]
+
+    def anything(method: str, token: str | None) -> Reply:
+        headers = [("Host", "h")] + ([("Authorization", token)] if token else [])
+        return live.handle(Request(method, "/live/a/b", "", headers, b"", SOURCE_IP))
+
+    for token in (None, "Bearer NOT-LOWER", "Basic abc"):
+        refused = anything("GET", token)
+        assert refused.status == 401
+        body = document(refused)
+        assert (body["error"], body["team"]) == ("Unauthorized", "blue")
+        assert body["request"] == header(refused, "x-amzn-RequestId")
+        assert (header(refused, "X-Team"), header(refused, "WWW-Authenticate")) == (
+            "blue", "Bearer")
+    assert checker.events == []
+    allowed = anything("DELETE", "Bearer good")
+    assert allowed.status == 200
+    assert document(allowed)["principal"] == "checker"
+    assert document(allowed)["path"] == "/{proxy+}"
+    denied = anything("PATCH", "Bearer bad")
+    assert (denied.status, document(denied)) == (418, {
+        "Message": "User is not authorized to access this resource with an explicit deny"})
+    # The TTL is 0: every request asks the authorizer.
+    assert [event["authorizationToken"] for event in checker.events] == [
+        "Bearer good", "Bearer bad"]
+    assert checker.events[0] == {"type": "TOKEN", "authorizationToken": "Bearer good",
+                                 "methodArn": f"arn:aws:execute-api:{REGION}:{live.account}:"
+                                              f"{live.api_id}/live/DELETE/a/b"}

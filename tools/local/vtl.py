@@ -982,9 +982,11 @@ class MappingUtil(VtlObject):
                              "base64Decode", "parseJson"})
 
     @staticmethod
-    def escapeJavaScript(text: Any) -> str:  # noqa: N802 (API Gateway's name)
+    def escapeJavaScript(text: Any) -> str | None:  # noqa: N802 (API Gateway's name)
         """As Commons Lang 2's ``escapeJavaScript``, which API Gateway uses (it escapes ``'``,
-        so its output is not always valid JSON, exactly as in AWS)."""
+        so its output is not always valid JSON, exactly as in AWS); ``null`` stays ``null``."""
+        if text is None:
+            return None
         out = []
         for char in to_text(text):
             code = ord(char)
