@@ -51,10 +51,11 @@ one access log line per request, rendered from the stage's ``accessLogSettings.f
 missing value is ``-``), goes to ``output``.
 
 API keys whose value the plan leaves to API Gateway (no ``value``) get a local value, derived
-from the key's id so that it is the same from run to run: ``RestApi.api_keys`` lists them for the
-start-up listing.
+from the key's id so that it is the same from run to run (``local_key_value``):
+``RestApi.api_keys`` has every key that can call the stage, and ``RestApi.notes`` names the
+local values for the start-up listing.
 
-Not emulated, and listed by ``RestApi.not_emulated`` when the plan uses them: ``AWS``
+Not emulated, and listed by ``RestApi.notes`` when the plan uses them: ``AWS``
 (non-proxy), ``HTTP`` and ``HTTP_PROXY`` integrations (answered ``500``), the stage cache,
 resource policies of the API, client certificates, WAF web ACLs, canary settings and
 the account-level throttle. The plan is the deployment: a stage serves the plan's methods
@@ -521,7 +522,7 @@ class RestApi:
         self._lock = threading.Lock()
         self._method_buckets: dict[tuple[str, str], TokenBucket] = {}
         self._authorizer_cache: dict[tuple[str, tuple[str, ...]], tuple[float, Any]] = {}
-        self.not_emulated: list[str] = []
+        self.notes: list[str] = []
         self._stage = self._read_stage(plan, stage)
         self._models = self._read_models(plan)
         self._validators = {str(v.get("id") or r.id): _Validator(
@@ -534,8 +535,16 @@ class RestApi:
                                                                          self.api_id)}
         self._root = self._read_tree(plan, str(values["rootResourceId"]))
         if values.get("policy") or plan.of(REST_API_POLICY, self.api_id):
-            self.not_emulated.append(f"{self.resource}: the API's resource policy is not "
-                                     "evaluated")
+            self._note(f"{self.resource}: the API's resource policy is not evaluated")
+        for key in usage.keys_of(self.api_id, self.stage):
+            if key.generated:
+                self._note(f"{self.resource}/{self.stage}: API key {key.name} has no value in "
+                           f"the plan (API Gateway would generate one); locally it is "
+                           f"{key.value}")
+
+    def _note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     # reading
 
@@ -552,13 +561,13 @@ class RestApi:
                 key = (path if path == "*" else "/" + path.lstrip("/"), method.upper())
                 throttles[key] = throttle
             if settings.get("cachingEnabled"):
-                self.not_emulated.append(f"{self.resource}/{self.stage}: the stage cache")
+                self._note(f"{self.resource}/{self.stage}: the stage cache")
         if stage.get("cacheClusterEnabled"):
-            self.not_emulated.append(f"{self.resource}/{self.stage}: the stage cache")
+            self._note(f"{self.resource}/{self.stage}: the stage cache")
         for setting, what in (("clientCertificateId", "client certificates"),
                               ("canarySettings", "canary settings")):
             if stage.get(setting):
-                self.not_emulated.append(f"{self.resource}/{self.stage}: {what}")
+                self._note(f"{self.resource}/{self.stage}: {what}")
         log_settings = stage.get("accessLogSettings") or {}
         return _Stage(self.stage, {str(k): str(v) for k, v in
                                    (stage.get("variables") or {}).items()},
@@ -571,7 +580,7 @@ class RestApi:
             try:
                 schemas[str(values["name"])] = json.loads(values.get("schema") or "{}")
             except ValueError:
-                self.not_emulated.append(f"{self.resource}: model {values['name']} is not JSON")
+                self._note(f"{self.resource}: model {values['name']} is not JSON")
         registry: Registry[Any] = Registry().with_resources(
             (f"https://apigateway.amazonaws.com/restapis/{self.api_id}/models/{name}",
              Resource.from_contents(schema, default_specification=DRAFT4))
@@ -582,8 +591,8 @@ class RestApi:
             try:
                 kind.check_schema(schema)
             except jsonschema.SchemaError as error:
-                self.not_emulated.append(f"{self.resource}: model {name} is no JSON schema: "
-                                         f"{error.message}")
+                self._note(f"{self.resource}: model {name} is no JSON schema: "
+                           f"{error.message}")
                 continue
             validators[name] = kind(schema, registry=registry)
         return validators
@@ -628,8 +637,8 @@ class RestApi:
 
         for resource_id in parts:
             if node(resource_id) is None:
-                self.not_emulated.append(f"{self.resource}: resource {resource_id} hangs from "
-                                         "no resource of the API")
+                self._note(f"{self.resource}: resource {resource_id} hangs from "
+                           "no resource of the API")
         for children in (n.children for n in nodes.values()):
             # A literal path part first, then {param}, then {proxy+}, as API Gateway matches.
             children.sort(key=lambda child: (child.part.endswith("+}"),
@@ -655,8 +664,8 @@ class RestApi:
             integration = self._read_integration(found, same_method(INTEGRATION_RESPONSE),
                                                  f"{http_method} {owner.path}")
         if integration is None:
-            self.not_emulated.append(f"{self.resource}: {http_method} {owner.path} has no "
-                                     "integration (answered 500)")
+            self._note(f"{self.resource}: {http_method} {owner.path} has no "
+                       "integration (answered 500)")
         return _Method(
             http_method, str(values.get("authorization") or "NONE").upper(),
             str(values["authorizerId"]) if values.get("authorizerId") else None,
@@ -672,8 +681,8 @@ class RestApi:
                           responses: Sequence[Mapping[str, Any]], where: str) -> _Integration:
         kind = str(values.get("type") or "").upper()
         if kind not in ("AWS_PROXY", "MOCK"):
-            self.not_emulated.append(f"{self.resource}: {where}'s {kind} integration "
-                                     "(answered 500)")
+            self._note(f"{self.resource}: {where}'s {kind} integration "
+                       "(answered 500)")
         templates = {str(k): str(v) for k, v in (values.get("requestTemplates") or {}).items()}
         read = tuple(_IntegrationResponse(
             str(r["statusCode"]), str(r["selectionPattern"]) if r.get("selectionPattern")
@@ -684,8 +693,8 @@ class RestApi:
             try:
                 check_syntax(template)
             except VtlError as error:
-                self.not_emulated.append(f"{self.resource}: a mapping template of {where}: "
-                                         f"{error}")
+                self._note(f"{self.resource}: a mapping template of {where}: "
+                           f"{error}")
         return _Integration(
             kind, _function_arn(values.get("uri")), templates,
             str(values.get("passthroughBehavior") or "WHEN_NO_MATCH").upper(),
