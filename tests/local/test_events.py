@@ -164,6 +164,7 @@ class FakeLambdas:
     names: dict[str, str]  # ARN -> resource name
     answers: dict[str, Callable[[Any], Invocation]] = field(default_factory=dict)
     denied: set[str] = field(default_factory=set)
+    flaky: dict[str, int] = field(default_factory=dict)  # refusals left before accepting
     calls: list[Call] = field(default_factory=list)
     changed: threading.Condition = field(default_factory=threading.Condition)
 
@@ -172,6 +173,9 @@ class FakeLambdas:
         name = self.names.get(re.sub(r"(:function:[^:]+):[^:]+$", r"\1", function), function)
         if name in self.denied:
             raise DeniedError(f"{caller.arn if caller else 'Lambda'} may not invoke {name}")
+        if self.flaky.get(name):
+            self.flaky[name] -= 1
+            raise ConnectionError(f"{name} is busy")
         with self.changed:
             self.calls.append(Call(name, json.loads(json.dumps(event)), caller, source_arn,
                                    source_account, asynchronous))
@@ -327,7 +331,15 @@ def events_program() -> None:
                                input='{"job": "nightly"}', opts=opts)
     reporter = function("reporter")
     may_invoke("reporter-nightly", reporter, "events.amazonaws.com", nightly.arn)
-    aws.cloudwatch.EventTarget("nightly-report", rule=nightly.name, arn=reporter.arn, opts=opts)
+    nightly_dlq = aws.sqs.Queue("nightly-dlq", opts=opts)
+    aws.sqs.QueuePolicy("nightly-dlq-policy", queue_url=nightly_dlq.url, opts=opts,
+                        policy=service_policy("events.amazonaws.com", "sqs:SendMessage",
+                                              nightly_dlq.arn, nightly.arn))
+    aws.cloudwatch.EventTarget(
+        "nightly-report", rule=nightly.name, arn=reporter.arn, opts=opts,
+        retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+            maximum_retry_attempts=2, maximum_event_age_in_seconds=3600),
+        dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=nightly_dlq.arn))
     scheduler_role = aws.iam.Role(
         "scheduler-role", assume_role_policy="{}", opts=opts, inline_policies=[
             aws.iam.RoleInlinePolicyArgs(name="invoke", policy=role_policy(
@@ -360,6 +372,9 @@ def events_program() -> None:
             aws.s3.BucketNotificationLambdaFunctionArgs(
                 id="uploads-in", lambda_function_arn=on_upload.arn,
                 events=["s3:ObjectCreated:*"], filter_prefix="in/"),
+            aws.s3.BucketNotificationLambdaFunctionArgs(
+                id="uploads-tags", lambda_function_arn=on_upload.arn,
+                events=["s3:ObjectTagging:*"], filter_prefix="in/"),
             aws.s3.BucketNotificationLambdaFunctionArgs(
                 lambda_function_arn=unpermitted.arn, events=["s3:ObjectCreated:*"],
                 filter_prefix="secret/")],
@@ -459,7 +474,7 @@ class TestS3Notifications:
             8, put["ETag"].strip('"'), put["VersionId"])
         assert re.fullmatch(r"[0-9A-F]+", obj["sequencer"])
 
-    def test_other_keys_and_a_plain_tagging_call_reach_no_function(self,
+    def test_other_keys_reach_no_function_and_tagging_is_its_own_event(self,
                                                                    running: Running) -> None:
         bucket = physical(running.run, "aws:s3/bucket:Bucket", "uploads", "bucket")
         s3 = running.local.client("s3")
@@ -470,8 +485,9 @@ class TestS3Notifications:
                               Tagging={"TagSet": [{"Key": "c", "Value": "d"}]})
         running.wiring.wait_idle(WAIT)
         events = [c.event["Records"][0] for c in running.lambdas.of("on-upload")[before:]]
-        assert [(e["eventName"], e["s3"]["object"]["key"]) for e in events] == [
-            ("ObjectCreated:Put", "in/tagged.csv")]
+        assert [(e["eventName"], e["s3"]["object"]["key"], e["s3"]["configurationId"])
+                for e in events] == [("ObjectCreated:Put", "in/tagged.csv", "uploads-in"),
+                                     ("ObjectTagging:Put", "in/tagged.csv", "uploads-tags")]
 
     def test_a_multipart_upload_is_one_complete_event_and_a_copy_is_a_copy(
             self, running: Running) -> None:
@@ -728,6 +744,28 @@ class TestSchedules:
         assert report.source_arn == rule.state["arn"]
         running.wiring.trigger(str(rule.state["name"]))  # the AWS name works too
         running.wiring.wait_idle(WAIT)
+
+    def test_a_failing_target_is_retried_then_dead_lettered(self, running: Running) -> None:
+        running.lambdas.flaky["reporter"] = 2  # fails twice: the second retry gets through
+        event_id = running.wiring.trigger("nightly")
+        running.wiring.wait_idle(WAIT)
+        assert [c.event["id"] for c in running.lambdas.of("reporter")
+                if c.caller is not None][-1] == event_id
+        dlq = queue_url(running.local, running.run, "nightly-dlq")
+        assert messages(running.local, dlq) == []
+
+        running.lambdas.flaky["reporter"] = 3  # one more failure than the policy allows
+        event_id = running.wiring.trigger("nightly")
+        running.wiring.wait_idle(WAIT)
+        assert event_id not in [c.event.get("id") for c in running.lambdas.of("reporter")]
+        (dead,) = messages(running.local, dlq)
+        assert json.loads(dead["Body"])["id"] == event_id
+        attributes = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
+        assert (attributes["ERROR_CODE"], attributes["EXHAUSTED_RETRY_CONDITION"],
+                attributes["RETRY_ATTEMPTS"]) == ("SDK_CLIENT_ERROR", "MaximumRetryAttempts",
+                                                  "2")
+        assert said(running, r"-> lambda reporter-\w+: not delivered after 3 attempt\(s\): "
+                             r"SDK_CLIENT_ERROR")
 
     def test_a_schedule_invokes_with_its_role_and_context_attributes(
             self, running: Running) -> None:

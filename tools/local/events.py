@@ -560,6 +560,9 @@ class _S3Request:
 _REQUEST_EVENT_FAMILIES = (("tagging", "s3:ObjectTagging:"), ("acl", "s3:ObjectAcl:"),
                            ("uploadId", "s3:ObjectCreated:CompleteMultipartUpload"),
                            ("restore", "s3:ObjectRestore:"))
+_EVENTBRIDGE_DETAIL_TYPES = {"ObjectCreated": "Object Created", "ObjectRemoved": "Object Deleted",
+                             "ObjectTagging": "Object Tags Added",
+                             "ObjectAcl": "Object ACL Updated"}
 _EVENTBRIDGE_REASONS = {"Put": "PutObject", "Post": "POST Object", "Copy": "CopyObject",
                         "CompleteMultipartUpload": "CompleteMultipartUpload"}
 
@@ -631,9 +634,13 @@ class S3Change:
                               "arn": self.bucket_arn},
                    "object": obj}}
 
-    def eventbridge_event(self) -> dict[str, Any]:
-        """The event S3 puts on the default bus of a bucket with EventBridge turned on."""
-        created = self.event_name.startswith("s3:ObjectCreated:")
+    def eventbridge_event(self) -> dict[str, Any] | None:
+        """The event S3 puts on the default bus of a bucket with EventBridge turned on (None
+        for the events it has no EventBridge form of here: restores)."""
+        family = self.event_name.split(":")[1]
+        if family not in _EVENTBRIDGE_DETAIL_TYPES:
+            return None
+        created = family == "ObjectCreated"
         obj: dict[str, Any] = {"key": self.key}
         if created:
             obj.update({"size": self.size, "etag": self.etag})
@@ -647,14 +654,17 @@ class S3Change:
         if created:
             detail["reason"] = _EVENTBRIDGE_REASONS.get(self.event_name.rsplit(":", 1)[1],
                                                         "PutObject")
-        else:
+        elif family == "ObjectRemoved":
             detail["reason"] = "DeleteObject"
             detail["deletion-type"] = ("Delete Marker Created"
                                        if self.event_name.endswith("DeleteMarkerCreated")
                                        else "Permanently Deleted")
-        return _event(detail_type="Object Created" if created else "Object Deleted",
-                      source="aws.s3", account=self.account, region=self.region,
-                      resources=[self.bucket_arn], detail=detail, moment=self.time)
+        detail_type = _EVENTBRIDGE_DETAIL_TYPES[family]
+        if family == "ObjectTagging" and self.event_name.endswith(":Delete"):
+            detail_type = "Object Tags Deleted"
+        return _event(detail_type=detail_type, source="aws.s3", account=self.account,
+                      region=self.region, resources=[self.bucket_arn], detail=detail,
+                      moment=self.time)
 
 
 def _event(*, detail_type: str, source: str, account: str, region: str,
@@ -955,10 +965,10 @@ class EventWiring:
                     self._notify, notification.target_type, notification.target_arn, change,
                     record))
         configured = getattr(bucket, "notification_configuration", None)
-        if configured is not None and configured.event_bridge is not None:
+        bridged = change.eventbridge_event()
+        if configured is not None and configured.event_bridge is not None and bridged:
             self._deliveries.submit(functools.partial(
-                self.put_event, change.eventbridge_event(), change.account, change.region,
-                DEFAULT_BUS))
+                self.put_event, bridged, change.account, change.region, DEFAULT_BUS))
 
     def _notify(self, target_type: str, target_arn: str, change: S3Change,
                 record: dict[str, Any]) -> None:
@@ -1188,7 +1198,8 @@ class EventWiring:
 
     def trigger(self, name: str) -> str:
         """Fires a scheduled rule or a Scheduler schedule now (by plan resource name or AWS
-        name); answers the event id (a rule) or the execution id (a schedule)."""
+        name), even one the plan disables; answers the event id (a rule) or the execution id
+        (a schedule). ``LookupError`` lists the known ones."""
         for rule in self.rules:
             if rule.schedule and name in (rule.resource, rule.name):
                 event = _event(detail_type="Scheduled Event", source="aws.events",
@@ -1198,8 +1209,8 @@ class EventWiring:
                     self._deliveries.submit(functools.partial(
                         self._to_target, _Delivery(rule.arn, rule.name, rule.account, target,
                                                    event)))
-                self.output(f"triggered rule {rule.resource}: event {event['id']} to "
-                            f"{len(rule.targets)} target(s)")
+                self.output(f"triggered rule {rule.resource}{_disabled(rule.enabled)}: event "
+                            f"{event['id']} to {len(rule.targets)} target(s)")
                 return str(event["id"])
         for schedule in self.schedules:
             if name in (schedule.resource, schedule.name):
@@ -1209,7 +1220,8 @@ class EventWiring:
                                      schedule_role=schedule.target.role_arn or "",
                                      execution_id=execution)
                 self._deliveries.submit(functools.partial(self._to_target, delivery))
-                self.output(f"triggered schedule {schedule.resource}: execution {execution}")
+                self.output(f"triggered schedule {schedule.resource}"
+                            f"{_disabled(schedule.enabled)}: execution {execution}")
                 return execution
         known = sorted({r.resource for r in self.rules if r.schedule}
                        | {s.resource for s in self.schedules})
@@ -1236,6 +1248,10 @@ class EventWiring:
         else:
             enforcer.install(client)
         return client
+
+
+def _disabled(enabled: bool) -> str:
+    return "" if enabled else " (disabled in the plan; fired because asked)"
 
 
 def _normalized(event: Mapping[str, Any]) -> dict[str, Any]:
