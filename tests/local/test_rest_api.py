@@ -255,6 +255,14 @@ def test_routes_match_the_resource_tree_and_anything_else_is_missing_a_token(
                                  ).status == 403
 
 
+def test_a_payload_over_10_mb_is_refused_before_anything_runs(harness: Harness) -> None:
+    answer = harness.request("POST", "/dev/customizations", body=b"x" * (10 * 1024 * 1024 + 1),
+                             query=f"apiKey={harness.key('trial-partner')}")
+    assert (answer.status, document(answer)) == (413, {"message": "Request Too Long"})
+    assert has_cors(answer)
+    assert harness.lambdas.calls == []
+
+
 def test_the_most_specific_resource_wins_and_greedy_paths_take_the_rest() -> None:
     root = _Resource("root", "", "/")
     items = _Resource("items", "items", "/items")

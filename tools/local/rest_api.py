@@ -41,7 +41,10 @@ Gateway takes, each answering its documented error:
    ``504 INTEGRATION_TIMEOUT``, a missing invoke permission a ``500``. ``MOCK`` renders the
    request template to choose the status, then the matching integration response (by
    ``selectionPattern``, else the default one) maps parameters and renders its response template
-   (VTL, ``tools.local.vtl``, with ``$context.responseOverride``).
+   (VTL, ``tools.local.vtl``, with ``$context.responseOverride``). A body whose
+   ``Content-Type`` is one of the API's ``binaryMediaTypes`` reaches the function base64-encoded;
+   a base64 answer is decoded only when the request's ``Accept`` names a binary media type, as
+   API Gateway does (else the base64 text is the body).
 
 Every error answer is a **gateway response**: the API's own for its type, else its
 ``DEFAULT_4XX``/``DEFAULT_5XX``, else API Gateway's default, with their status, headers
@@ -57,9 +60,12 @@ local values for the start-up listing.
 
 Not emulated, and listed by ``RestApi.notes`` when the plan uses them: ``AWS``
 (non-proxy), ``HTTP`` and ``HTTP_PROXY`` integrations (answered ``500``), the stage cache,
-resource policies of the API, client certificates, WAF web ACLs, canary settings and
-the account-level throttle. The plan is the deployment: a stage serves the plan's methods
-whether or not its deployment's triggers would have redeployed them in AWS.
+resource policies of the API, client certificates and canary settings. Not emulated either:
+WAF web ACLs (the embedded AWS's report lists them) and the account-level throttle. Served
+differently: the plan is the deployment (a stage serves the plan's methods whether or not its
+deployment's triggers would have redeployed them in AWS); an IAM caller's ``userArn`` names the
+session ``local-mode`` and its ``caller`` a stand-in for the role's unique id, which the plan
+does not hold; ``domainName`` is always the execute-api domain.
 """
 
 from __future__ import annotations
@@ -73,7 +79,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -125,6 +131,7 @@ DEFAULT_AUTHORIZER_TTL = 300
 DEFAULT_CONTENT_TYPE = "application/json"
 DEFAULT_GATEWAY_TEMPLATE = '{"message":$context.error.messageString}'
 MISSING_LOG_VALUE = "-"
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 LOCAL_KEY_LENGTH = 40
 _FUNCTION_URI = re.compile(r"arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(.+)/"
                            r"invocations")
@@ -180,7 +187,7 @@ class GatewayError(Exception):
     """An answer API Gateway generates: a gateway response of ``response_type``."""
 
     def __init__(self, response_type: str, message: str | None, *, status: int | None = None,
-                 error_type: str | None = None, headers: Iterable[tuple[str, str]] = (),
+                 error_type: str | None = None,
                  validation_errors: Sequence[str] = ()) -> None:
         super().__init__(f"{response_type}: {message}")
         default_status, default_error_type = RESPONSE_TYPES[response_type]
@@ -188,7 +195,6 @@ class GatewayError(Exception):
         self.message = message
         self.status = status or default_status
         self.error_type = error_type or default_error_type
-        self.headers = tuple(headers)
         self.validation_errors = tuple(validation_errors)
 
 
@@ -734,6 +740,8 @@ class RestApi:
         return _Call(request, request_id, now, context)
 
     def _serve(self, call: _Call) -> Reply:
+        if len(call.request.body) > MAX_PAYLOAD_BYTES:
+            raise GatewayError("REQUEST_TOO_LARGE", "Request Too Long")
         self._check_host(call.request)
         self._route(call)
         assert call.method is not None
@@ -1244,8 +1252,7 @@ class RestApi:
                                                                    DEFAULT_GATEWAY_TEMPLATE)})
         content_type, template = _pick_template(templates, call.request)
         body = _substitute(template or "", call.context, self._stage.variables, missing="")
-        headers = [("Content-Type", content_type), ("x-amzn-ErrorType", error.error_type),
-                   *error.headers]
+        headers = [("Content-Type", content_type), ("x-amzn-ErrorType", error.error_type)]
         for target, source in (chosen.parameters if chosen else {}).items():
             if target.startswith("gatewayresponse.header."):
                 value = self._parameter_value(call, source)
