@@ -324,7 +324,6 @@ class SourceMapping:
     """A Lambda event source mapping of the plan."""
 
     resource: str
-    uuid: str
     source_arn: str
     function_arn: str
     function: str  # the function's resource name in the plan
@@ -449,9 +448,8 @@ def read_mappings(run: StackRun, policies: PlanPolicies) -> list[SourceMapping]:
                         for f in (inputs.get("filterCriteria") or {}).get("filters") or []
                         if f.get("pattern"))
         mappings.append(SourceMapping(
-            resource=resource.name, uuid=str(resource.id or resource.state.get("uuid", "")),
-            source_arn=source, function_arn=function.arn, function=function.resource_name,
-            function_name=function.name,
+            resource=resource.name, source_arn=source, function_arn=function.arn,
+            function=function.resource_name, function_name=function.name,
             role_arn=function.role_arn, region=region_of(run, resource, home),
             account=_account_of(source, account), enabled=inputs.get("enabled", True) is not False,
             batch_size=int(inputs.get("batchSize") or (STREAM_BATCH_SIZE if stream
