@@ -224,7 +224,7 @@ def test_every_stage_of_every_rest_api_of_the_plan_is_served(dev: StackRun,
     assert harness.apis[QUERY_KEY_API].notes == [
         f"{QUERY_KEY_API}/dev: API key {name} has no value in the plan (API Gateway would "
         f"generate one); locally it is {local_key_value(name)}"
-        for name in ("wild-rydes-partner", "trial-partner")]
+        for name in ("trial-partner", "wild-rydes-partner")]
     # The plan leaves the key values to API Gateway: local mode derives them from the key ids.
     assert harness.apis[QUERY_KEY_API].api_keys == {
         "trial-partner": local_key_value("trial-partner"),

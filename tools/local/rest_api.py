@@ -333,7 +333,8 @@ class UsagePlans:
     def keys_of(self, api_id: str, stage: str) -> list[ApiKey]:
         ids = {key_id for plan in self.plans if (api_id, stage) in plan.stages
                for key_id in plan.key_ids}
-        return [key for key in self.keys.values() if key.id in ids]
+        return sorted((key for key in self.keys.values() if key.id in ids),
+                      key=lambda key: key.name)
 
     def admit(self, value: str | None, api_id: str, stage: str, resource_path: str,
               method: str) -> ApiKey:
