@@ -66,10 +66,11 @@ MATCHER_TMP_MB = 2048
 LIBRARY = "entity_matching"
 # The query path imports numpy and nmslib only (nmslib declares scipy and pybind11 but does not
 # import them); the builder adds scipy and scikit-learn on top. Both are installed without pip's
-# dependency resolution, so each layer holds exactly what is listed.
+# dependency resolution, so each layer holds exactly what is listed: scikit-learn imports
+# narwhals, and joblib cloudpickle (local mode's workers found both missing).
 MATCHER_REQUIREMENTS = ("numpy==2.4.6", "nmslib==2.1.2")
 BUILDER_REQUIREMENTS = ("scipy==1.17.1", "scikit-learn==1.9.1", "joblib==1.6.0",
-                        "threadpoolctl==3.8.0")
+                        "cloudpickle==3.1.3", "narwhals==2.29.0", "threadpoolctl==3.8.0")
 # The library's search methods (entity_matching.index.METHODS, which the program cannot import:
 # it lives with the functions), the default first.
 IndexMethod = Literal["pruned", "invindex", "sw-graph", "napp", "exact"]

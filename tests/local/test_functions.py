@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from tests.functions import events
 from tools.local.functions import (
+    RUNTIME_DISTRIBUTIONS,
     Cloud,
     FunctionSpec,
     Worker,
@@ -71,6 +75,30 @@ def test_every_function_of_the_dev_stack_has_its_package_and_layers() -> None:
     assert router.edge
     assert router.layer_distributions == {}
     assert json.loads(str(router.files["config.json"]))["header_name"] == "Accept"
+
+
+# nmslib declares these but never imports them (components/services/entity_resolution.py).
+UNUSED_REQUIREMENTS = {("nmslib", "scipy"), ("nmslib", "pybind11")}
+
+
+def test_every_layer_holds_what_its_libraries_require() -> None:
+    """Layers are installed without pip's dependency resolution: a requirement left out is
+    an ImportError at the first invocation in Lambda (scikit-learn's narwhals was one)."""
+    for function in dev_specs().values():
+        held = {canonical(name) for name in (*function.layer_distributions,
+                                             *RUNTIME_DISTRIBUTIONS)}
+        for name in function.layer_distributions:
+            for line in importlib.metadata.requires(name) or ():
+                requirement = Requirement(line)
+                if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
+                    continue
+                needed = canonical(requirement.name)
+                if (canonical(name), needed) not in UNUSED_REQUIREMENTS:
+                    assert needed in held, f"{function.resource}: {name} needs {needed}"
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def test_a_worker_runs_the_handler_with_the_plans_environment(started: list[Worker],
