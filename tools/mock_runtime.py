@@ -347,6 +347,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 arn = f"arn:aws:cloudfront::{account}:distribution/{resource_id}"
                 extra["domainName"] = f"d{_digest(typ, name, length=13)}.cloudfront.net"
                 extra["hostedZoneId"] = "Z2FDTNDATAQYW2"
+            case "aws:cloudwatch/eventBus:EventBus":
+                arn = f"arn:aws:events:{region}:{account}:event-bus/{physical}"
+            case "aws:cloudwatch/eventRule:EventRule":
+                bus = state.get("eventBusName") or "default"
+                bus = bus.rsplit("/", 1)[-1]
+                path = physical if bus == "default" else f"{bus}/{physical}"
+                arn = f"arn:aws:events:{region}:{account}:rule/{path}"
+            case "aws:scheduler/schedule:Schedule":
+                group = state.get("groupName") or "default"
+                arn = f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{physical}"
             case "aws:cognito/userPool:UserPool":
                 # Cognito names a pool <region>_<9 characters>; clients (and SRP) rely on it.
                 resource_id = f"{region}_{_digest(typ, name, length=9).upper()}"

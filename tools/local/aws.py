@@ -530,7 +530,10 @@ _RESOURCE_POLICY = ("checked by local mode's IAM checks with each request's cont
                     "5.2.5 would evaluate it without that context and refuse plain-HTTP access)")
 _LOGS = "workers log to the console"
 _EDGE = "local mode serves the distribution and runs its edge functions"
-_OBJECT_LAMBDA = "local mode's event wiring invokes the transform (moto has no Object Lambda)"
+_OBJECT_LAMBDA = ("local mode's Object Lambda front invokes the transform (moto has no Object "
+                  "Lambda)")
+_EVENT_SOURCES = "local mode's event wiring polls the source and invokes the function"
+_SCHEDULES = "local mode fires schedules on `python -m tools.local trigger <name>`"
 _NETWORK = "networking: local processes share this machine's network"
 
 SERVED_ELSEWHERE: Mapping[str, str] = {
@@ -568,6 +571,9 @@ SERVED_ELSEWHERE: Mapping[str, str] = {
         "aws:s3control/objectLambdaAccessPoint:ObjectLambdaAccessPoint",
         "aws:s3control/objectLambdaAccessPointPolicy:ObjectLambdaAccessPointPolicy"),
         _OBJECT_LAMBDA),
+    "aws:lambda/eventSourceMapping:EventSourceMapping": _EVENT_SOURCES,
+    **dict.fromkeys(("aws:scheduler/schedule:Schedule",
+                     "aws:scheduler/scheduleGroup:ScheduleGroup"), _SCHEDULES),
 }
 
 NOT_EMULATED: Mapping[str, str] = {

@@ -160,7 +160,9 @@ class LocalStack:
             served = self._serve(api, next(ports), kind, api.resource, api.api_id, api.region,
                                  stage=api.stage)
             started.fronts.append(served)
-            origins[f"{api.api_id}.execute-api.{api.region}.amazonaws.com"] = served.url
+            # CloudFront adds the origin path (the stage) itself.
+            origins[f"{api.api_id}.execute-api.{api.region}.amazonaws.com"] = (
+                served.url.removesuffix(f"/{api.stage}"))
         for distribution in self._distributions(run, policies, origins):
             started.notes += distribution.notes
             started.fronts.append(self._serve(distribution, next(ports), "CloudFront",
