@@ -23,13 +23,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import unquote
 
 from tools.local.aws import EmbeddedAws, LocalAwsError, Report, create_resources
+from tools.local.boot import OBJECT_LAMBDA_URL
+from tools.local.cloudfront import distributions
+from tools.local.events import EventWiring
 from tools.local.gateway import LocalServer, Reply, Request, ServedApi
+from tools.local.http_api import HttpApi, http_apis
 from tools.local.iam import PlanPolicies
 from tools.local.lambdas import LocalLambda
+from tools.local.object_lambda import ObjectLambdaFront
+from tools.local.rest_api import RestApi, rest_apis
 from tools.mock_runtime import ROOT, PlanError, Resource, StackRun, run_stack, stack_names
 
 SERVICE_PREFIX = "blueprints:services:"
@@ -110,7 +116,7 @@ class LocalStack:
         self.aws: EmbeddedAws | None = None
         self.report: Report | None = None
         self.lambdas: LocalLambda | None = None
-        self.events: Any = None
+        self.events: EventWiring | None = None
         self.started: Started | None = None
         self._servers: list[LocalServer] = []
         self._workdir: Path | None = None
@@ -130,48 +136,60 @@ class LocalStack:
         run = only_services(full, self.services) if self.services else full
         self.run = run
         policies = PlanPolicies.from_run(full)
-        self.aws = EmbeddedAws.for_plan(full, port=self.aws_port, state_dir=self.state_dir)
-        self.aws.start()
-        self.report = create_resources(run, self.aws)
+        aws = self.aws = EmbeddedAws.for_plan(full, port=self.aws_port,
+                                              state_dir=self.state_dir)
+        aws.start()
+        report = self.report = create_resources(run, aws)
         if self.state_dir is not None:
-            self.aws.restore_state()
+            aws.restore_state()
         ports = self._ports()
-        started = Started(self.aws.endpoint_url)
+        started = Started(aws.endpoint_url)
         local_environment: dict[str, str] = {}
         # Workers learn the Object Lambda front's URL when they start, and the front needs
-        # the workers: its port is taken first, its handler set once the functions run.
+        # the workers: its port is taken first, its handler set once they exist (and before
+        # they start, since it registers its routes with the IAM plan they load).
         object_lambda = _Deferred("s3-object-lambda")
         if run.of_type(OBJECT_LAMBDA_ACCESS_POINT):
             served = self._serve(object_lambda, next(ports), "ObjectLambda",
-                                 "s3-object-lambda", "-", self.aws.region)
+                                 "s3-object-lambda", "-", aws.region)
             started.fronts.append(served)
-            local_environment["LOCAL_OBJECT_LAMBDA_URL"] = served.url
+            local_environment[OBJECT_LAMBDA_URL] = served.url
         self._workdir = Path(tempfile.mkdtemp(prefix=f"blueprints-local-{self.stack}-"))
-        self.lambdas = LocalLambda(run, policies=policies, aws=self.aws, root=self._workdir,
-                                   local_environment=local_environment, output=self.output)
-        if "LOCAL_OBJECT_LAMBDA_URL" in local_environment:
-            object_lambda.front = self._object_lambda_front(run, policies)
-        for warning in self.lambdas.start():
+        lambdas = self.lambdas = LocalLambda(
+            run, policies=policies, aws=aws, root=self._workdir,
+            local_environment=local_environment, output=self.output)
+        if OBJECT_LAMBDA_URL in local_environment:
+            object_lambda.front = ObjectLambdaFront(run, lambdas=lambdas, policies=policies,
+                                                    aws=aws)
+        for warning in lambdas.start():
             self.output(f"warning: {warning}")
-        started.functions = [spec.resource for spec in self.lambdas.specs]
+        started.functions = [spec.resource for spec in lambdas.specs]
+
+        apis: list[tuple[str, RestApi | HttpApi]] = [
+            *(("REST", api) for api in rest_apis(run, lambdas=lambdas, policies=policies,
+                                                 aws=aws, output=self.output)),
+            *(("HTTP", api) for api in http_apis(run, lambdas=lambdas, policies=policies,
+                                                 aws=aws, output=self.output))]
+        apis.sort(key=lambda kind_api: (kind_api[0], kind_api[1].resource))
         origins: dict[str, str] = {}
-        for kind, api in self._apis(run, policies):
-            started.notes += getattr(api, "notes", [])
+        for kind, api in apis:
+            started.notes += api.notes
             served = self._serve(api, next(ports), kind, api.resource, api.api_id, api.region,
                                  stage=api.stage)
             started.fronts.append(served)
             # CloudFront adds the origin path (the stage) itself.
             origins[f"{api.api_id}.execute-api.{api.region}.amazonaws.com"] = (
                 served.url.removesuffix(f"/{api.stage}"))
-        for distribution in self._distributions(run, policies, origins):
+        for distribution in sorted(distributions(run, lambdas=lambdas, origins=origins, aws=aws,
+                                                 policies=policies), key=lambda d: d.resource):
             started.notes += distribution.notes
             started.fronts.append(self._serve(distribution, next(ports), "CloudFront",
                                               distribution.resource,
                                               distribution.distribution_id, "global"))
-        self.events = self._event_wiring(run, policies)
-        if self.events is not None:
-            self.events.start()
-            started.sources = self.events.sources()
+
+        self.events = EventWiring(run, lambdas=lambdas, policies=policies, aws=aws,
+                                  report=report, output=self.output).start()
+        started.sources = self.events.sources()
         control = LocalServer("local mode's control", self._control).start()
         self._servers.append(control)
         started.startup_seconds = time.monotonic() - began
@@ -238,36 +256,6 @@ class LocalStack:
         self._servers.append(server)
         url = server.url if kind != "REST" or not stage else f"{server.url}/{stage}"
         return ServedApi(kind, resource, api_id, region, url, stage)
-
-    def _object_lambda_front(self, run: StackRun, policies: PlanPolicies) -> Front:
-        from tools.local.object_lambda import ObjectLambdaFront
-
-        assert self.lambdas is not None
-        assert self.aws is not None
-        return ObjectLambdaFront(run, lambdas=self.lambdas, policies=policies, aws=self.aws)
-
-    def _apis(self, run: StackRun, policies: PlanPolicies) -> list[tuple[str, Any]]:
-        from tools.local.http_api import http_apis
-        from tools.local.rest_api import rest_apis
-
-        parts = {"lambdas": self.lambdas, "policies": policies, "aws": self.aws,
-                 "output": self.output}
-        apis = [*(("REST", api) for api in rest_apis(run, **parts)),
-                *(("HTTP", api) for api in http_apis(run, **parts))]
-        return sorted(apis, key=lambda kind_api: (kind_api[0], kind_api[1].resource))
-
-    def _distributions(self, run: StackRun, policies: PlanPolicies,
-                       origins: dict[str, str]) -> list[Any]:
-        from tools.local.cloudfront import distributions
-
-        return sorted(distributions(run, lambdas=self.lambdas, origins=origins, aws=self.aws,
-                                    policies=policies), key=lambda d: d.resource)
-
-    def _event_wiring(self, run: StackRun, policies: PlanPolicies) -> Any:
-        from tools.local.events import EventWiring
-
-        return EventWiring(run, lambdas=self.lambdas, policies=policies, aws=self.aws,
-                           report=self.report, output=self.output)
 
     # what a user reads
 
