@@ -24,6 +24,8 @@ from urllib.parse import quote
 
 from tools.local.stack import DEFAULT_AWS_PORT, RUN_FOLDER, LocalStack, describe_error
 
+READY = "Press Ctrl-C to stop."
+
 
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
@@ -68,14 +70,17 @@ def start(arguments: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
         stack.start()
-        print("\n".join(stack.listing()), flush=True)
-        print("Press Ctrl-C to stop.", flush=True)
-        stopping.wait()
     except KeyboardInterrupt:
-        pass
+        return 130
     except Exception as error:  # noqa: BLE001 (one clear line, not a traceback)
         print(f"error: {describe_error(error)}", file=sys.stderr)
         return 2
+    try:
+        print("\n".join(stack.listing()), flush=True)
+        print(READY, flush=True)
+        stopping.wait()
+    except KeyboardInterrupt:
+        pass
     finally:
         print("Stopping...", flush=True)
         stack.stop()

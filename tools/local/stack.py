@@ -62,9 +62,13 @@ class Started:
     fronts: list[ServedApi] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    # The local values of the REST APIs' keys, by key name (API Gateway generates them in AWS).
+    api_keys: dict[str, str] = field(default_factory=dict)
     # What the fronts serve differently from AWS, or not at all.
     notes: list[str] = field(default_factory=list)
     startup_seconds: float = 0.0
+    # Seconds per start-up phase, in order.
+    phases: dict[str, float] = field(default_factory=dict)
 
     def url(self, resource: str) -> str:
         """The local URL of the front named ``resource`` in the plan (with its stage path for a
@@ -78,7 +82,7 @@ class Started:
 
 def services_of(run: StackRun) -> list[str]:
     """The names of the services a plan deploys (``blueprints:services:*`` components)."""
-    return [r.name for r in run.resources if r.type.startswith(SERVICE_PREFIX)]
+    return sorted(r.name for r in run.resources if r.type.startswith(SERVICE_PREFIX))
 
 
 def only_services(run: StackRun, services: Sequence[str]) -> StackRun:
@@ -132,16 +136,23 @@ class LocalStack:
             raise
 
     def _start(self, began: float) -> Started:
+        marks = [("", began)]
+
+        def phase(name: str) -> None:
+            marks.append((name, time.monotonic()))
+
         full = self._plan()
         run = only_services(full, self.services) if self.services else full
         self.run = run
         policies = PlanPolicies.from_run(full)
+        phase("plan")
         aws = self.aws = EmbeddedAws.for_plan(full, port=self.aws_port,
                                               state_dir=self.state_dir)
         aws.start()
         report = self.report = create_resources(run, aws)
         if self.state_dir is not None:
             aws.restore_state()
+        phase("embedded AWS")
         ports = self._ports()
         started = Started(aws.endpoint_url)
         local_environment: dict[str, str] = {}
@@ -164,6 +175,7 @@ class LocalStack:
         for warning in lambdas.start():
             self.output(f"warning: {warning}")
         started.functions = [spec.resource for spec in lambdas.specs]
+        phase("functions")
 
         apis: list[tuple[str, RestApi | HttpApi]] = [
             *(("REST", api) for api in rest_apis(run, lambdas=lambdas, policies=policies,
@@ -174,6 +186,8 @@ class LocalStack:
         origins: dict[str, str] = {}
         for kind, api in apis:
             started.notes += api.notes
+            if isinstance(api, RestApi):
+                started.api_keys.update(api.api_keys)
             served = self._serve(api, next(ports), kind, api.resource, api.api_id, api.region,
                                  stage=api.stage)
             started.fronts.append(served)
@@ -187,12 +201,16 @@ class LocalStack:
                                               distribution.resource,
                                               distribution.distribution_id, "global"))
 
+        phase("APIs and distributions")
         self.events = EventWiring(run, lambdas=lambdas, policies=policies, aws=aws,
                                   report=report, output=self.output).start()
         started.sources = self.events.sources()
         control = LocalServer("local mode's control", self._control).start()
         self._servers.append(control)
+        phase("event wiring")
         started.startup_seconds = time.monotonic() - began
+        started.phases = {name: round(at - marks[index][1], 2)
+                          for index, (name, at) in enumerate(marks[1:])}
         self.started = started
         self._write_run_files(started, control.url)
         return started
@@ -275,6 +293,7 @@ class LocalStack:
 
     def _write_run_files(self, started: Started, control_url: str) -> None:
         assert self.aws is not None
+        assert self.run is not None
         self.run_folder.mkdir(exist_ok=True)
         (self.run_folder / ".gitignore").write_text("*\n", encoding="utf-8")
         environment = self.aws.environment()
@@ -284,7 +303,11 @@ class LocalStack:
         (self.run_folder / f"{self.stack}.json").write_text(json.dumps({
             "aws": started.aws_url, "control": control_url,
             "fronts": {front.resource: front.url for front in started.fronts},
-        }, indent=2), encoding="utf-8")
+            "apiKeys": started.api_keys,
+            # The stack's outputs, as `pulumi stack output` shows them (secrets left out).
+            "outputs": {name: value for name, value in self.run.outputs.items()
+                        if not name.endswith("Secrets")},
+        }, indent=2, default=str), encoding="utf-8")
 
     def listing(self) -> list[str]:
         """The start-up listing: what runs where, and what local mode does not emulate."""
@@ -292,8 +315,10 @@ class LocalStack:
         assert self.report is not None
         assert self.run is not None
         services = ", ".join(self.services) or ", ".join(services_of(self.run))
+        phases = ", ".join(f"{name} {seconds:.1f}" for name, seconds in
+                           self.started.phases.items())
         lines = [f"Local mode: stack {self.stack} ({services}), started in "
-                 f"{self.started.startup_seconds:.1f} s",
+                 f"{self.started.startup_seconds:.1f} s ({phases})",
                  f"  embedded AWS   {self.started.aws_url}   "
                  f"(source {self.run_folder / (self.stack + '.env')} for the AWS CLI and SDKs)"]
         width = max((len(front.resource) for front in self.started.fronts), default=0)

@@ -1,0 +1,108 @@
+"""``python -m tools.local`` as a user meets it: clear one-line errors for bad use, a listing of
+what runs where, and Ctrl-C leaving nothing behind."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tools.local.__main__ import READY, main
+from tools.mock_runtime import ROOT
+
+
+def test_an_unknown_stack_is_named_with_the_known_ones(capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    assert main(["--stack", "staging", "--port", "0"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: unknown stack 'staging': the stacks are dev, prod, prod-env")
+    assert "Traceback" not in error
+
+
+def test_an_unknown_service_is_named_with_the_stacks_services(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--stack", "dev", "--service", "eventManagement", "--port", "0"]) == 2
+    error = capsys.readouterr().err
+    assert "no service 'eventManagement'" in error
+    assert "documentWatermark, entityResolution, headerVersioning, queryKeyApi" in error
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+def test_a_port_in_use_is_named(taken_port: int, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--stack", "dev", "--port", str(taken_port)]) == 2
+    assert f"port {taken_port}" in capsys.readouterr().err
+
+
+def test_bad_ports_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--port", "70000"])
+    assert exit_.value.code == 2
+    assert "not a port number" in capsys.readouterr().err
+
+
+def test_trigger_needs_a_running_stack(capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr("tools.local.__main__.RUN_FOLDER", tmp_path)
+    assert main(["trigger", "--stack", "dev", "nightly-report"]) == 2
+    assert "is not running in local mode" in capsys.readouterr().err
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def children(pid: int) -> list[str]:
+    """The processes whose parent is ``pid`` (field 4 of ``/proc/<pid>/stat``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = stat.read_text().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if parent == str(pid):
+            found.append(stat.parent.name)
+    return found
+
+
+def test_ctrl_c_stops_every_server_and_worker() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.local", "--stack", "dev", "--service", "headerVersioning",
+         "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.strip() == READY:
+            break
+    listing = "".join(lines)
+    assert process.poll() is None, listing
+    assert re.search(r"CloudFront\s+headerVersioning-distribution\s+http://127\.0\.0\.1:\d+",
+                     listing)
+    assert "queryKeyApi" not in listing
+    assert "aws:ec2/vpc:Vpc (networking" in listing  # a type local mode does not emulate
+    ports = {int(port) for port in re.findall(r"http://127\.0\.0\.1:(\d+)", listing)}
+    assert len(ports) >= 4
+    assert all(listening(port) for port in ports)
+    workers = children(process.pid)
+    assert len(workers) == 3  # the router and the two versions' functions
+
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, rest
+    assert [port for port in ports if listening(port)] == []
+    assert all(not Path(f"/proc/{pid}").exists() for pid in workers)
+    assert not (ROOT / ".local-mode" / "dev.json").exists()
