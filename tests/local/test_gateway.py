@@ -83,6 +83,15 @@ def test_unknown_keys_missing_signatures_and_old_requests_are_refused() -> None:
                      now=datetime.now(UTC) + timedelta(minutes=20))
 
 
+def test_temporary_credentials_need_their_own_session_token() -> None:
+    request = signed("GET", "http://127.0.0.1:4567/match")  # signed with token "token"
+    assert verify_sigv4(request, service="execute-api", region=None, secret_for=SECRETS,
+                        session_token_for={KEY: "token"}.get) == KEY
+    with pytest.raises(SignatureError, match="security token"):
+        verify_sigv4(request, service="execute-api", region=None, secret_for=SECRETS,
+                     session_token_for={KEY: "another session's token"}.get)
+
+
 def test_presigned_s3_urls_verify_until_they_expire() -> None:
     aws = AWSRequest(method="GET", url="http://olap-111122223333.127.0.0.1:4566/docs/a%20b.pdf")
     S3SigV4QueryAuth(Credentials(KEY, SECRET, "token"), "s3", "eu-west-1", expires=60).add_auth(aws)

@@ -305,6 +305,11 @@ class EmbeddedAws:
         issued = self._issued.get(access_key_id)
         return issued[1].secret_access_key if issued else None
 
+    def session_token_for_access_key(self, access_key_id: str) -> str | None:
+        """The session token that goes with credentials this server issued."""
+        issued = self._issued.get(access_key_id)
+        return issued[1].session_token if issued else None
+
     def client(self, service: str, region: str | None = None,
                credentials: Credentials | None = None) -> Any:
         """A boto3 client of the embedded AWS (the plan's account unless ``credentials``)."""

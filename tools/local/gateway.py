@@ -251,16 +251,22 @@ class _Signed:
 
 
 def verify_sigv4(request: Request, *, service: str, region: str | None,
-                 secret_for: Callable[[str], str | None], now: datetime | None = None) -> str:
+                 secret_for: Callable[[str], str | None],
+                 session_token_for: Callable[[str], str | None] | None = None,
+                 now: datetime | None = None) -> str:
     """Checks ``request``'s signature for ``service`` (and ``region``, unless ``None``) and
-    answers the access key id that signed it."""
+    answers the access key id that signed it. With ``session_token_for``, temporary
+    credentials must come with their own session token, as AWS requires."""
     signed = _signature_of(request)
     if signed.service != service or (region is not None and signed.region != region):
         raise SignatureError(f"Credential should be scoped to a valid region and service "
                              f"{service!r}, not {signed.region}/{signed.service}.")
     _check_time(signed, request, now or datetime.now(UTC))
     secret = secret_for(signed.access_key_id)
-    if secret is None:
+    token = request.header("X-Amz-Security-Token") or dict(
+        parse_qsl(request.query)).get("X-Amz-Security-Token")
+    if secret is None or (session_token_for is not None
+                          and token != session_token_for(signed.access_key_id)):
         raise SignatureError("The security token included in the request is invalid.")
     missing = [name for name in signed.signed_headers if request.header(name) is None]
     if "host" not in signed.signed_headers or missing:

@@ -617,6 +617,8 @@ class HttpApi:
         try:
             access_key = verify_sigv4(request, service="execute-api", region=self.region,
                                       secret_for=self._aws.secret_for_access_key,
+                                      session_token_for=(
+                                          self._aws.session_token_for_access_key),
                                       now=datetime.fromtimestamp(exchange.at, UTC))
         except SignatureError as refused:
             raise _refusal(403, str(refused)) from None

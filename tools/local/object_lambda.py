@@ -422,8 +422,9 @@ class ObjectLambdaFront:
             return secret
 
         try:
-            access_key_id = verify_sigv4(request, service=SIGNING_NAME, region=region,
-                                         secret_for=secret_for)
+            access_key_id = verify_sigv4(
+                request, service=SIGNING_NAME, region=region, secret_for=secret_for,
+                session_token_for=self.aws.session_token_for_access_key)
         except SignatureError as error:
             if unknown:
                 raise S3Error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided "

@@ -828,6 +828,8 @@ class RestApi:
         try:
             access_key = verify_sigv4(request, service="execute-api", region=self.region,
                                       secret_for=self._aws.secret_for_access_key,
+                                      session_token_for=(
+                                          self._aws.session_token_for_access_key),
                                       now=datetime.fromtimestamp(self._clock(), UTC))
         except SignatureError as error:
             raise _signature_error(str(error)) from None
