@@ -14,6 +14,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from tests.functions import events
+from tests.local.e2e.support import eventually
 from tools.local.functions import (
     RUNTIME_DISTRIBUTIONS,
     Cloud,
@@ -111,7 +112,8 @@ def test_a_worker_runs_the_handler_with_the_plans_environment(started: list[Work
 
     assert not answer.error
     assert json.loads(answer.payload["body"]) == {"message": "API v.1: Hello world!"}
-    assert any("GreetingServed" in line for line in lines)  # its metrics, as its output
+    # Its metrics are its output, forwarded from the worker's pipe by a thread of their own.
+    assert eventually(lambda: any("GreetingServed" in line for line in lines), timeout=10)
 
 
 def test_the_handler_sees_lambdas_context_and_settings_not_this_shell(
