@@ -9,10 +9,12 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.local.e2e.support import eventually
 from tools.local.__main__ import READY, main
 from tools.mock_runtime import ROOT
 
@@ -78,31 +80,55 @@ def children(pid: int) -> list[str]:
     return found
 
 
-def test_ctrl_c_stops_every_server_and_worker() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tools.local", "--stack", "dev", "--service", "headerVersioning",
-         "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert process.stdout is not None
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        if line.strip() == READY:
-            break
-    listing = "".join(lines)
-    assert process.poll() is None, listing
-    assert re.search(r"CloudFront\s+headerVersioning-distribution\s+http://127\.0\.0\.1:\d+",
-                     listing)
-    assert "queryKeyApi" not in listing
-    assert "aws:ec2/vpc:Vpc (networking" in listing  # a type local mode does not emulate
-    ports = {int(port) for port in re.findall(r"http://127\.0\.0\.1:(\d+)", listing)}
-    assert len(ports) >= 4
-    assert all(listening(port) for port in ports)
-    workers = children(process.pid)
-    assert len(workers) == 3  # the router and the two versions' functions
+@contextmanager
+def running_cli(*arguments: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``python -m tools.local`` in a process of its own, once it has printed its listing."""
+    process = subprocess.Popen(  # noqa: S603 (our own CLI)
+        [sys.executable, "-m", "tools.local", *arguments], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.strip() == READY:
+                break
+        yield process, "".join(lines)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
-    process.send_signal(signal.SIGINT)
-    rest, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, rest
-    assert [port for port in ports if listening(port)] == []
-    assert all(not Path(f"/proc/{pid}").exists() for pid in workers)
-    assert not (ROOT / ".local-mode" / "dev.json").exists()
+
+HEADER_VERSIONING = ("--stack", "dev", "--service", "headerVersioning", "--port", "0")
+
+
+def test_ctrl_c_stops_every_server_and_worker() -> None:
+    with running_cli(*HEADER_VERSIONING) as (process, listing):
+        assert process.poll() is None, listing
+        assert re.search(r"CloudFront\s+headerVersioning-distribution\s+http://127\.0\.0\.1:\d+",
+                         listing)
+        assert "queryKeyApi" not in listing
+        assert "aws:ec2/vpc:Vpc (networking" in listing  # a type local mode does not emulate
+        ports = {int(port) for port in re.findall(r"http://127\.0\.0\.1:(\d+)", listing)}
+        assert len(ports) >= 4
+        assert all(listening(port) for port in ports)
+        workers = children(process.pid)
+        assert len(workers) == 3  # the router and the two versions' functions
+
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+        assert process.returncode == 0, rest
+        assert [port for port in ports if listening(port)] == []
+        assert all(not Path(f"/proc/{pid}").exists() for pid in workers)
+        assert not (ROOT / ".local-mode" / "dev.json").exists()
+
+
+def test_workers_end_with_local_mode_even_when_it_is_killed() -> None:
+    with running_cli(*HEADER_VERSIONING) as (process, listing):
+        workers = children(process.pid)
+        assert len(workers) == 3, listing
+        process.kill()
+        process.communicate()
+        assert eventually(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers),
+                          timeout=10)

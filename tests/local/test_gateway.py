@@ -142,3 +142,14 @@ def test_a_local_server_hands_requests_to_its_front_and_hides_its_failures(
 def test_a_port_in_use_is_named(server: LocalServer) -> None:
     with pytest.raises(PortInUseError, match=f"port {server.port}"):
         LocalServer("second", lambda request: Reply(200), port=server.port).start()
+
+
+def test_a_reply_with_its_own_date_and_server_is_sent_with_one_of_each() -> None:
+    reply = Reply(200, [("Date", "Tue, 01 Dec 2026 10:00:00 GMT"), ("Server", "CloudFront")])
+    server = LocalServer("dated", lambda request: reply).start()
+    try:
+        with urllib.request.urlopen(server.url) as answer:  # noqa: S310 (local server)
+            assert answer.headers.get_all("Date") == ["Tue, 01 Dec 2026 10:00:00 GMT"]
+            assert answer.headers.get_all("Server") == ["CloudFront"]
+    finally:
+        server.stop()

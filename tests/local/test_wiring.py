@@ -37,7 +37,7 @@ def broken_copy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, line: str,
     monkeypatch.setitem(sys.modules, "entity_resolution_copy", module)
     spec.loader.exec_module(module)
     entry = catalog.CATALOG["entityResolution"]
-    monkeypatch.setitem(catalog.CATALOG, "entityResolution",  # type: ignore[arg-type]
+    monkeypatch.setitem(catalog.CATALOG, "entityResolution",
                         type(entry)(entry.settings, module.EntityResolution))
     return module
 

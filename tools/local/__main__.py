@@ -66,8 +66,9 @@ def trigger_parser() -> argparse.ArgumentParser:
 def start(arguments: argparse.Namespace) -> int:
     stack = LocalStack(arguments.stack, services=arguments.services, aws_port=arguments.port,
                        first_port=arguments.first_port, state_dir=arguments.state)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    # Explicitly: a shell starts background jobs with SIGINT ignored, and Python then leaves it so.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         stack.start()
     except KeyboardInterrupt:
@@ -78,7 +79,7 @@ def start(arguments: argparse.Namespace) -> int:
     try:
         print("\n".join(stack.listing()), flush=True)
         print(READY, flush=True)
-        stopping.wait()
+        threading.Event().wait()  # until Ctrl-C or SIGTERM
     except KeyboardInterrupt:
         pass
     finally:

@@ -152,8 +152,11 @@ class LocalServer:
 
             def do_any(self) -> None:
                 reply = front.answer(self._request())
-                self.send_response(reply.status)
+                self.log_request(reply.status)
+                self.send_response_only(reply.status)
                 names = {key.lower() for key, _ in reply.headers}
+                if "server" not in names:
+                    self.send_header("Server", self.version_string())
                 for key, value in reply.headers:
                     if key.lower() not in ("content-length", "connection", "transfer-encoding"):
                         self.send_header(key, value)

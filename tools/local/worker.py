@@ -14,6 +14,7 @@ the function's package and settings in the environment, the way Lambda runs a ha
   hook, which checks every AWS call against the function's role), with ``LOCAL_BOOT_PATH`` on
   the path for it only.
 - The listening socket is inherited as file descriptor ``LOCAL_SOCKET_FD``.
+- The worker ends when its parent does, so nothing outlives local mode.
 
 The invoke API is the Lambda Runtime Interface Emulator's:
 ``POST /2015-03-31/functions/function/invocations`` with the event as the body answers the
@@ -35,6 +36,7 @@ import os
 import socket
 import sys
 import sysconfig
+import threading
 import time
 import traceback
 import uuid
@@ -141,7 +143,21 @@ def serve(handler: Any, listening: socket.socket, init_error: dict[str, Any] | N
     server.serve_forever()
 
 
+def exit_with_parent(interval: float = 1.0) -> None:
+    """Ends this process when local mode's process ends, however it ended (a crash or a kill
+    leaves no worker behind)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main() -> None:
+    exit_with_parent()
     listening = socket.socket(fileno=int(os.environ["LOCAL_SOCKET_FD"]))
     # Nothing of this directory (tools/local) is the function's: only its package and the
     # modules Lambda would give it.

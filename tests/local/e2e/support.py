@@ -49,7 +49,8 @@ def call(method: str, url: str, *, headers: Mapping[str, str] | None = None,
                   ).add_auth(request)
         sent = dict(request.headers.items())
     parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
+                                            timeout=120)
     try:
         connection.request(method, parts.path + (f"?{parts.query}" if parts.query else ""),
                            body=data or None, headers=sent)
