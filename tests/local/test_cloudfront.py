@@ -27,7 +27,7 @@ from tools.local.cloudfront import CloudFrontError, Distribution, distributions
 from tools.local.functions import Invocation
 from tools.local.gateway import LocalServer, Reply, Request
 from tools.local.iam import PlanPolicies, Principal
-from tools.mock_runtime import StackConfig, StackRun, run_program, run_stack
+from tools.mock_runtime import StackConfig, StackRun, run_program
 
 V1 = "ade2622c4b.execute-api.eu-west-1.amazonaws.com"  # the dev plan's default origin
 V2 = "87788c8e43.execute-api.eu-west-1.amazonaws.com"  # v2's API, from the mapping table
@@ -107,11 +107,6 @@ def call(url: str, path: str = "/hello", *, method: str = "GET",
         return Answer(response.status, response.headers, response.read())
     finally:
         connection.close()
-
-
-@pytest.fixture(scope="module")
-def dev() -> StackRun:
-    return run_stack("dev")
 
 
 @pytest.fixture(scope="module")

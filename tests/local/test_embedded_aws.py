@@ -34,11 +34,6 @@ ACCOUNT = "111122223333"  # Pulumi.dev.yaml's placeholder account
 REGION = "eu-west-1"
 
 
-@pytest.fixture(scope="module")
-def dev() -> StackRun:
-    return run_stack("dev")
-
-
 def physical(run: StackRun, type_: str, name: str, key: str = "name") -> str:
     return str(run.one(type_, name).state[key])
 

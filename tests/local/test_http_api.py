@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,14 +30,14 @@ from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials as BotoCredentials  # type: ignore[import-untyped]
 
-from tools.local.aws import Credentials, EmbeddedAws, create_resources
+from tools.local.aws import Credentials, EmbeddedAws
 from tools.local.functions import Invocation
 from tools.local.gateway import LocalServer, Request
 from tools.local.http_api import HttpApi, http_apis
 from tools.local.iam import Check, Decision, PlanPolicies, Policy, Principal, resource_policy_key
 from tools.local.iam import Request as IamRequest
 from tools.local.lambdas import LocalLambda
-from tools.mock_runtime import StackConfig, StackRun, run_program, run_stack
+from tools.mock_runtime import StackConfig, StackRun, run_program
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -53,23 +53,6 @@ OK = {"statusCode": 200, "headers": {"content-type": "application/json"}, "body"
 
 
 # --- fixtures ----------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def dev() -> StackRun:
-    return run_stack("dev")
-
-
-@pytest.fixture(scope="module")
-def local(dev: StackRun) -> Iterator[EmbeddedAws]:
-    with EmbeddedAws.for_plan(dev) as embedded:
-        create_resources(dev, embedded)
-        yield embedded
-
-
-@pytest.fixture(scope="module")
-def policies(dev: StackRun) -> PlanPolicies:
-    return PlanPolicies.from_run(dev)
-
 
 @dataclass(frozen=True)
 class Call:

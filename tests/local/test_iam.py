@@ -33,7 +33,7 @@ from tools.local.iam import (
     evaluate,
     map_call,
 )
-from tools.mock_runtime import ROOT, StackRun, run_stack
+from tools.mock_runtime import ROOT, StackRun
 
 ACCOUNT = "111122223333"
 OTHER_ACCOUNT = "444455556666"
@@ -766,11 +766,6 @@ def test_every_handler_call_maps_without_a_plan() -> None:
         for call in calls:
             assert map_call(call.service, call.operation, call.params(facts), region=REGION,
                             account=ACCOUNT, topology=TOPOLOGY, caller_function=TRANSFORM)
-
-
-@pytest.fixture(scope="module")
-def dev() -> StackRun:
-    return run_stack("dev")
 
 
 @pytest.fixture(scope="module")

@@ -12,17 +12,12 @@ import pytest
 from tools.local.aws import EmbeddedAws, create_resources
 from tools.local.iam import PlanPolicies, Principal
 from tools.local.lambdas import FunctionNotFoundError, InvokeDeniedError, LocalLambda
-from tools.mock_runtime import StackRun, run_stack
+from tools.mock_runtime import StackRun
 
 HELLO = "headerVersioning-v1-hello-function"
 BUILDER = "entityResolution-builder-function"
 API_GATEWAY = Principal.service_principal("apigateway.amazonaws.com")
 S3 = Principal.service_principal("s3.amazonaws.com")
-
-
-@pytest.fixture(scope="module")
-def dev() -> StackRun:
-    return run_stack("dev")
 
 
 @pytest.fixture(scope="module")

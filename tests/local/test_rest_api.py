@@ -14,7 +14,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +30,7 @@ from botocore.credentials import Credentials as BotoCredentials  # type: ignore[
 
 from tests.functions.events import GOOD
 from tools.local import rest_api
-from tools.local.aws import Credentials, EmbeddedAws, create_resources
+from tools.local.aws import Credentials, EmbeddedAws
 from tools.local.functions import Invocation
 from tools.local.gateway import Reply, Request
 from tools.local.iam import PlanPolicies, Principal
@@ -45,7 +45,7 @@ from tools.local.rest_api import (
     local_key_value,
     rest_apis,
 )
-from tools.mock_runtime import StackConfig, StackRun, run_program, run_stack
+from tools.mock_runtime import StackConfig, StackRun, run_program
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -62,23 +62,6 @@ CORS = {"Access-Control-Allow-Origin": ORIGIN, "Access-Control-Allow-Methods": "
 
 
 # --- fixtures ----------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def dev() -> StackRun:
-    return run_stack("dev")
-
-
-@pytest.fixture(scope="module")
-def local(dev: StackRun) -> Iterator[EmbeddedAws]:
-    with EmbeddedAws.for_plan(dev) as embedded:
-        create_resources(dev, embedded)
-        yield embedded
-
-
-@pytest.fixture(scope="module")
-def policies(dev: StackRun) -> PlanPolicies:
-    return PlanPolicies.from_run(dev)
-
 
 @dataclass(frozen=True)
 class Failure:
