@@ -73,25 +73,23 @@ def match(stack: LocalStack) -> int:
                 signed_by=stack.aws.credentials).status
 
 
-def test_a_statement_missing_from_a_role_fails_the_call_and_names_the_statement(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lines: Lines) -> None:
-    broken_copy(monkeypatch, tmp_path, MATCHER_STATEMENT,
-                'statements=[iam.allow(["s3:GetObjectVersion"], indexes)],')
+@pytest.mark.parametrize(("line", "broken", "status", "reported"), [
+    # The matcher's role loses its read of the index: S3 refuses, and the log names the
+    # statement that would allow the read.
+    (MATCHER_STATEMENT, 'statements=[iam.allow(["s3:GetObjectVersion"], indexes)],', 503,
+     ("AccessDenied for s3.GetObject", '"Action": "s3:GetObject"', "index/CURRENT.json")),
+    # The matcher's environment loses the common variables: its settings name the one missing.
+    (MATCHER_ENVIRONMENT, 'environment={"MIN_SCORE": str(settings.min_score)},', 500,
+     ("BUCKET_NAME",)),
+], ids=["role statement", "environment variable"])
+def test_a_broken_line_of_a_component_fails_the_handler_and_is_named(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lines: Lines, line: str, broken: str,
+        status: int, reported: tuple[str, ...]) -> None:
+    broken_copy(monkeypatch, tmp_path, line, broken)
     with started(tmp_path, lines) as stack:
-        assert match(stack) == 503
-    denied = lines.matching("entityResolution-matcher-function", "AccessDenied for s3.GetObject")
-    assert denied, "the matcher's refused read was not reported"
-    assert '"Action": "s3:GetObject"' in denied[0]
-    assert "index/CURRENT.json" in denied[0]
-
-
-def test_a_variable_the_component_does_not_set_fails_the_handler_and_is_named(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lines: Lines) -> None:
-    broken_copy(monkeypatch, tmp_path, MATCHER_ENVIRONMENT,
-                'environment={"MIN_SCORE": str(settings.min_score)},')
-    with started(tmp_path, lines) as stack:
-        assert match(stack) == 500
-    assert lines.matching("entityResolution-matcher-function", "BUCKET_NAME")
+        assert match(stack) == status
+    assert lines.matching("entityResolution-matcher-function", *reported), \
+        "local mode did not say what was missing"
 
 
 def test_the_unbroken_component_serves(tmp_path: Path, lines: Lines) -> None:
