@@ -3,6 +3,7 @@ what runs where, and Ctrl-C leaving nothing behind."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -16,6 +17,8 @@ import pytest
 
 from tests.local.e2e.support import eventually
 from tools.local.__main__ import READY, main
+from tools.local.gateway import LocalServer
+from tools.local.stack import LocalStack
 from tools.mock_runtime import ROOT
 
 
@@ -132,3 +135,30 @@ def test_workers_end_with_local_mode_even_when_it_is_killed() -> None:
         process.communicate()
         assert eventually(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers),
                           timeout=10)
+
+
+class ScheduledRules:
+    """The event wiring's ``trigger``, for a stack with one scheduled rule."""
+
+    def trigger(self, name: str) -> str:
+        if name != "nightly-report":
+            raise LookupError(f"no rule or schedule {name!r}; there are nightly-report")
+        return "3f2a9c1b-7d4e"
+
+
+def test_trigger_fires_a_rule_of_the_running_stack_through_its_control_api(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    stack = LocalStack("dev", run_folder=tmp_path)
+    stack.events = ScheduledRules()  # type: ignore[assignment]
+    control = LocalServer("control", stack._control).start()
+    try:
+        (tmp_path / "dev.json").write_text(json.dumps({"control": control.url}))
+        monkeypatch.setattr("tools.local.__main__.RUN_FOLDER", tmp_path)
+        assert main(["trigger", "--stack", "dev", "nightly-report"]) == 0
+        assert capsys.readouterr().out == "fired nightly-report (request 3f2a9c1b-7d4e)\n"
+        assert main(["trigger", "--stack", "dev", "weekly report"]) == 2
+        assert capsys.readouterr().err == ("error: no rule or schedule 'weekly report'; there "
+                                           "are nightly-report\n")
+    finally:
+        control.stop()
