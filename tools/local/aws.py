@@ -951,6 +951,8 @@ class _Creation:
                 dynamodb.update_continuous_backups(
                     TableName=name,
                     PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+            if label := resource.state.get("streamLabel"):
+                _give_stream_the_plan_label(self.aws.account_id, table_region, name, str(label))
             self.aws.persist_table(name, table_region)
         self.table_regions[name] = [region, *replicas]
         if replicas:
@@ -1245,6 +1247,13 @@ def _give_client_the_plan_id(account: str, region: str, pool_id: str, moto_id: s
     client = pool.clients.pop(moto_id)
     client.id = plan_id
     pool.clients[plan_id] = client
+
+
+def _give_stream_the_plan_label(account: str, region: str, table: str, label: str) -> None:
+    """moto labels a stream with the time it made it; event source mappings and policies name
+    the plan's label (the stream ARN ends with it)."""
+    backend = get_backend("dynamodb")[account][region]
+    backend.get_table(table).latest_stream_label = label
 
 
 def _give_key_the_plan_id(account: str, region: str, moto_id: str, plan_id: str) -> None:

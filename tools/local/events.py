@@ -90,7 +90,7 @@ from moto.s3.models import S3Backend
 
 from tools.local.aws import EmbeddedAws, Report, plan_account, plan_region, region_of
 from tools.local.functions import Invocation
-from tools.local.iam import HOOK_ID, Check, Enforcer, PlanPolicies, Principal
+from tools.local.iam import Check, PlanPolicies, Principal
 from tools.mock_runtime import StackRun, reveal
 
 LOG = logging.getLogger("tools.local.events")
@@ -1233,18 +1233,13 @@ class EventWiring:
             return None
         if mapping.kind == "sqs":
             return _QueuePoller(self, mapping)
-        _give_stream_the_plan_label(mapping.source_arn)
         return _StreamPoller(self, mapping)
 
     def client_as_role(self, mapping: SourceMapping, service: str) -> Any:
         """A client with credentials of the mapping function's role, checked by its IAM."""
         credentials = self.aws.credentials_for_role(mapping.role_arn, mapping.function_name)
         client = self.aws.client(service, mapping.region, credentials)
-        enforcer = self.policies.enforcer(mapping.function_arn)
-        if service == "dynamodbstreams":
-            _install_stream_checks(enforcer, client)
-        else:
-            enforcer.install(client)
+        self.policies.enforcer(mapping.function_arn).install(client)
         return client
 
 
@@ -1315,39 +1310,6 @@ class _Delivery:
         for name, value in context.items():
             text = text.replace(f"<{name}>", value)
         return text
-
-
-def _give_stream_the_plan_label(stream_arn: str) -> None:
-    """moto labels a table's stream with the time it made it; the plan's label is what the
-    mapping and the role's policies name."""
-    found = re.fullmatch(r"arn:[^:]+:dynamodb:([^:]+):(\d{12}):table/([^/]+)/stream/(.+)",
-                         stream_arn)
-    if found is None:
-        raise WiringError(f"{stream_arn!r} is not a DynamoDB stream ARN")
-    region, account, table_name, label = found.groups()
-    try:
-        table = get_backend("dynamodb")[account][region].get_table(table_name)
-    except Exception as error:  # noqa: BLE001 (moto raises its own not-found errors)
-        raise WiringError(f"the stream's table {table_name} is not in the embedded AWS "
-                          f"({region}): {error}") from None
-    if not table.latest_stream_label:
-        raise WiringError(f"the table {table_name} has no stream in the embedded AWS")
-    table.latest_stream_label = label
-
-
-def _install_stream_checks(enforcer: Enforcer, client: Any) -> None:
-    """The role's checks on a DynamoDB Streams client. IAM authorizes ``GetRecords`` on the
-    stream its iterator reads, and moto's iterators start with the stream ARN."""
-
-    def check(params: Mapping[str, Any], model: Any, context: Mapping[str, Any],
-              **_: Any) -> None:
-        checked = dict(params)
-        if model.name == "GetRecords":
-            checked["ShardIterator"] = str(params.get("ShardIterator", "")).split("|", 1)[0]
-        enforcer.check("dynamodbstreams", model.name, checked, context.get("client_region"))
-
-    client.meta.events.unregister("before-parameter-build", unique_id=HOOK_ID)
-    client.meta.events.register("before-parameter-build", check, unique_id=HOOK_ID)
 
 
 # --- pollers ----------------------------------------------------------------------------------

@@ -840,6 +840,17 @@ def _dynamodb(call: _Call) -> list[Check]:
             for check in _generic(replace(call, params={"TableName": table}), action)]
 
 
+def _dynamodbstreams(call: _Call) -> list[Check]:
+    """``GetRecords`` names its stream only inside the shard iterator, which AWS keeps opaque;
+    the embedded AWS's iterators start with the stream ARN."""
+    if call.operation != "GetRecords":
+        return _generic(call)
+    stream = str(call.params.get("ShardIterator") or "").split("|", 1)[0]
+    if not re.fullmatch(r"arn:[^:]+:dynamodb:[^:]+:\d{12}:table/[^/]+/stream/.+", stream):
+        raise call.unmapped("its shard iterator does not name a stream")
+    return _generic(replace(call, params={"StreamArn": stream}))
+
+
 # -- SQS: the queue is named by its URL; batch calls need the single action.
 
 _BATCH_ACTIONS = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
@@ -1122,8 +1133,9 @@ def _object_lambda_checks(call: _Call, target: _S3Target, action: str) -> list[C
 
 
 _SERVICE_RULES: dict[str, Callable[[_Call], list[Check]]] = {
-    "dynamodb": _dynamodb, "sqs": _sqs, "sns": _sns, "lambda": _lambda, "kms": _kms,
-    "secretsmanager": _secretsmanager, "ssm": _ssm, "events": _events, "s3": _s3,
+    "dynamodb": _dynamodb, "dynamodbstreams": _dynamodbstreams, "sqs": _sqs, "sns": _sns,
+    "lambda": _lambda, "kms": _kms, "secretsmanager": _secretsmanager, "ssm": _ssm,
+    "events": _events, "s3": _s3,
 }
 
 
