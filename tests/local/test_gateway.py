@@ -21,6 +21,7 @@ from tools.local.gateway import (
     Request,
     SignatureError,
     TokenBucket,
+    fill_references,
     verify_sigv4,
 )
 
@@ -153,3 +154,19 @@ def test_a_reply_with_its_own_date_and_server_is_sent_with_one_of_each() -> None
             assert answer.headers.get_all("Server") == ["CloudFront"]
     finally:
         server.stop()
+
+
+def test_variable_references_are_filled_as_api_gateway_fills_them() -> None:
+    values = {("context", "requestId"): "r-1", ("context", "identity.userAgent"): 'say "hi"',
+              ("context", "error.messageString"): '"Forbidden"', ("stageVariables", "v"): True,
+              ("context", "identity"): {"nested": "mapping"}}
+
+    def value_of(root: str, path: str) -> object:
+        return values.get((root, path))
+
+    template = ('{"id":"$context.requestId","agent":"$context.identity.userAgent",'
+                '"v":"${stageVariables.v}","who":"$context.identity","gone":"$context.nope"}')
+    assert json.loads(fill_references(template, value_of, missing="-", json_escape=True)) == {
+        "id": "r-1", "agent": 'say "hi"', "v": "true", "who": "-", "gone": "-"}
+    assert fill_references('{"message":$context.error.messageString}', value_of,
+                           missing="") == '{"message":"Forbidden"}'

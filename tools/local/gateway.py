@@ -209,6 +209,31 @@ class _TooLargeError(Exception):
     pass
 
 
+# --- variable references ---------------------------------------------------------------------
+
+_REFERENCE = re.compile(r"\$(?:\{((?:context|stageVariables)(?:\.[\w:-]+)+)\}|"
+                        r"((?:context|stageVariables)(?:\.[\w:-]+)+))")
+
+
+def fill_references(template: str, value_of: Callable[[str, str], Any], *, missing: str,
+                    json_escape: bool = False) -> str:
+    """API Gateway's plain variable references, as access log formats and gateway response
+    templates hold them (they are not VTL): ``$context.a.b``, ``${context.a}``,
+    ``$stageVariables.x``. ``value_of(root, path)`` answers ``context``'s or
+    ``stageVariables``' value at ``path`` (``a.b``); ``None``, an empty string or a mapping is
+    ``missing``. ``json_escape`` escapes values for a JSON string (an access log line)."""
+
+    def fill(match: re.Match[str]) -> str:
+        root, _, path = (match.group(1) or match.group(2)).partition(".")
+        found = value_of(root, path)
+        if found is None or found == "" or isinstance(found, Mapping):
+            return missing
+        text = ("true" if found else "false") if isinstance(found, bool) else str(found)
+        return json.dumps(text)[1:-1] if json_escape else text
+
+    return _REFERENCE.sub(fill, template)
+
+
 # --- throttling --------------------------------------------------------------------------------
 
 class TokenBucket:

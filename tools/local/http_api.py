@@ -78,6 +78,7 @@ from tools.local.gateway import (
     ServedApi,
     SignatureError,
     TokenBucket,
+    fill_references,
     verify_sigv4,
 )
 from tools.local.iam import Check, Decision, Principal, execute_api_check, partition
@@ -105,7 +106,6 @@ _FUNCTION_ARN = re.compile(r"^arn:[^:]+:lambda:[^:]+:\d{12}:function:.+$")
 _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
 _VARIABLE = re.compile(r"^\{([A-Za-z0-9_.-]+)\}$")
 _GREEDY = re.compile(r"^\{([A-Za-z0-9_.-]+)\+\}$")
-_CONTEXT_VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_.:-]+)")
 _REQUEST_ID_ALPHABET = string.ascii_letters + string.digits
 _INTEGRATION_ERROR = ("The IAM role configured on the integration or API Gateway doesn't have "
                       "permissions to call the integration. Check the permissions and try again.")
@@ -817,16 +817,15 @@ class HttpApi:
     def _access_log(self, log_format: str, exchange: _Exchange, reply: Reply) -> str:
         values = self._log_values(exchange, reply)
 
-        def fill(match: re.Match[str]) -> str:
-            name = match.group(1)
+        def value_of(root: str, name: str) -> Any:
+            if root != "context":
+                return exchange.stage.variables.get(name) if exchange.stage else None
             if name.startswith("authorizer.claims.") and exchange.token is not None:
                 claim = exchange.token.claims.get(name.removeprefix("authorizer.claims."))
-                value = None if claim is None else _claim_text(claim)
-            else:
-                value = values.get(name)
-            return "-" if value is None else json.dumps(str(value))[1:-1]
+                return None if claim is None else _claim_text(claim)
+            return values.get(name)
 
-        return _CONTEXT_VARIABLE.sub(fill, log_format)
+        return fill_references(log_format, value_of, missing="-", json_escape=True)
 
     def _log_values(self, exchange: _Exchange, reply: Reply) -> dict[str, Any]:
         request, caller = exchange.request, exchange.caller

@@ -91,7 +91,14 @@ from referencing.jsonschema import DRAFT4
 
 from tools.local.aws import LOCAL_ROLE, SESSION_NAME, EmbeddedAws, plan_account, region_of
 from tools.local.functions import FunctionSpec, Invocation
-from tools.local.gateway import Reply, Request, SignatureError, TokenBucket, verify_sigv4
+from tools.local.gateway import (
+    Reply,
+    Request,
+    SignatureError,
+    TokenBucket,
+    fill_references,
+    verify_sigv4,
+)
 from tools.local.iam import (
     PlanPolicies,
     Policy,
@@ -135,8 +142,6 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 LOCAL_KEY_LENGTH = 40
 _FUNCTION_URI = re.compile(r"arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(.+)/"
                            r"invocations")
-_SUBSTITUTION = re.compile(r"\$(?:\{((?:context|stageVariables)(?:\.[\w-]+)+)\}|"
-                           r"((?:context|stageVariables)(?:\.[\w-]+)+))")
 _EXECUTE_API_HOST = re.compile(r"([a-z0-9]+)\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
 
 
@@ -1272,7 +1277,8 @@ class RestApi:
                             responseLatency=int((self._clock() - call.started) * 1000))
         if self._stage.access_log_format:
             self._output(_substitute(self._stage.access_log_format, call.context,
-                                     self._stage.variables, missing=MISSING_LOG_VALUE))
+                                     self._stage.variables, missing=MISSING_LOG_VALUE,
+                                     json_escape=True))
         return reply
 
 
@@ -1371,20 +1377,11 @@ def _dotted(document: Mapping[str, Any], path: str) -> Any:
 
 
 def _substitute(template: str, context: Mapping[str, Any], stage_variables: Mapping[str, str],
-                *, missing: str) -> str:
-    """Simple variable substitution (gateway response templates and access log formats are not
-    VTL): ``$context.a.b``, ``${context.a}``, ``$stageVariables.x``."""
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
-        root, _, path = name.partition(".")
-        found = _dotted(context if root == "context" else stage_variables, path)
-        if found is None or found == "" or isinstance(found, Mapping):
-            return missing
-        if isinstance(found, bool):
-            return "true" if found else "false"
-        return str(found)
-
-    return _SUBSTITUTION.sub(value, template)
+                *, missing: str, json_escape: bool = False) -> str:
+    return fill_references(
+        template, lambda root, path: _dotted(context if root == "context" else stage_variables,
+                                             path),
+        missing=missing, json_escape=json_escape)
 
 
 def _media_type(header: str | None) -> str:
