@@ -4,6 +4,7 @@ the on-failure destination, with the dev stack's own functions."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,6 +105,18 @@ def test_asynchronous_callers_need_permission_too(
     with pytest.raises(InvokeDeniedError):
         lambdas.invoke_async(BUILDER, {}, caller=S3, source_arn="arn:aws:s3:::someone-elses",
                              source_account="111122223333")
+
+
+def test_a_runtime_other_than_this_pythons_is_named(
+        local: tuple[LocalLambda, EmbeddedAws, list[str]]) -> None:
+    lambdas, _, _ = local
+    here = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    difference = lambdas.runtime_difference
+    if here == "python3.13":
+        assert difference is None
+    else:
+        assert difference == (f"functions: the plan's runtime is python3.13; local mode runs the "
+                              f"handlers on this machine's {here}")
 
 
 def test_workers_run_with_their_roles_credentials(

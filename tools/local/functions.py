@@ -90,6 +90,7 @@ class FunctionSpec:
     layer_distributions: Mapping[str, str]
     edge: bool
     dead_letter: str | None = None
+    runtime: str = "python3.13"
 
 
 def function_specs(run: StackRun) -> list[FunctionSpec]:
@@ -117,6 +118,7 @@ def _spec(function: Resource, layers: Mapping[str, Resource]) -> FunctionSpec:
         layer_distributions=distributions,
         edge=bool(inputs.get("publish")) and not inputs.get("environment"),
         dead_letter=(inputs.get("deadLetterConfig") or {}).get("targetArn"),
+        runtime=str(inputs.get("runtime") or "python3.13"),
     )
 
 

@@ -30,6 +30,7 @@ import json
 import logging
 import queue
 import re
+import sys
 import threading
 import time
 import uuid
@@ -155,6 +156,16 @@ class LocalLambda:
         warnings += [f"{spec.resource}: its worker did not finish its init phase"
                      for spec, done in zip(self.specs, ready, strict=True) if not done]
         return warnings
+
+    @property
+    def runtime_difference(self) -> str | None:
+        """Which of the plan's runtimes differ from the Python that runs the handlers here."""
+        here = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        declared = sorted({spec.runtime for spec in self.specs} - {here})
+        if not declared:
+            return None
+        return (f"functions: the plan's runtime is {', '.join(declared)}; local mode runs the "
+                f"handlers on this machine's {here}")
 
     def _worker(self, spec: FunctionSpec, plan_file: Path) -> Worker:
         info = self.policies.function(spec.arn)

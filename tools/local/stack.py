@@ -175,6 +175,8 @@ class LocalStack:
         for warning in lambdas.start():
             self.output(f"warning: {warning}")
         started.functions = [spec.resource for spec in lambdas.specs]
+        if lambdas.runtime_difference:
+            started.notes.append(lambdas.runtime_difference)
         phase("functions")
 
         apis: list[tuple[str, RestApi | HttpApi]] = [
