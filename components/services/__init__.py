@@ -17,6 +17,7 @@ import pulumi
 from components.services.base import ServiceComponent, ServiceContext
 from components.services.document_watermark import DocumentWatermark, DocumentWatermarkSettings
 from components.services.entity_resolution import EntityResolution, EntityResolutionSettings
+from components.services.event_management import EventManagement, EventManagementSettings
 from components.services.header_versioning import HeaderVersionedApi, HeaderVersioningSettings
 from components.services.query_key_api import QueryKeyApi, QueryKeyApiSettings
 
@@ -36,6 +37,7 @@ CATALOG: Mapping[str, CatalogEntry] = {
     "queryKeyApi": CatalogEntry(QueryKeyApiSettings, QueryKeyApi),
     "entityResolution": CatalogEntry(EntityResolutionSettings, EntityResolution),
     "documentWatermark": CatalogEntry(DocumentWatermarkSettings, DocumentWatermark),
+    "eventManagement": CatalogEntry(EventManagementSettings, EventManagement),
 }
 
 
