@@ -18,10 +18,11 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -332,3 +333,331 @@ def test_helpers_read_claims_urls_config_policy_and_errors() -> None:
     assert out["cognitoName"] == "UserNotConfirmedException"
     assert out["noBody"] == "The request failed (HTTP 502)."
     assert out["unreachable"] == "The service could not be reached."
+
+
+# --- headless Chromium against stubbed Cognito and API answers -----------------------------------
+
+CHROMIUM = shutil.which("chromium")
+SITE_ORIGIN = "https://site.test"
+API_URL = "https://api.test/dev"
+COGNITO_URL = "https://cognito.test/"
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       f"connect-src {API_URL.rsplit('/', 1)[0]} {COGNITO_URL.rstrip('/')}; base-uri 'none'; "
+       "form-action 'none'; frame-ancestors 'none'")
+# segno's inline output (no namespace, no viewBox), and one carrying what a forged SVG could.
+QR_SVG = ('<svg width="148" height="148" class="segno"><path transform="scale(4)" class="qrline" '
+          'stroke="#000" d="M4 4.5h7m1 0h5"/></svg>')
+HOSTILE_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" '
+               'onload="window.pwned=1">'
+               '<script>window.pwned=2</script><foreignObject><p>x</p></foreignObject></svg>')
+STRONG_PASSWORD = "Correct-Horse-9"
+CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+
+
+class Backend:
+    """Cognito and the REST API as the contract answers them, in memory, recording every call."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, dict[str, Any]] = {
+            "staff@example.com": {"name": "Sam Staff", "password": STRONG_PASSWORD,
+                                  "confirmed": True, "groups": ["staff"]}}
+        self.cognito_calls: list[tuple[str, dict[str, Any]]] = []
+        self.api_calls: list[tuple[str, str, dict[str, Any] | None]] = []
+        self.sessions = [
+            {"sessionId": "keynote", "title": "Keynote <b>", "startsAt": "2027-05-01T09:00:00Z",
+             "endsAt": "2027-05-01T10:00:00Z", "room": "Main hall", "capacity": 100,
+             "registered": 3},
+            {"sessionId": "workshop", "title": "Workshop", "startsAt": "2027-05-01T11:00:00Z",
+             "endsAt": "2027-05-01T12:00:00Z", "room": "Room 2", "capacity": 1, "registered": 1}]
+        self.registrations: dict[tuple[str, str], dict[str, Any]] = {}
+        self.requests: list[dict[str, Any]] = []
+        self.qr_svg = QR_SVG
+
+    def token_of(self, email: str) -> str:
+        user = self.users[email]
+        claims = {"email": email, "name": user["name"], "sub": f"sub-{email}",
+                  "exp": 4_102_444_800, "cognito:groups": user.get("groups", [])}
+        return jwt(claims)
+
+    def cognito(self, action: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self.cognito_calls.append((action, body))
+        if action == "SignUp":
+            attributes = {a["Name"]: a["Value"] for a in body["UserAttributes"]}
+            if body["Username"] in self.users:
+                return 400, {"__type": "UsernameExistsException", "message": "User already exists"}
+            self.users[body["Username"]] = {
+                "name": attributes["name"], "password": body["Password"], "confirmed": False}
+            return 200, {"UserConfirmed": False, "UserSub": "sub",
+                         "CodeDeliveryDetails": {"Destination": "g***@e***",
+                                                 "DeliveryMedium": "EMAIL"}}
+        if action == "ConfirmSignUp":
+            if body["ConfirmationCode"] != "123456":
+                return 400, {"__type": "CodeMismatchException",
+                             "message": "Invalid verification code provided, please try again."}
+            self.users[body["Username"]]["confirmed"] = True
+            return 200, {}
+        if action == "InitiateAuth" and body["AuthFlow"] == "USER_PASSWORD_AUTH":
+            email = body["AuthParameters"]["USERNAME"]
+            user = self.users.get(email)
+            if not user or user["password"] != body["AuthParameters"]["PASSWORD"]:
+                return 400, {"__type": "NotAuthorizedException",
+                             "message": "Incorrect username or password."}
+            if not user["confirmed"]:
+                return 400, {"__type": "UserNotConfirmedException",
+                             "message": "User is not confirmed."}
+            return 200, {"AuthenticationResult": {
+                "IdToken": self.token_of(email), "AccessToken": "a",
+                "RefreshToken": f"refresh-{email}", "ExpiresIn": 3600}}
+        if action == "GlobalSignOut":
+            return 200, {}
+        return 400, {"__type": "InvalidParameterException", "message": f"unexpected {action}"}
+
+    def api(self, method: str, url: str, headers: dict[str, str],
+            body: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
+        parts = urlsplit(url)
+        path = parts.path.removeprefix("/dev")
+        self.api_calls.append((method, parts.path + (f"?{parts.query}" if parts.query else ""),
+                               body))
+        token = headers.get("authorization", "")
+        claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==")) \
+            if token.count(".") == 2 else {}
+        if not claims.get("email"):
+            return 401, {"message": "Unauthorized"}
+        guest = claims["email"]
+        if method == "GET" and path == "/sessions":
+            return 200, {"sessions": self.sessions}
+        if method == "POST" and path.startswith("/sessions/"):
+            session_id = path.split("/")[2]
+            session = next((s for s in self.sessions if s["sessionId"] == session_id), None)
+            if session is None:
+                return 404, {"message": "Session not found"}
+            existing = self.registrations.get((session_id, guest))
+            if existing:
+                return 200, {**existing, "qrSvg": self.qr_svg}
+            if session["registered"] >= session["capacity"]:
+                return 409, {"message": "This session is full"}
+            session["registered"] += 1
+            registration = {"registrationId": f"reg-{len(self.registrations) + 1}",
+                            "sessionId": session_id, "qr": f"EVT1.payload-{session_id}.mac"}
+            self.registrations[(session_id, guest)] = {**registration, "guest": guest,
+                                                       "checkedInAt": None}
+            return 201, {**registration, "qrSvg": self.qr_svg}
+        if method == "GET" and path == "/registrations":
+            mine = [{"registrationId": r["registrationId"], "sessionId": s, "qr": r["qr"],
+                     "title": next(x["title"] for x in self.sessions if x["sessionId"] == s),
+                     "startsAt": "2027-05-01T09:00:00Z", "checkedInAt": r["checkedInAt"]}
+                    for (s, g), r in self.registrations.items() if g == guest]
+            return 200, {"registrations": mine}
+        if method == "POST" and path == "/requests":
+            assert body is not None
+            request = {"requestId": f"req-{len(self.requests) + 1}",
+                       "createdAt": "2027-05-01T09:30:00Z",
+                       "type": body["type"], "note": body.get("note", ""),
+                       "sessionId": body.get("sessionId"), "email": guest, "status": "open"}
+            self.requests.insert(0, request)
+            return 201, {"requestId": request["requestId"], "createdAt": request["createdAt"]}
+        staff = "staff" in claims.get("cognito:groups", [])
+        if method == "GET" and path == "/requests":
+            if not staff:
+                return 403, {"message": "Staff only"}
+            wanted = parse_qs(parts.query).get("type", [None])[0]
+            return 200, {"requests": [r for r in self.requests if wanted in (None, r["type"])]}
+        if method == "POST" and path == "/check-ins":
+            assert body is not None
+            found = next(((key, r) for key, r in self.registrations.items()
+                          if r["qr"] == body["code"]), None)
+            if found is None:
+                return 400, {"message": "Invalid code"}
+            (session_id, email), registration = found
+            first = registration["checkedInAt"] is None
+            if first:
+                registration["checkedInAt"] = "2027-05-01T08:55:00Z"
+            return 200, {"registrationId": registration["registrationId"],
+                         "guest": {"name": self.users[email]["name"], "email": email},
+                         "session": {"sessionId": session_id, "title": "Keynote <b>"},
+                         "checkedInAt": registration["checkedInAt"], "firstCheckIn": first}
+        return 404, {"message": "Not found"}
+
+
+@pytest.fixture
+def browser_page(tmp_path: Path) -> Iterator[tuple[Any, Backend, list[str]]]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed")
+    backend = Backend()
+    problems: list[str] = []
+    config = {"apiUrl": API_URL, "region": "eu-west-1", "userPoolId": "eu-west-1_Test",
+              "userPoolClientId": "client", "cognitoEndpoint": COGNITO_URL,
+              "eventName": "Test Days"}
+    cors = {"access-control-allow-origin": SITE_ORIGIN, "access-control-allow-headers": "*",
+            "access-control-allow-methods": "GET, POST, OPTIONS"}
+
+    def serve_site(route: Any) -> None:
+        name = urlsplit(route.request.url).path.lstrip("/") or "index.html"
+        if name == "config.js":
+            body = f"window.BLUEPRINTS_CONFIG = {json.dumps(config)};".encode()
+        elif (SITE / name).is_file() and name != "config.example.js":
+            body = (SITE / name).read_bytes()
+        else:
+            route.fulfill(status=404, body="not found")
+            return
+        route.fulfill(status=200, body=body, headers={
+            "content-type": CONTENT_TYPES[Path(name).suffix], "content-security-policy": CSP})
+
+    def answer(route: Any, status: int, payload: dict[str, Any]) -> None:
+        route.fulfill(status=status, body=json.dumps(payload),
+                      headers={**cors, "content-type": "application/json"})
+
+    def serve_cognito(route: Any) -> None:
+        request = route.request
+        if request.method == "OPTIONS":
+            route.fulfill(status=204, headers=cors)
+            return
+        assert request.headers["content-type"] == "application/x-amz-json-1.1"
+        action = request.headers["x-amz-target"].removeprefix("AWSCognitoIdentityProviderService.")
+        answer(route, *backend.cognito(action, json.loads(request.post_data or "{}")))
+
+    def serve_api(route: Any) -> None:
+        request = route.request
+        if request.method == "OPTIONS":
+            route.fulfill(status=204, headers=cors)
+            return
+        body = json.loads(request.post_data) if request.post_data else None
+        answer(route, *backend.api(request.method, request.url, request.headers, body))
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        context = browser.new_context(viewport={"width": 1000, "height": 900})
+        context.route(f"{SITE_ORIGIN}/**", serve_site)
+        context.route("https://cognito.test/**", serve_cognito)
+        context.route("https://api.test/**", serve_api)
+        page = context.new_page()
+        # Errors the page logs (a CSP violation among them); Chromium's own line for each 4xx
+        # answer is expected, the test provokes some.
+        page.on("console", lambda message: problems.append(message.text)
+                if message.type == "error"
+                and not message.text.startswith("Failed to load resource") else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.set_default_timeout(10_000)
+        try:
+            yield page, backend, problems
+        finally:
+            page.screenshot(path=str(tmp_path / "last-step.png"), full_page=True)
+            browser.close()
+
+
+def ready(page: Any, view: str) -> None:
+    page.wait_for_selector(f"#{view}[data-ready='true']:not([hidden])")
+
+
+def sign_in(page: Any, email: str, password: str) -> None:
+    page.goto(f"{SITE_ORIGIN}/#/sign-in")
+    page.fill("#sign-in-email", email)
+    page.fill("#sign-in-password", password)
+    page.click("#sign-in-submit")
+
+
+def test_a_guest_signs_up_registers_files_a_request_and_staff_check_them_in(
+        browser_page: tuple[Any, Backend, list[str]]) -> None:
+    page, backend, problems = browser_page
+    page.goto(f"{SITE_ORIGIN}/#/sign-up")
+    ready(page, "view-sign-up")
+    assert page.text_content("#event-name") == "Test Days"
+    page.fill("#sign-up-email", "guest@example.com")
+    page.fill("#sign-up-name", "Gwen <Guest>")
+    page.fill("#sign-up-password", "short")
+    assert page.locator("#password-policy li[data-met='false']").count() == 4
+    page.click("#sign-up-submit")
+    assert page.is_visible("#sign-up-error")
+    assert [action for action, _ in backend.cognito_calls] == []
+    page.fill("#sign-up-password", STRONG_PASSWORD)
+    page.click("#sign-up-submit")
+    ready(page, "view-confirm")
+    assert "g***@e***" in page.text_content("#confirm-status")
+    page.fill("#confirm-code", "000000")
+    page.click("#confirm-submit")
+    page.wait_for_selector("#confirm-error:not([hidden])")
+    assert page.text_content("#confirm-error") == ("Invalid verification code provided, "
+                                                   "please try again.")
+    page.fill("#confirm-code", "123456")
+    page.click("#confirm-submit")
+    ready(page, "view-sign-in")
+    assert page.input_value("#sign-in-email") == "guest@example.com"
+    page.fill("#sign-in-password", STRONG_PASSWORD)
+    page.click("#sign-in-submit")
+    ready(page, "view-sessions")
+    assert page.text_content("#user-email") == "guest@example.com"
+    assert page.is_hidden("#nav-staff-check-in")
+    titles = page.locator("[data-testid=session-title]").all_text_contents()
+    assert titles == ["Keynote <b>", "Workshop"]
+
+    page.click("[data-testid=register][data-session-id=workshop]")
+    page.wait_for_selector("#sessions-error:not([hidden])")
+    assert page.text_content("#sessions-error") == "This session is full"
+    page.click("[data-testid=register][data-session-id=keynote]")
+    page.wait_for_selector("[data-testid=register][data-session-id=keynote]:disabled")
+    assert "registered for Keynote <b>" in page.text_content("#sessions-status")
+
+    page.click("#nav-tickets")
+    ready(page, "view-tickets")
+    qr = page.locator("[data-testid=ticket-qr]")
+    assert qr.get_attribute("data-token") == "EVT1.payload-keynote.mac"
+    assert qr.locator("svg path").count() == 1
+    assert qr.locator("svg").get_attribute("viewBox") == "0 0 148 148"
+
+    page.click("#nav-request")
+    ready(page, "view-request")
+    page.select_option("#request-type", "food")
+    page.select_option("#request-session", "keynote")
+    page.fill("#request-note", "Vegan lunch, please")
+    page.click("#request-submit")
+    page.wait_for_selector("#request-result[data-request-id='req-1']")
+    assert backend.api_calls[-1] == ("POST", "/dev/requests", {
+        "type": "food", "note": "Vegan lunch, please", "sessionId": "keynote"})
+
+    page.click("#sign-out")
+    ready(page, "view-sign-in")
+    sign_in(page, "staff@example.com", STRONG_PASSWORD)
+    ready(page, "view-sessions")
+    page.click("#nav-staff-check-in")
+    ready(page, "view-check-in")
+    for expected in ("true", "false"):
+        page.fill("#check-in-code", "EVT1.payload-keynote.mac")
+        page.click("#check-in-submit")
+        page.wait_for_selector(f"#check-in-result[data-first-check-in='{expected}']:not([hidden])")
+    assert page.text_content("#check-in-guest-name") == "Gwen <Guest>"
+    assert page.text_content("#check-in-first").startswith("Already checked in at ")
+    page.fill("#check-in-code", "EVT1.forged.mac")
+    page.click("#check-in-submit")
+    page.wait_for_selector("#check-in-error:not([hidden])")
+    assert page.text_content("#check-in-error") == "Invalid code"
+
+    page.click("#nav-staff-requests")
+    ready(page, "view-staff-requests")
+    row = page.locator("[data-testid=request][data-request-id='req-1']")
+    assert row.locator("[data-testid=request-session-cell]").text_content() == "Keynote <b>"
+    page.select_option("#requests-filter", "handout")
+    row.wait_for(state="detached")
+    ready(page, "view-staff-requests")
+    assert backend.api_calls[-1][:2] == ("GET", "/dev/requests?type=handout")
+    assert problems == []
+
+
+def test_a_hostile_qr_svg_is_not_drawn_and_a_guest_cannot_open_staff_pages(
+        browser_page: tuple[Any, Backend, list[str]]) -> None:
+    page, backend, problems = browser_page
+    backend.qr_svg = HOSTILE_SVG
+    backend.users["guest@example.com"] = {"name": "G", "password": STRONG_PASSWORD,
+                                          "confirmed": True}
+    sign_in(page, "guest@example.com", STRONG_PASSWORD)
+    ready(page, "view-sessions")
+    page.click("[data-testid=register][data-session-id=keynote]")
+    page.wait_for_selector("[data-testid=register][data-session-id=keynote]:disabled")
+    page.goto(f"{SITE_ORIGIN}/#/tickets")
+    ready(page, "view-tickets")
+    assert page.locator("[data-testid=ticket-qr] svg").count() == 0
+    assert page.text_content("[data-testid=ticket-token]") == "EVT1.payload-keynote.mac"
+    assert page.evaluate("window.pwned") is None
+    page.goto(f"{SITE_ORIGIN}/#/staff/check-in")
+    ready(page, "view-forbidden")
+    assert problems == []

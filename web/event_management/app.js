@@ -62,6 +62,7 @@ export const REQUIRED_CONFIG_KEYS = Object.freeze(
   ["apiUrl", "region", "userPoolId", "userPoolClientId", "cognitoEndpoint"]);
 
 const SVG_NS = "http://www.w3.org/2000/svg";
+const HOSTILE_SVG_TEXT = /<\s*(?:script|foreignObject|iframe|use|image|a)\b|\son[a-z]+\s*=|javascript:|<!ENTITY/i;
 const SVG_ELEMENTS = new Set(["svg", "g", "path", "rect", "title", "desc"]);
 const SVG_ATTRIBUTES = new Set([
   "width", "height", "viewBox", "class", "d", "transform", "stroke", "stroke-width", "fill",
@@ -211,6 +212,9 @@ function element(tag, { text, className, testid, attributes } = {}) {
 /** A copy of a server-drawn QR SVG built only from allowed elements and attributes, or null. */
 function safeSvg(svgText) {
   if (typeof svgText !== "string" || !svgText.trim()) return null;
+  // Refused before parsing too: the parsed document is inert, but Chrome still reports a CSP
+  // violation for an event attribute it meets while parsing.
+  if (HOSTILE_SVG_TEXT.test(svgText)) return null;
   const parsed = new DOMParser().parseFromString(svgText, "image/svg+xml");
   const root = parsed.documentElement;
   if (!root || root.localName !== "svg" || parsed.getElementsByTagName("parsererror").length) return null;
