@@ -50,6 +50,12 @@ developed in its own repository with its own release pace: a push deploys it, wi
 branches, and no ``pulumi up``; it needs a repository token and leaves TLS, headers and logs to
 Amplify's own settings.
 
+Guardrail findings left by design: without ``web.webAclArn`` and ``apiWebAclArn`` the
+distribution and the stage draw the advisory ``waf-on-public-endpoints`` (the rules belong to
+whoever owns the traffic; pass web ACLs in prod). Without ``web.domain`` the distribution serves
+CloudFront's certificate, which cannot hold viewers to TLS 1.2, and ``cloudfront-tls-logging``
+fails the stack.
+
 What it does not do: create the SES identity (a domain identity needs DNS records that the
 account's owner manages; verify ``fromAddress``'s domain first) nor the SMS origination identity.
 """
@@ -1011,8 +1017,8 @@ class EventManagement(ServiceComponent):
             f"{name}-site-{web.amplify_branch.replace('/', '-')}", app_id=self.amplify_app.id,
             branch_name=web.amplify_branch, stage="PRODUCTION", enable_auto_build=True,
             opts=child)
-        return pulumi.Output.concat("https://", branch.branch_name.apply(
-            lambda b: b.replace("/", "-")), ".", self.amplify_app.default_domain, "/")
+        return pulumi.Output.all(branch.branch_name, self.amplify_app.default_domain).apply(
+            lambda parts: f"https://{parts[0].replace('/', '-')}.{parts[1]}/" if parts[1] else "")
 
 
 def _attribute_mapping(provider: str) -> dict[str, str]:
