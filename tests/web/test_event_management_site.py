@@ -363,7 +363,7 @@ class Backend:
                                   "confirmed": True, "groups": ["staff"]}}
         self.cognito_calls: list[tuple[str, dict[str, Any]]] = []
         self.api_calls: list[tuple[str, str, dict[str, Any] | None]] = []
-        self.sessions = [
+        self.sessions: list[dict[str, Any]] = [
             {"sessionId": "keynote", "title": "Keynote <b>", "startsAt": "2027-05-01T09:00:00Z",
              "endsAt": "2027-05-01T10:00:00Z", "room": "Main hall", "capacity": 100,
              "registered": 3},
