@@ -604,8 +604,6 @@ class EventManagement(ServiceComponent):
         qr = PythonLayer(f"{name}-qr", PythonLayerArgs(
             QR_REQUIREMENTS, description="segno, for QR codes drawn as SVG", no_deps=True),
             defaults, child)
-        events_indexes = [pulumi.Output.concat(self.events.arn, "/index/", index)
-                          for index in ("byStart", "byGuest")]
         return Function(f"{name}-api", FunctionArgs(
             code="event_api", libraries=["event_tickets"], layers=[qr.arn],
             memory_size=settings.api_memory_size, timeout=10, service_name=name,
@@ -621,9 +619,12 @@ class EventManagement(ServiceComponent):
             },
             statements=[
                 # A registration is one transaction: the guest's item and the session's counter.
-                iam.allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                           "dynamodb:ConditionCheckItem"], self.events.arn),
-                iam.allow(["dynamodb:Query"], *events_indexes),
+                # Sessions are listed by the event's key, and fetched in batches for a guest's
+                # registrations, which come from the byGuest index.
+                iam.allow(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
+                           "dynamodb:PutItem", "dynamodb:UpdateItem"], self.events.arn),
+                iam.allow(["dynamodb:Query"],
+                          pulumi.Output.concat(self.events.arn, "/index/byGuest")),
                 iam.allow(["dynamodb:PutItem", "dynamodb:Query"], self.requests.arn),
                 iam.allow(["kms:GenerateMac", "kms:VerifyMac"], self.qr_key.arn),
             ],

@@ -274,8 +274,16 @@ def test_the_api_handler_may_make_and_check_macs_with_the_hmac_key_only() -> Non
     assert {"Effect": "Allow", "Action": ["kms:GenerateMac", "kms:VerifyMac"],
             "Resource": key.state["arn"]} in policy
     events = run.one("aws:dynamodb/table:Table", "events-events-table").state["arn"]
+    assert {"Effect": "Allow", "Action": ["dynamodb:BatchGetItem", "dynamodb:GetItem",
+                                          "dynamodb:PutItem", "dynamodb:Query",
+                                          "dynamodb:UpdateItem"], "Resource": events} in policy
     assert {"Effect": "Allow", "Action": ["dynamodb:Query"],
-            "Resource": [f"{events}/index/byGuest", f"{events}/index/byStart"]} in policy
+            "Resource": f"{events}/index/byGuest"} in policy
+    requests = run.one("aws:dynamodb/table:Table", "events-requests-table").state["arn"]
+    assert {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:Query"],
+            "Resource": requests} in policy
+    # Nothing else: no scans, no deletes, no other key.
+    assert len(policy) == 5  # the log group's statement and these four
     function = run.one(FUNCTION, "events-api-function").inputs
     layer = run.one("aws:lambda/layerVersion:LayerVersion").state["arn"]
     assert function["layers"][1:] == [layer]
