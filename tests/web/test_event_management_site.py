@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -246,8 +247,18 @@ def test_cognito_calls_use_the_json_protocol(app_source: str) -> None:
 
 # --- node: syntax and the pure helpers -----------------------------------------------------------
 
+# CI installs node and chromium and sets this, so that a missing tool fails instead of skipping.
+TOOLS_REQUIRED = os.environ.get("BLUEPRINTS_WEB_TOOLS_REQUIRED") == "1"
+
+
+def missing(tool: str) -> None:
+    if TOOLS_REQUIRED:
+        pytest.fail(f"{tool} is not installed, and BLUEPRINTS_WEB_TOOLS_REQUIRED=1")
+    pytest.skip(f"{tool} is not installed")
+
+
 NODE = shutil.which("node")
-needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
+needs_node = pytest.mark.skipif(NODE is None and not TOOLS_REQUIRED, reason="node is not installed")
 
 
 def run_node(script: str) -> Any:
@@ -483,7 +494,7 @@ class Backend:
 def browser_page(tmp_path: Path) -> Iterator[tuple[Any, Backend, list[str]]]:
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
     if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed")
+        missing("Debian's chromium")
     backend = Backend()
     problems: list[str] = []
     config = {"apiUrl": API_URL, "region": "eu-west-1", "userPoolId": "eu-west-1_Test",
