@@ -336,6 +336,16 @@ def other_stateful_types() -> StackRun:
             ttl=aws.dynamodb.TableTtlArgs(attribute_name="expires", enabled=True),
             local_secondary_indexes=[aws.dynamodb.TableLocalSecondaryIndexArgs(
                 name="bySeen", range_key="seen", projection_type="KEYS_ONLY")], opts=opts)
+        site = aws.s3.Bucket("site", opts=opts)
+        aws.s3.BucketObjectv2("site-index", bucket=site.bucket, key="index.html",
+                              source=pulumi.StringAsset("<h1>Welcome</h1>"),
+                              content_type="text/html; charset=utf-8",
+                              cache_control="no-cache", opts=opts)
+        aws.s3.BucketObjectv2("site-config", bucket=site.bucket, key="config.js",
+                              content="window.CONFIG = {};", content_type="text/javascript",
+                              opts=opts)
+        aws.kms.Key("tickets", customer_master_key_spec="HMAC_256",
+                    key_usage="GENERATE_VERIFY_MAC", opts=opts)
         aws.kinesis.Stream("clicks", shard_count=1, opts=opts)
 
     config = StackConfig({"aws:region": REGION,
@@ -400,6 +410,21 @@ def test_other_stateful_types_are_created_with_their_settings() -> None:
         parameter = physical(run, "aws:ssm/parameter:Parameter", "greeting")
         assert local.client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"] == \
             "hello"
+
+        s3 = local.client("s3")
+        site = physical(run, "aws:s3/bucket:Bucket", "site", key="bucket")
+        index = s3.get_object(Bucket=site, Key="index.html")
+        assert index["Body"].read() == b"<h1>Welcome</h1>"
+        assert index["ContentType"] == "text/html; charset=utf-8"
+        assert index["CacheControl"] == "no-cache"
+        assert s3.get_object(Bucket=site, Key="config.js")["Body"].read() == \
+            b"window.CONFIG = {};"
+
+        key_id = run.one("aws:kms/key:Key", "tickets").state["keyId"]
+        kms = local.client("kms")
+        mac = kms.generate_mac(KeyId=key_id, Message=b"ticket", MacAlgorithm="HMAC_SHA_256")
+        assert kms.verify_mac(KeyId=key_id, Message=b"ticket", MacAlgorithm="HMAC_SHA_256",
+                              Mac=mac["Mac"])["MacValid"]
 
 
 def test_a_resource_moto_refuses_is_named_in_the_error() -> None:

@@ -63,6 +63,7 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 import boto3  # type: ignore[import-untyped]
+import pulumi
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from botocore.model import ListShape, Shape, StructureShape  # type: ignore[import-untyped]
@@ -894,6 +895,22 @@ class _Creation:
                                               LifecycleConfiguration={"Rules": rules})
         return str(inputs["bucket"])
 
+    def bucket_object(self, resource: Resource, inputs: dict[str, Any], region: str) -> str:
+        """An object the plan uploads (a web app's files): its body, content type and the
+        headers a browser or CloudFront reads."""
+        key = str(inputs["key"])
+        request: dict[str, Any] = {"Bucket": str(inputs["bucket"]), "Key": key,
+                                   "Body": _object_body(inputs, resource.name)}
+        for name, api in (("contentType", "ContentType"), ("cacheControl", "CacheControl"),
+                          ("contentEncoding", "ContentEncoding"),
+                          ("contentDisposition", "ContentDisposition"),
+                          ("serverSideEncryption", "ServerSideEncryption"),
+                          ("kmsKeyId", "SSEKMSKeyId"), ("metadata", "Metadata")):
+            if inputs.get(name) not in (None, ""):
+                request[api] = inputs[name]
+        self.client("s3", region).put_object(**request)
+        return f"{request['Bucket']}/{key}"
+
     def bucket_notification(self, resource: Resource, inputs: dict[str, Any],
                             region: str) -> str:
         bucket = str(inputs["bucket"])
@@ -1178,6 +1195,22 @@ class _Creation:
         return name
 
 
+def _object_body(inputs: Mapping[str, Any], name: str) -> bytes:
+    source = inputs.get("source")
+    if isinstance(source, pulumi.FileAsset):
+        return Path(source.path).read_bytes()
+    if isinstance(source, pulumi.StringAsset):
+        return source.text.encode()
+    if isinstance(inputs.get("content"), str):
+        return str(inputs["content"]).encode()
+    if isinstance(inputs.get("contentBase64"), str):
+        return base64.b64decode(str(inputs["contentBase64"]))
+    if source is None:
+        return b""
+    raise LocalAwsError(f"{name}: its source is a {type(source).__name__}, which local mode "
+                        "does not read")
+
+
 def _table_request(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     provisioned = inputs.get("billingMode", "PROVISIONED") == "PROVISIONED"
 
@@ -1278,6 +1311,7 @@ _CREATORS: Mapping[str, Callable[[_Creation, Resource, dict[str, Any], str], str
         _Creation.bucket_lifecycle,
     "aws:s3/bucketNotification:BucketNotification": _Creation.bucket_notification,
     "aws:s3/accessPoint:AccessPoint": _Creation.access_point,
+    "aws:s3/bucketObjectv2:BucketObjectv2": _Creation.bucket_object,
     "aws:dynamodb/table:Table": _Creation.table,
     TABLE_ITEM: _Creation.table_item,
     "aws:sqs/queue:Queue": _Creation.queue,
