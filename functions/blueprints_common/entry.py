@@ -55,6 +55,15 @@ The kinds and their refusals:
                                and ``{"status_code": 400}`` is returned and logged as an error.
                                Anything else is the handler's to refuse through
                                ``WriteGetObjectResponse``.
+``DYNAMODB_STREAM``            A DynamoDB stream batch (a non-empty ``Records`` list, each
+                               record from ``aws:dynamodb`` with an ``eventName`` and a
+                               ``dynamodb`` object holding a decimal ``SequenceNumber``): a
+                               malformed batch did not come from a stream, so it is answered
+                               ``{"batchItemFailures": []}`` (nothing to retry) and logged as
+                               an error.
+``SCHEDULED``                  An EventBridge Scheduler invocation: any JSON object is well
+                               formed (the handler reads the time, not the event); anything
+                               else is answered ``{"rejected": ...}`` and logged as an error.
 =============================  ==================================================================
 
 A handler that uses one of Powertools' API Gateway resolvers builds it with ``rest_resolver``
@@ -439,6 +448,43 @@ def s3_object_lambda_problems(event: Any) -> list[str]:
     return problems
 
 
+_STREAM_RECORD_FIELDS = (
+    Field("eventSource", lambda value: value == "aws:dynamodb", '"aws:dynamodb"', required=True),
+    Field("eventName", lambda value: isinstance(value, str), "a string", required=True),
+    Field("dynamodb", lambda value: isinstance(value, dict), "an object", required=True),
+    Field("eventID", lambda value: isinstance(value, str), "a string"),
+)
+_STREAM_CHANGE_FIELDS = (
+    Field("SequenceNumber", lambda value: isinstance(value, str) and value.isascii()
+          and value.isdecimal(), "a decimal string", required=True),
+    Field("NewImage", lambda value: isinstance(value, dict), "an object"),
+    Field("Keys", lambda value: isinstance(value, dict), "an object"),
+)
+
+
+def dynamodb_stream_problems(event: Any) -> list[str]:
+    """What is wrong with a DynamoDB stream batch."""
+    problems = check(event, (Field("Records", lambda value: isinstance(value, list)
+                                   and len(value) > 0, "a list of records", required=True),))
+    if problems:
+        return problems
+    for position, record in enumerate(event["Records"]):
+        where = f"Records[{position}]."
+        found = check(record, _STREAM_RECORD_FIELDS, where)
+        if not found:
+            found = check(record["dynamodb"], _STREAM_CHANGE_FIELDS, f"{where}dynamodb.")
+        problems += found
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    return problems
+
+
+def scheduled_problems(event: Any) -> list[str]:
+    """What is wrong with a scheduled invocation: only not being a JSON object."""
+    return check(event, ())
+
+
+
 # --- refusals ----------------------------------------------------------------------------------
 
 def refusal_message(problem: str) -> str:
@@ -487,6 +533,16 @@ def cloudfront_refusal(problem: str) -> dict[str, Any]:
             "body": json.dumps({"message": refusal_message(problem)})}
 
 
+def no_failures(problem: str) -> dict[str, Any]:
+    """A stream handler's refusal: nothing to retry."""
+    return {"batchItemFailures": []}
+
+
+def rejected_run(problem: str) -> dict[str, Any]:
+    """A scheduled handler's refusal: nothing was done."""
+    return {"rejected": refusal_message(problem)}
+
+
 REST_PROXY = EventKind("API Gateway REST proxy", rest_proxy_problems, rest_refusal,
                        correlation_paths.API_GATEWAY_REST)
 HTTP_API = EventKind("API Gateway HTTP API", http_api_problems, http_refusal,
@@ -499,6 +555,10 @@ CLOUDFRONT_ORIGIN_REQUEST = EventKind("CloudFront origin request", cloudfront_re
                                       cloudfront_refusal)
 S3_OBJECT_LAMBDA = EventKind("S3 Object Lambda", s3_object_lambda_problems, unanswerable,
                              "xAmzRequestId", severity="error")
+DYNAMODB_STREAM = EventKind("DynamoDB stream", dynamodb_stream_problems, no_failures,
+                            severity="error")
+SCHEDULED = EventKind("EventBridge Scheduler", scheduled_problems, rejected_run,
+                      severity="error")
 KINDS: Mapping[str, EventKind] = {
     "REST_PROXY": REST_PROXY,
     "HTTP_API": HTTP_API,
@@ -506,4 +566,6 @@ KINDS: Mapping[str, EventKind] = {
     "S3_NOTIFICATION": S3_NOTIFICATION,
     "CLOUDFRONT_ORIGIN_REQUEST": CLOUDFRONT_ORIGIN_REQUEST,
     "S3_OBJECT_LAMBDA": S3_OBJECT_LAMBDA,
+    "DYNAMODB_STREAM": DYNAMODB_STREAM,
+    "SCHEDULED": SCHEDULED,
 }

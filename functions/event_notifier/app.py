@@ -41,10 +41,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from blueprints_common.entry import entry
+from blueprints_common.entry import DYNAMODB_STREAM, entry
 from blueprints_common.environment import required
 from event_tickets import keys
-from event_tickets.kinds import DYNAMODB_STREAM
 
 TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}")
 REQUEST_TYPE = re.compile(r"[a-z][a-z0-9-]{0,31}")

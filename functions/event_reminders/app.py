@@ -45,12 +45,11 @@ import boto3  # type: ignore[import-untyped]
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from blueprints_common.entry import entry
+from blueprints_common.entry import SCHEDULED, entry
 from blueprints_common.environment import required, whole_number
 from boto3.dynamodb.conditions import Key  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from event_tickets import keys
-from event_tickets.kinds import SCHEDULED
 
 DEFAULT_WINDOW_MINUTES = 60
 MAX_WINDOW_MINUTES = 1440

@@ -27,10 +27,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from moto import mock_aws
 
 from tests.functions import events
 from tests.functions.document_support import object_lambda_event
+from tests.functions.event_management_support import scheduled_event, stream_record
 from tests.functions.events import LambdaContext
 from tests.functions.test_document_api import document_event
 from tests.functions.test_document_transform import good_headers
@@ -139,6 +141,27 @@ def _cloudfront_event() -> dict[str, Any]:
                                                querystring=f"apiKey={API_KEY}"))
 
 
+def _event_api_event() -> dict[str, Any]:
+    event = _rest_event("/requests", "POST")
+    event["requestContext"]["authorizer"] = {"claims": {"sub": API_KEY, "email": COOKIE_VALUE}}
+    event["body"] = json.dumps({"type": "food", "note": TOKEN})
+    return event
+
+
+def _stream_event() -> dict[str, Any]:
+    """A new guest request whose note and ids carry the secrets a guest could type."""
+    image = {"pk": "EVENT#summit", "sk": f"REQUEST#2026-11-26T15:00:00Z#{API_KEY}",
+             "requestId": API_KEY, "type": "food", "note": TOKEN, "email": COOKIE_VALUE}
+    return {"Records": [stream_record(image, sequence=1)]}
+
+
+def _scheduled_event() -> dict[str, Any]:
+    return {**scheduled_event(), "detail": {"token": TOKEN, "key": API_KEY,
+                                            "cookie": COOKIE_VALUE}}
+
+
+EVENT_TABLES = {"TABLE_NAME": "event-management-events",
+                "REQUESTS_TABLE_NAME": "event-management-requests"}
 CASES = {
     "hello": Case("hello", "REST_PROXY", {"GREETING": "API v.1: Hello world!"},
                   lambda: _rest_event("/hello")),
@@ -158,7 +181,17 @@ CASES = {
     "version_router": Case("version_router", "CLOUDFRONT_ORIGIN_REQUEST", {}, _cloudfront_event),
     "document_transform": Case("document_transform", "S3_OBJECT_LAMBDA", {},
                                _object_lambda_event),
+    "event_api": Case("event_api", "REST_PROXY", {
+        **EVENT_TABLES, "EVENT_ID": "summit", "QR_KEY_ID": "alias/event-tickets"},
+        _event_api_event),
+    "event_notifier": Case("event_notifier", "DYNAMODB_STREAM", {
+        "TOPIC_ARN": f"arn:aws:sns:{REGION}:111111111111:event-staff"}, _stream_event),
+    "event_reminders": Case("event_reminders", "SCHEDULED", {
+        "TABLE_NAME": EVENT_TABLES["TABLE_NAME"], "FROM_ADDRESS": "events@example.com",
+        "EVENT_NAME": "Serverless Summit"}, _scheduled_event),
 }
+# The kinds whose refusals are errors: nobody sees an answer, so only the log says it.
+LOGGED_AS_ERRORS = ("S3_NOTIFICATION", "S3_OBJECT_LAMBDA", "DYNAMODB_STREAM", "SCHEDULED")
 
 
 class AnyVersion:
@@ -185,6 +218,16 @@ class Loaded:
 
     def call(self, event: Any) -> Any:
         return self.module.handler(event, CONTEXT)
+
+    def call_on_empty_account(self, event: Any) -> Any:
+        """The call, where a scheduled run's failure to reach its store raises, as it should:
+        the scheduler retries a run that raised."""
+        try:
+            return self.call(event)
+        except ClientError:
+            if self.case.kind != "SCHEDULED":
+                raise
+            return None
 
 
 @pytest.fixture
@@ -257,6 +300,8 @@ def malformed(name: str) -> list[Any]:
     """Events AWS never sends to ``name``'s kind of function, but a direct invocation can."""
     good = CASES[name].event()
     kind = CASES[name].kind
+    if kind == "SCHEDULED":  # any JSON object is a schedule's input
+        return list(NOT_OBJECTS)
     variants: list[Any] = [*NOT_OBJECTS, {}, {"Records": [{}]}]
     if kind == "REST_PROXY":
         variants += [replaced(good, "requestContext", []), replaced(good, "requestContext", ...),
@@ -297,6 +342,12 @@ def malformed(name: str) -> list[Any]:
                      replaced(good, "getObjectContext", "outputRoute", 7),
                      replaced(good, "getObjectContext", "inputS3Url", None),
                      replaced(good, "userRequest", "headers"), replaced(good, "userRequest", [])]
+    elif kind == "DYNAMODB_STREAM":
+        variants += [{"Records": []}, {"Records": "stream"},
+                     replaced(good, "Records", 0, "eventSource", "aws:sqs"),
+                     replaced(good, "Records", 0, "dynamodb", ...),
+                     replaced(good, "Records", 0, "dynamodb", "SequenceNumber", 7),
+                     replaced(good, "Records", 0, "dynamodb", "NewImage", [])]
     return variants
 
 
@@ -321,6 +372,11 @@ def test_a_malformed_event_gets_the_kinds_refusal(load: Callable[..., Loaded], n
         if kind == "S3_NOTIFICATION":
             assert answer["results"] == []
             assert answer["rejected"].startswith(MALFORMED)
+        elif kind == "DYNAMODB_STREAM":
+            assert answer == {"batchItemFailures": []}  # nothing came from a stream to retry
+        elif kind == "SCHEDULED":
+            assert set(answer) == {"rejected"}
+            assert answer["rejected"].startswith(MALFORMED)
         elif kind == "S3_OBJECT_LAMBDA":
             assert answer == {"status_code": 400}
             assert function.module.s3.answers == []  # nobody is waiting for one
@@ -339,8 +395,7 @@ def test_a_malformed_event_gets_the_kinds_refusal(load: Callable[..., Loaded], n
             assert body["message"].startswith(MALFORMED)
     refused = refusal_lines(function.log)
     assert len(refused) == 1
-    assert refused[0]["level"] == ("ERROR" if kind in ("S3_NOTIFICATION", "S3_OBJECT_LAMBDA")
-                                   else "WARNING")
+    assert refused[0]["level"] == ("ERROR" if kind in LOGGED_AS_ERRORS else "WARNING")
     if name not in ("query_key_authorizer", "version_router"):  # they publish no metrics
         assert '"MalformedEvents":[1.0]' in capsys.readouterr().out.replace(" ", "")
 
@@ -349,7 +404,7 @@ def test_a_malformed_event_gets_the_kinds_refusal(load: Callable[..., Loaded], n
 def test_a_well_formed_event_is_not_refused(load: Callable[..., Loaded], name: str) -> None:
     function = load(name)
 
-    function.call(CASES[name].event())
+    function.call_on_empty_account(CASES[name].event())
 
     assert refusal_lines(function.log) == []
 
@@ -365,7 +420,7 @@ def test_no_handler_logs_the_secrets_in_its_event(load: Callable[..., Loaded], n
     event = function.case.event()
     assert all(secret in json.dumps(event) for secret in SECRETS)
 
-    function.call(event)
+    function.call_on_empty_account(event)
 
     function.module.logger.debug("probe")  # the capture sees the handler's debug lines
     captured = capsys.readouterr()
