@@ -75,11 +75,14 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
         "accessLogSettings.destinationArn": "no access logs",
         "defaultRouteSettings.throttlingRateLimit": "no limit",
         "defaultRouteSettings.throttlingBurstLimit": "no limit"},
+    "aws:appautoscaling/policy:Policy": {"policyType": "StepScaling"},
+    "aws:appautoscaling/target:Target": {},
     "aws:cloudfront/distribution:Distribution": {
         "httpVersion": "http2", "isIpv6Enabled": "false", "priceClass": "PriceClass_All",
         "viewerCertificate.minimumProtocolVersion": "TLSv1 with a custom certificate",
         "defaultCacheBehavior.compress": "false; stated, since it depends on the cache policy",
         "restrictions.geoRestriction.restrictionType": "required; none"},
+    "aws:cloudfront/originAccessControl:OriginAccessControl": {},
     "aws:cloudfront/originRequestPolicy:OriginRequestPolicy": {},
     "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": {},
     "aws:cloudwatch/logDelivery:LogDelivery": {},
@@ -87,6 +90,7 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
         "outputFormat": "the source's own format"},
     "aws:cloudwatch/logDeliverySource:LogDeliverySource": {},
     "aws:cloudwatch/logGroup:LogGroup": {"retentionInDays": "0: logs kept forever"},
+    "aws:cognito/userGroup:UserGroup": {},
     "aws:cognito/userPool:UserPool": {
         "mfaConfiguration": "OFF", "deletionProtection": "INACTIVE",
         "usernameConfiguration.caseSensitive": "case-sensitive, and unchangeable later",
@@ -124,6 +128,13 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
     "aws:kms/alias:Alias": {},
     "aws:kms/key:Key": {"enableKeyRotation": "false", "deletionWindowInDays": "30"},
     "aws:lambda/alias:Alias": {},
+    "aws:lambda/eventSourceMapping:EventSourceMapping": {
+        # For DynamoDB streams; an SQS mapping will need its own (batch size 10, no start).
+        "startingPosition": "none: required for streams", "batchSize": "100 for streams",
+        "maximumRetryAttempts": "-1: a failing batch is retried until its records expire",
+        "maximumRecordAgeInSeconds": "-1: records are kept until they expire",
+        "bisectBatchOnFunctionError": "false",
+        "functionResponseTypes": "none: one failed record fails the whole batch"},
     "aws:lambda/function:Function": {
         "architectures": "x86_64", "memorySize": "128 MB", "timeout": "3 s",
         "runtime": "none: a zip function needs one", "publish": "false, stated"},
@@ -142,6 +153,8 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
     "aws:s3/bucket:Bucket": {"forceDestroy": "false, stated"},
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": {},
     "aws:s3/bucketNotification:BucketNotification": {},
+    "aws:s3/bucketObjectv2:BucketObjectv2": {
+        "contentType": "binary/octet-stream: browsers download the page"},
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": {},
     "aws:s3/bucketPolicy:BucketPolicy": {},
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": {
@@ -152,7 +165,19 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
     "aws:s3control/objectLambdaAccessPoint:ObjectLambdaAccessPoint": {
         "configuration.cloudWatchMetricsEnabled": "false"},
     "aws:s3control/objectLambdaAccessPointPolicy:ObjectLambdaAccessPointPolicy": {},
+    "aws:scheduler/schedule:Schedule": {
+        "flexibleTimeWindow.mode": "required", "state": "ENABLED, stated",
+        "target.retryPolicy.maximumRetryAttempts": "185",
+        "target.retryPolicy.maximumEventAgeInSeconds": "86400"},
     "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": {},
+    "aws:sesv2/configurationSet:ConfigurationSet": {
+        "deliveryOptions.tlsPolicy": "OPTIONAL: mail may travel unencrypted",
+        "reputationOptions.reputationMetricsEnabled": "false"},
+    "aws:sns/topic:Topic": {"kmsMasterKeyId": "none: unencrypted at rest"},
+    "aws:sns/topicPolicy:TopicPolicy": {},
+    "aws:sns/topicSubscription:TopicSubscription": {
+        "filterPolicyScope": "MessageAttributes, stated with the filter policy",
+        "redrivePolicy": "none: undeliverable messages are dropped"},
     "aws:sqs/queue:Queue": {
         "messageRetentionSeconds": "4 days", "visibilityTimeoutSeconds": "30 s"},
     "aws:sqs/queuePolicy:QueuePolicy": {},
@@ -184,6 +209,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                                           "audience": ["matcher"]}},
         documentWatermark={"cognito": {"userPoolId": "eu-west-1_AbC123",
                                        "clientIds": ["client"]}})),
+    "dev, provisioned event tables": ("dev", _services_with(
+        "dev", eventManagement={"capacity": {"mode": "provisioned", "read": 5, "write": 5,
+                                             "maxRead": 50, "maxWrite": 20}})),
 }
 
 

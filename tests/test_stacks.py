@@ -198,7 +198,7 @@ def test_prod_declares_the_services_with_prod_settings() -> None:
 
 def test_prod_protects_stateful_environment_resources_and_dev_does_not() -> None:
     for stack, protected in (("dev", False), ("prod-env", True)):
-        key = planned(stack).one("aws:kms/key:Key")
+        key = planned(stack).one("aws:kms/key:Key", f"{stack.removesuffix('-env')}-key")
         assert key.protect is protected, stack
 
 

@@ -395,9 +395,11 @@ def session_item(event_id: str, session: SessionSettings) -> dict[str, Any]:
 
 
 def web_files(folder: Path = WEB_DIR) -> dict[str, Path]:
-    """Every file of the web app, by its key in the bucket (``config.js`` is generated)."""
+    """Every file of the web app, by its key in the bucket: not ``config.js``, which the deploy
+    writes, nor the example that documents it."""
     return {path.relative_to(folder).as_posix(): path for path in sorted(folder.rglob("*"))
-            if path.is_file() and path.name != "config.js" and not path.name.startswith(".")}
+            if path.is_file() and not path.name.startswith(".")
+            and path.name not in ("config.js", "config.example.js")}
 
 
 def content_type(key: str) -> str:

@@ -1135,6 +1135,19 @@ class _Creation:
             GroupName=name, UserPoolId=inputs["userPoolId"], **extra)
         return name
 
+    # SES
+
+    def ses_configuration_set(self, resource: Resource, inputs: dict[str, Any],
+                              region: str) -> str:
+        name = str(inputs.get("configurationSetName") or resource.state["name"])
+        sesv2 = self.client("sesv2", region)
+        settings = {key: value for key, value in inputs.items()
+                    if key not in ("configurationSetName", "tags", "region")}
+        request = self.api_form(resource, settings, sesv2, "CreateConfigurationSet",
+                                where="configuration set")
+        sesv2.create_configuration_set(ConfigurationSetName=name, **request)
+        return name
+
     # Secrets Manager, SSM, KMS
 
     def secret(self, resource: Resource, inputs: dict[str, Any], region: str) -> str:
@@ -1326,6 +1339,7 @@ _CREATORS: Mapping[str, Callable[[_Creation, Resource, dict[str, Any], str], str
     "aws:cognito/userPool:UserPool": _Creation.user_pool,
     "aws:cognito/userPoolClient:UserPoolClient": _Creation.user_pool_client,
     "aws:cognito/userGroup:UserGroup": _Creation.user_group,
+    "aws:sesv2/configurationSet:ConfigurationSet": _Creation.ses_configuration_set,
     "aws:secretsmanager/secret:Secret": _Creation.secret,
     "aws:secretsmanager/secretVersion:SecretVersion": _Creation.secret_version,
     "aws:ssm/parameter:Parameter": _Creation.parameter,

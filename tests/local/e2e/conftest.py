@@ -14,6 +14,9 @@ from tests.local.e2e.support import Lines
 from tools.local.stack import LocalStack
 
 COVERAGE_TEST = "test_every_function_of_the_dev_stack_ran_with_its_role"
+# The dev stack's services that have end-to-end modules here (eventManagement, issue 13, does not
+# have one yet; its browser test will drive it).
+SERVICES = ("documentWatermark", "entityResolution", "headerVersioning", "queryKeyApi")
 HERE = Path(__file__).parent
 
 
@@ -25,7 +28,7 @@ def dev_output() -> Lines:
 @pytest.fixture(scope="package")
 def local_dev(tmp_path_factory: pytest.TempPathFactory, dev_output: Lines
               ) -> Iterator[LocalStack]:
-    stack = LocalStack("dev", aws_port=0, output=dev_output,
+    stack = LocalStack("dev", services=SERVICES, aws_port=0, output=dev_output,
                        run_folder=Path(tmp_path_factory.mktemp("local-mode")))
     stack.start()
     yield stack

@@ -25,8 +25,9 @@ def signed_in(local_dev: LocalStack) -> dict[str, Any]:
     """A reader created by the administrator, signed in with SRP; a document in the bucket."""
     assert local_dev.run is not None
     assert local_dev.aws is not None
-    pool = local_dev.run.one("aws:cognito/userPool:UserPool").state["id"]
-    client = local_dev.run.one("aws:cognito/userPoolClient:UserPoolClient").state["id"]
+    pool = local_dev.run.one("aws:cognito/userPool:UserPool", "documentWatermark-users").id
+    client = local_dev.run.one("aws:cognito/userPoolClient:UserPoolClient",
+                               "documentWatermark-web-client").id
     cognito = local_dev.aws.client("cognito-idp")
     cognito.admin_create_user(UserPoolId=pool, Username=READER, MessageAction="SUPPRESS",
                               TemporaryPassword="Temporary-passw0rd!",
