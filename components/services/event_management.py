@@ -1,7 +1,9 @@
 """Event management: guests sign up, register for sessions and get a signed QR code; staff check
 them in and hear about guest requests at once; guests get one reminder before each session.
 
-The catalog's post 5, on the contract in ``/work/notes/em_contract.md``. What it builds:
+The catalog's post 5 (``../shared/CATALOG.md``). The routes, tables, token format and the
+variables each handler reads are in the handlers' docstrings (``functions/event_api``,
+``event_notifier``, ``event_reminders``, ``event_tickets``). What it builds:
 
 - **Guests' user pool** (Cognito): self sign-up with the email address as user name, email
   verified, passwords of 12+ characters with every character class, optional TOTP MFA, a
