@@ -390,7 +390,7 @@ def test_every_site_file_is_uploaded_with_its_type_and_a_generated_config() -> N
 
 def problems_with(**changes: Any) -> list[str]:
     services = copy.deepcopy(load_stack_file("dev")["config"]["blueprints:services"])
-    services["eventManagement"] = {**services["eventManagement"], **changes}
+    services["eventManagement"] = {**copy.deepcopy(BASE), **changes}
     with pytest.raises(config.ConfigError) as raised:
         run_stack("dev", config_overrides={"blueprints:services": services})
     return raised.value.problems
