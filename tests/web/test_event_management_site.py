@@ -606,7 +606,8 @@ def test_a_guest_signs_up_registers_files_a_request_and_staff_check_them_in(
     page.wait_for_selector("#sessions-error:not([hidden])")
     assert page.text_content("#sessions-error") == "This session is full"
     page.click("[data-testid=register][data-session-id=keynote]")
-    page.wait_for_selector("[data-testid=register][data-session-id=keynote]:disabled")
+    # The button is disabled while the request runs; "done" comes once the answer is in.
+    page.wait_for_selector("[data-testid=register][data-session-id=keynote].button--done")
     assert "registered for Keynote <b>" in page.text_content("#sessions-status")
 
     page.click("#nav-tickets")
@@ -663,7 +664,7 @@ def test_a_hostile_qr_svg_is_not_drawn_and_a_guest_cannot_open_staff_pages(
     sign_in(page, "guest@example.com", STRONG_PASSWORD)
     ready(page, "view-sessions")
     page.click("[data-testid=register][data-session-id=keynote]")
-    page.wait_for_selector("[data-testid=register][data-session-id=keynote]:disabled")
+    page.wait_for_selector("[data-testid=register][data-session-id=keynote].button--done")
     page.goto(f"{SITE_ORIGIN}/#/tickets")
     ready(page, "view-tickets")
     assert page.locator("[data-testid=ticket-qr] svg").count() == 0
