@@ -359,6 +359,9 @@ TOPOLOGY = Topology(
     object_lambda_routes={"io-route-1": OLAP},
 )
 OBJECT = f"arn:aws:s3:::{BUCKET}/index/CURRENT.json"
+SES_IDENTITY = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
+SES_ADDRESS_IDENTITY = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/events@example.com"
+SMS = f"arn:aws:sms-voice:{REGION}:{ACCOUNT}"
 QUEUE_URL = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/jobs"
 VIA_OLAP = ["s3-object-lambda.amazonaws.com"]
 
@@ -385,6 +388,10 @@ def mapped(service: str, operation: str, params: Mapping[str, Any],
         {"Put": {"TableName": "orders", "Item": {}}},
         {"ConditionCheck": {"TableName": "users", "Key": {}, "ConditionExpression": "x"}}]},
      [("dynamodb:PutItem", TABLE), ("dynamodb:ConditionCheckItem", TABLE[:-6] + "users")]),
+    ("dynamodb", "TransactWriteItems", {"TransactItems": [
+        {"Update": {"TableName": "orders", "Key": {}, "UpdateExpression": "SET n = n + :one"}},
+        {"Put": {"TableName": "orders", "Item": {}}}]},
+     [("dynamodb:UpdateItem", TABLE), ("dynamodb:PutItem", TABLE)]),
     ("s3", "GetObject", {"Bucket": BUCKET, "Key": "index/CURRENT.json"},
      [("s3:GetObject", OBJECT)]),
     ("s3", "GetObject", {"Bucket": BUCKET, "Key": "index/CURRENT.json", "IfMatch": '"e"'},
@@ -451,6 +458,10 @@ def mapped(service: str, operation: str, params: Mapping[str, Any],
     ("kms", "ReEncrypt", {"CiphertextBlob": b"x", "SourceKeyId": KEY,
                           "DestinationKeyId": "alias/app"},
      [("kms:ReEncryptFrom", KEY), ("kms:ReEncryptTo", KEY)]),
+    ("kms", "GenerateMac", {"KeyId": KEY.rsplit("/", 1)[1], "MacAlgorithm": "HMAC_SHA_256",
+                            "Message": b"x"}, [("kms:GenerateMac", KEY)]),
+    ("kms", "VerifyMac", {"KeyId": KEY, "MacAlgorithm": "HMAC_SHA_256", "Message": b"x",
+                          "Mac": b"m"}, [("kms:VerifyMac", KEY)]),
     ("secretsmanager", "GetSecretValue", {"SecretId": SECRET},
      [("secretsmanager:GetSecretValue", SECRET)]),
     ("secretsmanager", "GetSecretValue", {"SecretId": "api-token"},
@@ -469,6 +480,40 @@ def mapped(service: str, operation: str, params: Mapping[str, Any],
      [("logs:PutLogEvents",
        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/app/x:log-stream:s")]),
     ("xray", "PutTraceSegments", {"TraceSegmentDocuments": []}, [("xray:PutTraceSegments", "*")]),
+    # SES v2: the From address's domain identity, or the identity the request names; and the
+    # configuration set and template it names.
+    ("sesv2", "SendEmail", {"FromEmailAddress": "Summit <events@example.com>",
+                            "Destination": {"ToAddresses": ["ann@example.org"]},
+                            "Content": {"Simple": {}}},
+     [("ses:SendEmail", SES_IDENTITY)]),
+    ("sesv2", "SendEmail", {"FromEmailAddress": "events@example.com", "Destination": {},
+                            "Content": {"Template": {"TemplateName": "reminder"}},
+                            "ConfigurationSetName": "reminders"},
+     [("ses:SendEmail", SES_IDENTITY),
+      ("ses:SendEmail", f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/reminders"),
+      ("ses:SendEmail", f"arn:aws:ses:{REGION}:{ACCOUNT}:template/reminder")]),
+    ("sesv2", "SendEmail", {"FromEmailAddress": "events@example.com", "Destination": {},
+                            "Content": {"Simple": {}},
+                            "FromEmailAddressIdentityArn": SES_ADDRESS_IDENTITY},
+     [("ses:SendEmail", SES_ADDRESS_IDENTITY)]),
+    ("sesv2", "GetAccount", {}, [("ses:GetAccount", "*")]),
+    # End User Messaging SMS: the origination identity, by ARN or by phone number or pool id.
+    ("pinpoint-sms-voice-v2", "SendTextMessage", {
+        "DestinationPhoneNumber": "+15555550100", "MessageBody": "m",
+        "OriginationIdentity": f"{SMS}:phone-number/phone-{'0a' * 16}"},
+     [("sms-voice:SendTextMessage", f"{SMS}:phone-number/phone-{'0a' * 16}")]),
+    ("pinpoint-sms-voice-v2", "SendTextMessage", {
+        "DestinationPhoneNumber": "+15555550100", "MessageBody": "m",
+        "OriginationIdentity": f"{SMS}:sender-id/SUMMIT/GB"},
+     [("sms-voice:SendTextMessage", f"{SMS}:sender-id/SUMMIT/GB")]),
+    ("pinpoint-sms-voice-v2", "SendTextMessage", {
+        "DestinationPhoneNumber": "+15555550100", "MessageBody": "m",
+        "OriginationIdentity": f"pool-{'0a' * 16}"},
+     [("sms-voice:SendTextMessage", f"{SMS}:pool/pool-{'0a' * 16}")]),
+    ("pinpoint-sms-voice-v2", "SendTextMessage", {
+        "DestinationPhoneNumber": "+15555550100", "MessageBody": "m",
+        "OriginationIdentity": f"phone-{'0a' * 16}"},
+     [("sms-voice:SendTextMessage", f"{SMS}:phone-number/phone-{'0a' * 16}")]),
 ])
 def test_calls_map_to_what_iam_checks(service: str, operation: str, params: dict[str, Any],
                                       expected: list[tuple[str, str]]) -> None:
@@ -514,6 +559,28 @@ def test_write_get_object_response_finds_the_access_point_of_its_transform() -> 
     assert check.resource == OLAP
 
 
+def test_an_email_carries_its_addresses_as_condition_keys() -> None:
+    checks = map_call("sesv2", "SendEmail", {
+        "FromEmailAddress": "Serverless Summit <events@example.com>",
+        "Destination": {"ToAddresses": ["Ann <ann@example.org>"], "BccAddresses": ["b@x.org"]},
+        "Content": {"Simple": {}}, "ConfigurationSetName": "reminders"},
+        region=REGION, account=ACCOUNT)
+    assert [check.context for check in checks] == [{
+        "ses:FromAddress": "events@example.com", "ses:FromDisplayName": "Serverless Summit",
+        "ses:Recipients": ["ann@example.org", "b@x.org"]}] * 2
+    # A role that may send from one address only, as the reminder function's.
+    only_events = policy(allow("ses:SendEmail", [SES_IDENTITY, f"arn:aws:ses:{REGION}:{ACCOUNT}:"
+                                                 "configuration-set/reminders"],
+                               Condition={"StringEquals": {"ses:FromAddress":
+                                                           "events@example.com"}}))
+    assert all(iam.decide(CALLER, check, [only_events]).allowed for check in checks)
+    [other] = map_call("sesv2", "SendEmail", {
+        "FromEmailAddress": "ceo@example.com", "Destination": {}, "Content": {"Simple": {}}},
+        region=REGION, account=ACCOUNT)
+    assert other.resource == SES_IDENTITY
+    assert not iam.decide(CALLER, other, [only_events]).allowed
+
+
 @pytest.mark.parametrize(("service", "operation", "params", "why"), [
     ("s3", "FetchEverything", {}, "s3 has no operation FetchEverything"),
     ("s3", "WriteGetObjectResponse", {"RequestRoute": "nobody", "RequestToken": "t"},
@@ -526,6 +593,24 @@ def test_write_get_object_response_finds_the_access_point_of_its_transform() -> 
     ("sns", "Publish", {"PhoneNumber": "+15555550100", "Message": "m"}, "no parameter names"),
     ("sqs", "SendMessage", {"QueueUrl": "https://example.com/", "MessageBody": "m"},
      "not a queue URL"),
+    ("sesv2", "SendEmail", {"Destination": {}, "Content": {"Raw": {"Data": b"From: a@b.c"}}},
+     "no FromEmailAddress"),
+    ("sesv2", "SendEmail", {"FromEmailAddress": "a@example.com", "Destination": {},
+                            "Content": {"Simple": {}}, "FromEmailAddressIdentityArn": SMS},
+     "is not an SES identity ARN"),
+    ("sesv2", "SendBulkEmail", {"FromEmailAddress": "a@example.com", "BulkEmailEntries": [],
+                                "DefaultContent": {}}, "bulk sending"),
+    ("ses", "SendEmail", {"Source": "a@example.com", "Destination": {},
+                          "Message": {"Subject": {"Data": "s"}, "Body": {}}},
+     "SES v1 sending is not mapped yet"),
+    ("pinpoint-sms-voice-v2", "SendTextMessage", {
+        "DestinationPhoneNumber": "+15555550100", "OriginationIdentity": "+15555550199"},
+     "phone number or sender id"),
+    ("pinpoint-sms-voice-v2", "SendTextMessage", {
+        "DestinationPhoneNumber": "+15555550100", "OriginationIdentity": f"pool-{'0a' * 16}",
+        "ConfigurationSetName": "texts"}, "for its ConfigurationSetName"),
+    ("pinpoint-sms-voice-v2", "SendTextMessage", {"DestinationPhoneNumber": "+15555550100"},
+     "no OriginationIdentity"),
 ])
 def test_unknown_calls_are_reported_never_allowed(service: str, operation: str,
                                                   params: dict[str, Any], why: str) -> None:
@@ -629,6 +714,8 @@ class HandlerCall:
     params: Callable[[Facts], dict[str, Any]]
     # Where the client is, when not in the function's region (an edge function's table).
     regions: Callable[[Facts], list[str]] | None = None
+    # Whether the handler makes the call with these settings, when an optional one decides.
+    when: Callable[[Facts], bool] | None = None
     # A call the role does not allow on purpose, and why the handler is fine without it.
     denied: str | None = None
 
@@ -640,6 +727,23 @@ def _index(facts: Facts, key: str) -> dict[str, Any]:
 def _temporary(facts: Facts, **extra: Any) -> dict[str, Any]:
     return {"Bucket": facts["TEMP_BUCKET"], "Key": "20261202T160000000Z-3f2a9c1b7d4e/doc.pdf",
             **extra}
+
+
+def _session_key(facts: Facts) -> dict[str, str]:
+    return {"pk": f"EVENT#{facts['EVENT_ID']}", "sk": "SESSION#keynote"}
+
+
+def _registration_key() -> dict[str, str]:
+    return {"pk": "SESSION#keynote", "sk": "GUEST#0b6c3a3e-5c1f-4d8e-9f7a-2e4b6d8c1a3f"}
+
+
+def _reminder(facts: Facts) -> dict[str, Any]:
+    configuration_set = facts.get("SES_CONFIGURATION_SET")
+    return {"FromEmailAddress": facts["FROM_ADDRESS"],
+            "Destination": {"ToAddresses": ["ann@example.org"]},
+            "Content": {"Simple": {"Subject": {"Data": "Reminder"},
+                                   "Body": {"Text": {"Data": "Hello"}}}},
+            **({"ConfigurationSetName": configuration_set} if configuration_set else {})}
 
 
 
@@ -711,6 +815,62 @@ HANDLER_CALLS: dict[str, list[HandlerCall]] = {
                     lambda f: {"TableName": f["table_name"], "Key": {"hk": {"S": "v1"}}},
                     regions=lambda f: [f["region"], *f["replica_regions"]]),
     ],
+    "event_api": [
+        HandlerCall("get_item", "dynamodb", "GetItem", lambda f: {
+            "TableName": f["TABLE_NAME"], "Key": _session_key(f), "ConsistentRead": True}),
+        HandlerCall("query", "dynamodb", "Query", lambda f: {
+            "TableName": f["TABLE_NAME"], "KeyConditionExpression": "pk = :e"}),
+        HandlerCall("query", "dynamodb", "Query", lambda f: {
+            "TableName": f["TABLE_NAME"], "IndexName": "byGuest",
+            "KeyConditionExpression": "gsi2pk = :g"}),
+        HandlerCall("batch_get_item", "dynamodb", "BatchGetItem", lambda f: {
+            "RequestItems": {f["TABLE_NAME"]: {"Keys": [_session_key(f)],
+                                               "ConsistentRead": True}}}),
+        HandlerCall("transact_write_items", "dynamodb", "TransactWriteItems", lambda f: {
+            "TransactItems": [
+                {"Update": {"TableName": f["TABLE_NAME"], "Key": _session_key(f),
+                            "UpdateExpression": "SET #r = if_not_exists(#r, :zero) + :one"}},
+                {"Put": {"TableName": f["TABLE_NAME"], "Item": _registration_key(),
+                         "ConditionExpression": "attribute_not_exists(pk)"}}]}),
+        HandlerCall("update_item", "dynamodb", "UpdateItem", lambda f: {
+            "TableName": f["TABLE_NAME"], "Key": _registration_key(),
+            "UpdateExpression": "SET checkedInAt = :now, checkedInBy = :staff"}),
+        HandlerCall("put_item", "dynamodb", "PutItem", lambda f: {
+            "TableName": f["REQUESTS_TABLE_NAME"], "Item": {},
+            "ConditionExpression": "attribute_not_exists(sk)"}),
+        HandlerCall("query", "dynamodb", "Query", lambda f: {
+            "TableName": f["REQUESTS_TABLE_NAME"], "KeyConditionExpression": "pk = :e",
+            "ScanIndexForward": False, "Limit": 100}),
+        # In event_tickets.tokens, with the handler's client: tickets are signed and checked.
+        HandlerCall("generate_mac", "kms", "GenerateMac", lambda f: {
+            "KeyId": f["QR_KEY_ID"], "MacAlgorithm": "HMAC_SHA_256", "Message": b"EVT1.e30"}),
+        HandlerCall("verify_mac", "kms", "VerifyMac", lambda f: {
+            "KeyId": f["QR_KEY_ID"], "MacAlgorithm": "HMAC_SHA_256", "Message": b"EVT1.e30",
+            "Mac": bytes(32)}),
+    ],
+    "event_notifier": [
+        HandlerCall("publish", "sns", "Publish", lambda f: {
+            "TopicArn": f["TOPIC_ARN"], "Subject": "Guest request: food",
+            "MessageStructure": "json", "Message": "{}",
+            "MessageAttributes": {"requestType": {"DataType": "String", "StringValue": "food"}}}),
+    ],
+    "event_reminders": [
+        HandlerCall("query", "dynamodb", "Query", lambda f: {
+            "TableName": f["TABLE_NAME"], "IndexName": "byStart",
+            "KeyConditionExpression": "gsi1pk = :s AND gsi1sk BETWEEN :a AND :b"}),
+        HandlerCall("query", "dynamodb", "Query", lambda f: {
+            "TableName": f["TABLE_NAME"], "KeyConditionExpression": "pk = :s"}),
+        HandlerCall("update_item", "dynamodb", "UpdateItem", lambda f: {
+            "TableName": f["TABLE_NAME"], "Key": _registration_key(),
+            "UpdateExpression": "SET reminder = :claim"}),
+        HandlerCall("send_email", "sesv2", "SendEmail", _reminder),
+        HandlerCall("send_text_message", "pinpoint-sms-voice-v2", "SendTextMessage",
+                    lambda f: {"DestinationPhoneNumber": "+15555550100",
+                               "OriginationIdentity": f["SMS_ORIGINATION_IDENTITY"],
+                               "MessageBody": "Opening keynote starts at 09:00 UTC.",
+                               "MessageType": "TRANSACTIONAL"},
+                    when=lambda f: bool(f.get("SMS_ORIGINATION_IDENTITY"))),
+    ],
 }
 # What boto3 adds to a client's API methods (not its managed ``copy``, which every dict has).
 _TRANSFER_METHODS = {"upload_file", "upload_fileobj", "download_file", "download_fileobj",
@@ -725,33 +885,65 @@ def _services_created(tree: ast.Module) -> set[str]:
             and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)}
 
 
+def _modules(path: Path) -> list[ast.Module]:
+    """A handler module, then the modules of the function libraries (``functions/<library>``)
+    it imports, transitively: a library may be handed the handler's client."""
+    trees: dict[Path, ast.Module] = {}
+    pending = [path]
+    while pending:
+        module = pending.pop()
+        if module in trees:
+            continue
+        trees[module] = tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)] \
+                if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            for name in names:
+                where = FUNCTIONS.joinpath(*name.split("."))
+                pending += [candidate for candidate in (where.with_suffix(".py"),
+                                                        where / "__init__.py")
+                            if candidate.is_file()]
+    return list(trees.values())
+
+
 def _aws_calls(path: Path) -> set[str]:
-    """The boto3 methods a module calls: attribute calls named like an operation of a service
-    it makes a client or resource for, or like boto3's transfer and presigning methods."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    """The boto3 methods a handler calls: in its module, attribute calls named like an
+    operation of a service it makes a client or resource for, or like boto3's transfer and
+    presigning methods; in the libraries it imports, calls of such an operation that could be
+    a client's (keyword arguments only, at least one, each a parameter of the operation: a
+    library's own ``get_object()`` is not S3's)."""
+    handler, *libraries = _modules(path)
     session = boto3.Session(region_name=REGION)
-    methods = set(_TRANSFER_METHODS)
-    for service in _services_created(tree):
+    inputs: dict[str, set[str]] = {}
+    for service in _services_created(handler):
         model = session._session.get_service_model(service)
-        methods |= {xform_name(operation) for operation in model.operation_names}
-    return {node.func.attr for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr in methods}
+        for operation in model.operation_names:
+            shape = model.operation_model(operation).input_shape
+            inputs[xform_name(operation)] = set(shape.members) if shape is not None else set()
+    methods = set(inputs) | _TRANSFER_METHODS
+
+    def calls(tree: ast.Module) -> Iterator[tuple[str, ast.Call]]:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in methods:
+                yield node.func.attr, node
+
+    def could_be_a_clients(method: str, call: ast.Call) -> bool:
+        named = {keyword.arg for keyword in call.keywords}  # None: **kwargs
+        return not call.args and bool(named) and named - {None} <= inputs.get(method, set())
+
+    return {method for method, _ in calls(handler)} | {
+        method for tree in libraries for method, call in calls(tree)
+        if could_be_a_clients(method, call)}
 
 
 FUNCTIONS = ROOT / "functions"
 
 
-# Issue 13's handlers, listed here until local mode maps their calls: sesv2.SendEmail (its
-# identity is the From address's domain) and pinpoint-sms-voice-v2 are not mapped yet, and the
-# dev stack does not deploy them yet. Remove them from this set with their HANDLER_CALLS.
-NOT_MAPPED_YET = frozenset({"event_api", "event_notifier", "event_reminders"})
-
-
 def test_every_handler_call_is_in_the_table() -> None:
     """A handler that starts making a new AWS call fails here until the call is mapped."""
-    handlers = sorted(p.parent.name for p in FUNCTIONS.glob("*/app.py")
-                      if p.parent.name not in NOT_MAPPED_YET)
+    handlers = sorted(p.parent.name for p in FUNCTIONS.glob("*/app.py"))
     assert sorted(HANDLER_CALLS) == handlers
     for name in handlers:
         listed = {call.method for call in HANDLER_CALLS[name]}
@@ -768,7 +960,10 @@ def test_every_handler_call_maps_without_a_plan() -> None:
     facts = {"TABLE_NAME": "t", "ACCESS_LOG_TABLE": "t", "TEMP_BUCKET": "b",
              "OBJECT_LAMBDA_ACCESS_POINT_ARN": OLAP, "BUCKET_NAME": "b", "INDEX_PREFIX": "i/",
              "REFERENCE_PREFIX": "r/", "table_name": "t", "region": REGION,
-             "replica_regions": []}
+             "replica_regions": [], "REQUESTS_TABLE_NAME": "t", "EVENT_ID": "e",
+             "QR_KEY_ID": KEY.rsplit("/", 1)[1], "TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:t",
+             "FROM_ADDRESS": "events@example.com", "SES_CONFIGURATION_SET": "reminders",
+             "SMS_ORIGINATION_IDENTITY": f"{SMS}:phone-number/phone-{'0a' * 16}"}
     for calls in HANDLER_CALLS.values():
         for call in calls:
             assert map_call(call.service, call.operation, call.params(facts), region=REGION,
@@ -797,6 +992,8 @@ def _denials(plan: PlanPolicies, run: StackRun) -> dict[str, list[str]]:
         enforcer = plan.enforcer(info.arn)
         facts = _facts(run, info)
         for call in HANDLER_CALLS[info.code]:
+            if call.when is not None and not call.when(facts):
+                continue
             for region in call.regions(facts) if call.regions else [None]:
                 for decision in enforcer.decide(call.service, call.operation, call.params(facts),
                                                 region):
@@ -812,6 +1009,35 @@ def test_every_handler_call_is_allowed_by_its_role_in_the_plan(dev: StackRun,
                                                                plan: PlanPolicies) -> None:
     assert {info.code for info in plan.functions.values()} == set(HANDLER_CALLS)
     assert _denials(plan, dev) == {}
+
+
+def test_calls_behind_a_setting_are_allowed_when_it_is_set() -> None:
+    """The dev stack sends no text reminders (it names no SMS origination identity): the
+    reminder function's role in a stack that does."""
+    from pydantic import TypeAdapter
+
+    from components.services.event_management import EventManagement, EventManagementSettings
+    from tests.support import ACCOUNT as BUILT_IN
+    from tests.support import REGION as BUILT_IN_REGION
+    from tests.support import run_service
+
+    sms = f"arn:aws:sms-voice:{BUILT_IN_REGION}:{BUILT_IN}:phone-number/phone-{'0a' * 16}"
+    settings = TypeAdapter(EventManagementSettings).validate_python({
+        "event": {"id": "summit", "name": "Summit"}, "corsOrigins": ["https://example.com"],
+        "reminders": {"fromAddress": "events@example.com", "smsOriginationIdentity": sms}})
+    run = run_service(lambda context, opts: EventManagement("events", settings, context, opts))
+    plan = PlanPolicies.from_run(run)
+    info = plan.function("events-reminders-function")
+    facts = _facts(run, info)
+    gated = [call for call in HANDLER_CALLS["event_reminders"] if call.when is not None]
+    assert [call.operation for call in gated] == ["SendTextMessage"]
+    for call in gated:
+        assert call.when is not None
+        assert call.when(facts)
+        [decision] = plan.enforcer(info.arn).decide(call.service, call.operation,
+                                                    call.params(facts))
+        assert decision.allowed, decision.explain()
+        assert decision.request.resource == sms
 
 
 def test_the_plan_check_catches_a_removed_statement(dev: StackRun, plan: PlanPolicies) -> None:

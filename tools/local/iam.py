@@ -23,9 +23,9 @@ Three parts, usable on their own:
   ``UserPoolId``) or from a parameter that is such an ARN. Rules are written here only where
   the data cannot say which request parameter names the resource (``_SERVICE_RULES``: S3
   buckets, access points and keys, SQS queue URLs, Lambda qualifiers, KMS aliases, batch
-  requests) or which action an operation is (``_S3_ACTIONS``, ``_BATCH_ACTIONS``,
-  ``_NO_PERMISSION``). An operation that cannot be mapped raises ``UnmappedCallError``: never
-  silently allowed.
+  requests, the SES identity an email is sent from, SMS origination ids) or which action an
+  operation is (``_S3_ACTIONS``, ``_BATCH_ACTIONS``, ``_NO_PERMISSION``). An operation that
+  cannot be mapped raises ``UnmappedCallError``: never silently allowed.
 - **Enforcement** (``Enforcer``, ``install``): a botocore ``before-parameter-build`` handler that
   decides every call of a client or session before it is sent, and raises the ``ClientError``
   AWS would (``AccessDenied`` for S3 and SQS, ``AuthorizationError`` for SNS,
@@ -53,6 +53,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -962,6 +963,108 @@ def _events(call: _Call) -> list[Check]:
             for check in _generic(replace(call, params={"EventBusName": bus}), "PutEvents")]
 
 
+# -- SES: sending is authorized on the identity the From address is sent through, with the
+# request's addresses as condition keys (ses:FromAddress, ses:Recipients...).
+
+def _ses_resource(call: _Call, resource_type: str, name_or_arn: str, placeholder: str) -> str:
+    """The ``resource_type`` ARN a request names by ARN, or by name in the caller's region and
+    account."""
+    template = _arn_template("ses", resource_type)
+    if name_or_arn.startswith("arn:"):
+        if _template_pattern(template).fullmatch(name_or_arn) is None:
+            raise call.unmapped(f"{name_or_arn!r} is not an SES {resource_type} ARN")
+        return name_or_arn
+    resource = _fill(template, {**call.base, placeholder: name_or_arn})
+    if resource is None:
+        raise call.unmapped(f"no SES {resource_type} is named")
+    return resource
+
+
+def _addresses(values: Any) -> list[str]:
+    return [parseaddr(str(value))[1] for value in values or []]
+
+
+def _sesv2(call: _Call) -> list[Check]:
+    """``SendEmail`` is ``ses:SendEmail`` on the sending identity, and on the configuration set
+    and the template when the request names them (the Service Authorization Reference's
+    resource types of ses:SendEmail: identity, required; configuration-set and template).
+
+    The identity is ``FromEmailAddressIdentityArn`` when given, else the From address's domain
+    identity. SES sends through the identity that covers the address: a verified domain covers
+    every address of it ("Creating and verifying identities" in the SES developer guide), and
+    an email address identity of its own takes precedence over its domain's ("Creating a
+    sending authorization policy"). Local mode cannot see which identities the account has
+    verified (no plan creates one), so a sender whose own address is a verified identity must
+    name it in ``FromEmailAddressIdentityArn`` to be checked as AWS checks it."""
+    if call.operation == "SendBulkEmail":
+        raise call.unmapped("bulk sending (one identity, many destinations) is not mapped yet")
+    if call.operation != "SendEmail":
+        return _generic(call)
+    params = call.params
+    display_name, address = parseaddr(str(params.get("FromEmailAddress") or ""))
+    if "@" not in address:
+        raise call.unmapped("no FromEmailAddress (a raw message's From header is not read)")
+    identity = params.get("FromEmailAddressIdentityArn")
+    resources = [_ses_resource(call, "identity", str(identity), "IdentityName") if identity
+                 else _ses_resource(call, "identity", address.rpartition("@")[2],
+                                    "IdentityName")]
+    if params.get("ConfigurationSetName"):
+        resources.append(_ses_resource(call, "configuration-set",
+                                       str(params["ConfigurationSetName"]),
+                                       "ConfigurationSetName"))
+    template = (params.get("Content") or {}).get("Template") or {}
+    named = template.get("TemplateArn") or template.get("TemplateName")
+    if named:
+        resources.append(_ses_resource(call, "template", str(named), "TemplateName"))
+    context: dict[str, Any] = {"ses:FromAddress": address}
+    if display_name:
+        context["ses:FromDisplayName"] = display_name
+    destination = params.get("Destination") or {}
+    recipients = [a for kind in ("ToAddresses", "CcAddresses", "BccAddresses")
+                  for a in _addresses(destination.get(kind))]
+    if recipients:
+        context["ses:Recipients"] = recipients
+    if params.get("FeedbackForwardingEmailAddress"):
+        context["ses:FeedbackAddress"] = parseaddr(
+            str(params["FeedbackForwardingEmailAddress"]))[1]
+    return [Check("ses:SendEmail", resource, context=context) for resource in resources]
+
+
+# SES v1's sending operations name their identity by the Source address: not mapped yet.
+_SES_V1_SENDS = frozenset({"SendEmail", "SendRawEmail", "SendTemplatedEmail",
+                           "SendBulkTemplatedEmail"})
+
+
+def _ses(call: _Call) -> list[Check]:
+    if call.operation in _SES_V1_SENDS:
+        raise call.unmapped("SES v1 sending is not mapped yet; sesv2.SendEmail is")
+    return _generic(call)
+
+
+# -- End User Messaging SMS: the origination identity is an ARN, a phone number id or a pool
+# id, or a phone number or sender id whose ARN the call does not carry.
+
+def _sms_voice(call: _Call) -> list[Check]:
+    if call.operation != "SendTextMessage":
+        return _generic(call)
+    for name in ("ConfigurationSetName", "ProtectConfigurationId"):
+        if call.params.get(name):
+            raise call.unmapped(f"the IAM data names no resource of sms-voice:SendTextMessage "
+                                f"for its {name}")
+    origin = call.params.get("OriginationIdentity")
+    if not isinstance(origin, str) or not origin:
+        raise call.unmapped("no OriginationIdentity: the service picks one local mode cannot "
+                            "know")
+    if origin.startswith("arn:"):
+        return _generic(replace(call, params={"OriginationIdentity": origin}))
+    match = re.fullmatch(r"(phone|pool)-[0-9a-f]{32}", origin)
+    if match is None:
+        raise call.unmapped(f"OriginationIdentity {origin!r} is a phone number or sender id, "
+                            "whose ARN the call does not carry (name its ARN)")
+    placeholder = "PhoneNumberId" if match.group(1) == "phone" else "PoolId"
+    return _generic(replace(call, params={}), bindings={placeholder: origin})
+
+
 # -- S3: buckets, access points, their aliases and Object Lambda access points.
 
 # S3 operations authorized as another action, where the data's documentation links do not say.
@@ -1135,7 +1238,8 @@ def _object_lambda_checks(call: _Call, target: _S3Target, action: str) -> list[C
 _SERVICE_RULES: dict[str, Callable[[_Call], list[Check]]] = {
     "dynamodb": _dynamodb, "dynamodbstreams": _dynamodbstreams, "sqs": _sqs, "sns": _sns,
     "lambda": _lambda, "kms": _kms, "secretsmanager": _secretsmanager, "ssm": _ssm,
-    "events": _events, "s3": _s3,
+    "events": _events, "s3": _s3, "sesv2": _sesv2, "ses": _ses,
+    "pinpoint-sms-voice-v2": _sms_voice,
 }
 
 
