@@ -209,6 +209,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                                           "audience": ["matcher"]}},
         documentWatermark={"cognito": {"userPoolId": "eu-west-1_AbC123",
                                        "clientIds": ["client"]}})),
+    "dev, provisioned event tables": ("dev", _services_with(
+        "dev", eventManagement={"capacity": {"mode": "provisioned", "read": 5, "write": 5,
+                                             "maxRead": 50, "maxWrite": 20}})),
 }
 
 

@@ -274,6 +274,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 arn = f"arn:aws:sqs:{region}:{account}:{physical}"
                 resource_id = f"https://sqs.{region}.amazonaws.com/{account}/{physical}"
                 extra["url"] = resource_id
+            case "aws:sesv2/configurationSet:ConfigurationSet":
+                resource_id = str(state["configurationSetName"])
+                arn = f"arn:aws:ses:{region}:{account}:configuration-set/{resource_id}"
             case "aws:sns/topic:Topic":
                 arn = f"arn:aws:sns:{region}:{account}:{physical}"
                 resource_id = arn

@@ -100,6 +100,10 @@ from components.services.header_versioning import CloudFrontDomainSettings
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "event_management"
 STAFF_GROUP = "staff"
+# The guests' passwords: the user pool enforces it, the sign-up form shows it.
+PASSWORD_POLICY: aws.cognito.UserPoolPasswordPolicyArgsDict = {
+    "minimum_length": 12, "require_lowercase": True, "require_uppercase": True,
+    "require_numbers": True, "require_symbols": True, "temporary_password_validity_days": 3}
 # Until the handlers' owner pins another version.
 QR_REQUIREMENTS = ("segno==1.6.6",)
 # AWS-managed CloudFront cache policy "CachingOptimized".
@@ -414,8 +418,13 @@ def content_type(key: str) -> str:
     return guessed or "application/octet-stream"
 
 
-def web_config(config: Mapping[str, str]) -> str:
+def web_config(config: Mapping[str, Any]) -> str:
     return f"window.BLUEPRINTS_CONFIG = {json.dumps(dict(config), indent=2)};\n"
+
+
+def _camel_case(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.title() for word in rest)
 
 
 def _digest(text: str) -> str:
@@ -544,9 +553,7 @@ class EventManagement(ServiceComponent):
             verification_message_template={"default_email_option": "CONFIRM_WITH_CODE"},
             account_recovery_setting={"recovery_mechanisms": [
                 {"name": "verified_email", "priority": 1}]},
-            password_policy={"minimum_length": 12, "require_lowercase": True,
-                             "require_uppercase": True, "require_numbers": True,
-                             "require_symbols": True, "temporary_password_validity_days": 3},
+            password_policy=PASSWORD_POLICY,
             mfa_configuration="OPTIONAL",
             software_token_mfa_configuration={"enabled": True},
             user_pool_tier="ESSENTIALS" if protection == "off" else "PLUS",
@@ -870,7 +877,10 @@ class EventManagement(ServiceComponent):
         config = pulumi.Output.all(
             apiUrl=self.api_url, region=defaults.region, userPoolId=self.user_pool.id,
             userPoolClientId=self.user_pool_client.id,
-            cognitoEndpoint=f"https://cognito-idp.{defaults.region}.amazonaws.com/")
+            cognitoEndpoint=f"https://cognito-idp.{defaults.region}.amazonaws.com/",
+            eventName=settings.event.name, requestTypes=list(settings.request_types),
+            passwordPolicy={_camel_case(key): value for key, value in PASSWORD_POLICY.items()
+                            if key.startswith(("minimum", "require"))})
         if settings.web.amplify_repository:
             return self._amplify(name, settings, config, child)
         return self._site(name, settings, config, child)

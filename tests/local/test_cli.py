@@ -32,10 +32,11 @@ def test_an_unknown_stack_is_named_with_the_known_ones(capsys: pytest.CaptureFix
 
 def test_an_unknown_service_is_named_with_the_stacks_services(
         capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--stack", "dev", "--service", "eventManagement", "--port", "0"]) == 2
+    assert main(["--stack", "dev", "--service", "asyncAnalytics", "--port", "0"]) == 2
     error = capsys.readouterr().err
-    assert "no service 'eventManagement'" in error
-    assert "documentWatermark, entityResolution, headerVersioning, queryKeyApi" in error
+    assert "no service 'asyncAnalytics'" in error
+    assert "documentWatermark, entityResolution, eventManagement, headerVersioning, queryKeyApi" \
+        in error
 
 
 @pytest.fixture

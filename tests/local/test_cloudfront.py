@@ -27,6 +27,7 @@ from tools.local.cloudfront import CloudFrontError, Distribution, distributions
 from tools.local.functions import Invocation
 from tools.local.gateway import LocalServer, Reply, Request
 from tools.local.iam import PlanPolicies, Principal
+from tools.local.stack import only_services
 from tools.mock_runtime import StackConfig, StackRun, run_program
 
 V1 = "ade2622c4b.execute-api.eu-west-1.amazonaws.com"  # the dev plan's default origin
@@ -114,6 +115,12 @@ def dev_policies(dev: StackRun) -> PlanPolicies:
     return PlanPolicies.from_run(dev)
 
 
+@pytest.fixture(scope="module")
+def versioning(dev: StackRun) -> StackRun:
+    """The dev stack's header versioning service: its distribution is the one tested here."""
+    return only_services(dev, ["headerVersioning"])
+
+
 @pytest.fixture
 def origins() -> Iterator[dict[str, StubOrigin]]:
     stubs = {V1: StubOrigin("v1").start(), V2: StubOrigin("v2").start()}
@@ -129,10 +136,11 @@ def edge() -> RecordingEdge:
 
 
 @pytest.fixture
-def header_versioning(dev: StackRun, dev_policies: PlanPolicies, edge: RecordingEdge,
+def header_versioning(versioning: StackRun, dev_policies: PlanPolicies, edge: RecordingEdge,
                       origins: dict[str, StubOrigin]) -> Iterator[tuple[Distribution, str]]:
-    (distribution,) = distributions(dev, lambdas=edge, aws=None, policies=dev_policies,
-                                    origins={domain: stub.url for domain, stub in origins.items()})
+    (distribution,) = distributions(
+        versioning, lambdas=edge, aws=None, policies=dev_policies,
+        origins={domain: stub.url for domain, stub in origins.items()})
     server = LocalServer("distribution", distribution.handle).start()
     yield distribution, server.url
     server.stop()
@@ -354,11 +362,11 @@ def test_an_origin_domain_local_mode_does_not_serve_is_a_502_naming_it(
 
 
 def test_an_origin_that_does_not_answer_is_a_502(
-        dev: StackRun, dev_policies: PlanPolicies, edge: RecordingEdge) -> None:
+        versioning: StackRun, dev_policies: PlanPolicies, edge: RecordingEdge) -> None:
     stopped = LocalServer("stopped origin", lambda request: Reply(200)).start()
     gone = stopped.url
     stopped.stop()
-    (distribution,) = distributions(dev, lambdas=edge, aws=None, policies=dev_policies,
+    (distribution,) = distributions(versioning, lambdas=edge, aws=None, policies=dev_policies,
                                     origins={V1: gone})
     reply = distribution.handle(Request("GET", "/hello", "", [("Accept", "a")], b""))
 
@@ -713,23 +721,23 @@ def test_a_distribution_local_mode_cannot_serve_is_refused_by_name(
 # --- the dev plan's distribution with the real router -------------------------------------------
 
 def test_the_real_router_sends_each_version_to_its_origin(
-        dev: StackRun, dev_policies: PlanPolicies, tmp_path: Any) -> None:
+        versioning: StackRun, dev_policies: PlanPolicies, tmp_path: Any) -> None:
     from tools.local.lambdas import EVENT_INVOKE_CONFIG, LocalLambda
 
     # LocalLambda refuses the event invoke config of a function it does not run, so the
     # functions that have one run beside the router.
-    configured = {str(c.inputs["functionName"]) for c in dev.of_type(EVENT_INVOKE_CONFIG)}
+    configured = {str(c.inputs["functionName"]) for c in versioning.of_type(EVENT_INVOKE_CONFIG)}
     origins = {V1: StubOrigin("v1").start(), V2: StubOrigin("v2").start()}
     lines: list[str] = []
-    with EmbeddedAws.for_plan(dev) as local:
-        create_resources(dev, local)
-        lambdas = LocalLambda(dev, policies=dev_policies, aws=local, root=tmp_path,
+    with EmbeddedAws.for_plan(versioning) as local:
+        create_resources(versioning, local)
+        lambdas = LocalLambda(versioning, policies=dev_policies, aws=local, root=tmp_path,
                               only=lambda spec: spec.edge or spec.name in configured,
                               output=lines.append)
         try:
             assert lambdas.start() == []
             (distribution,) = distributions(
-                dev, lambdas=lambdas, aws=local, policies=dev_policies,
+                versioning, lambdas=lambdas, aws=local, policies=dev_policies,
                 origins={domain: stub.url for domain, stub in origins.items()})
             replies = [distribution.handle(Request("GET", "/hello", "", [
                 ("Host", distribution.domain_name),

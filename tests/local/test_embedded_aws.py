@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
+from components.services.event_management import WEB_DIR
 from tools.local.aws import (
     UNCLASSIFIED,
     BucketNotification,
@@ -145,7 +146,8 @@ class TestDevStack:
         assert s3.get_object(Bucket=bucket, Key="notes/hello.txt")["Body"].read() == b"hello"
         policies = [s for s in report.served_elsewhere
                     if s.type == "aws:s3/bucketPolicy:BucketPolicy"]
-        assert len(policies) == 3
+        assert {p.name for p in policies} == {
+            r.name for r in dev.of_type("aws:s3/bucketPolicy:BucketPolicy")}
         assert all("IAM checks" in p.reason for p in policies)
 
     def test_the_queue_redrives_to_its_dead_letter_queue(self, dev: StackRun,
@@ -491,6 +493,7 @@ def test_data_survives_a_restart_and_the_plans_items_win(dev: StackRun, tmp_path
     table = physical(dev, "aws:dynamodb/table:Table", "documentWatermark-access-log-table")
     seeded = dev.one("aws:dynamodb/tableItem:TableItem", "headerVersioning-v1-0")
     seeded_item = json.loads(seeded.inputs["item"])
+    site = physical(dev, "aws:s3/bucket:Bucket", "eventManagement-site-bucket", "bucket")
     row = {"document": {"S": "report.pdf"}, "accessId": {"S": "0001"},
            "user": {"S": "reader"}, "thumb": {"B": b"\x00\xff"},
            "tags": {"M": {"raw": {"BS": [b"\x01"]}, "list": {"L": [{"N": "1"}]}}}}
@@ -503,13 +506,16 @@ def test_data_survives_a_restart_and_the_plans_items_win(dev: StackRun, tmp_path
         first.client("dynamodb").put_item(TableName=table, Item=row)
         first.client("dynamodb").put_item(TableName=seeded.inputs["tableName"],
                                           Item={**seeded_item, "dn": {"S": "changed"}})
+        first.client("s3").put_object(Bucket=site, Key="index.html", Body=b"edited")
     assert (state / "embedded-aws.json").exists()
 
     with EmbeddedAws.for_plan(dev, state_dir=state) as second:
         restored = create_resources(dev, second).restored
         assert restored is not None
-        assert (restored.objects, restored.kept_not_restored) == (1, ())
-        assert restored.items == 5  # the row, and the mapping table's two in both regions
+        # The CSV and the web app's four files, which the plan's files then replace.
+        assert (restored.objects, restored.kept_not_restored) == (5, ())
+        # The row, the mapping table's two in both regions, the event's two seeded sessions.
+        assert restored.items == 7
         got = second.client("s3").get_object(Bucket=bucket, Key="reference/people.csv")
         assert (got["Body"].read(), got["ContentType"], got["Metadata"]) == (
             b"id,name\n1,Ada\n", "text/csv", {"source": "test"})
@@ -519,6 +525,8 @@ def test_data_survives_a_restart_and_the_plans_items_win(dev: StackRun, tmp_path
         mapping = second.client("dynamodb").get_item(TableName=seeded.inputs["tableName"],
                                                      Key={"hk": seeded_item["hk"]})
         assert mapping["Item"] == seeded_item
+        index = second.client("s3").get_object(Bucket=site, Key="index.html")["Body"].read()
+        assert index == (WEB_DIR / "index.html").read_bytes()
 
 
 def test_saved_data_of_resources_missing_from_the_plan_is_kept(dev: StackRun,

@@ -50,6 +50,7 @@ from tools.mock_runtime import StackConfig, StackRun, run_program
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
 QUERY_KEY_API = "queryKeyApi-api"
+EVENT_API = "eventManagement-api"
 V1_API = "headerVersioning-v1-api"
 V2_API = "headerVersioning-v2-api"
 AUTHORIZER = "queryKeyApi-authorizer-function"
@@ -202,7 +203,8 @@ def test_every_stage_of_every_rest_api_of_the_plan_is_served(dev: StackRun,
               for api in harness.apis.values()}
     ids = {r.name: r.id for r in dev.of_type(rest_api.REST_API)}
     assert served == {(V1_API, "v1", ids[V1_API], REGION), (V2_API, "v2", ids[V2_API], REGION),
-                      (QUERY_KEY_API, "dev", ids[QUERY_KEY_API], REGION)}
+                      (QUERY_KEY_API, "dev", ids[QUERY_KEY_API], REGION),
+                      (EVENT_API, "dev", ids[EVENT_API], REGION)}
     assert harness.apis[V1_API].notes == harness.apis[V2_API].notes == []
     assert harness.apis[QUERY_KEY_API].notes == [
         f"{QUERY_KEY_API}/dev: API key {name} has no value in the plan (API Gateway would "

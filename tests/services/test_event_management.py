@@ -383,14 +383,21 @@ def test_every_site_file_is_uploaded_with_its_type_and_a_generated_config() -> N
         "apiUrl": stage["invokeUrl"], "region": REGION,
         "userPoolId": run.one("aws:cognito/userPool:UserPool").id,
         "userPoolClientId": run.one("aws:cognito/userPoolClient:UserPoolClient").id,
-        "cognitoEndpoint": f"https://cognito-idp.{REGION}.amazonaws.com/"}
+        "cognitoEndpoint": f"https://cognito-idp.{REGION}.amazonaws.com/",
+        "eventName": "Summit", "requestTypes": ["handout", "food", "help"],
+        "passwordPolicy": {"minimumLength": 12, "requireLowercase": True,
+                           "requireUppercase": True, "requireNumbers": True,
+                           "requireSymbols": True}}
+    pool = run.one("aws:cognito/userPool:UserPool").inputs["passwordPolicy"]
+    assert {key: pool[key] for key in ("minimumLength", "requireSymbols")} == {
+        "minimumLength": 12, "requireSymbols": True}
 
 
 # --- configuration errors ----------------------------------------------------------------
 
 def problems_with(**changes: Any) -> list[str]:
     services = copy.deepcopy(load_stack_file("dev")["config"]["blueprints:services"])
-    services["eventManagement"] = {**copy.deepcopy(BASE), **changes}
+    services["eventManagement"] = {**services["eventManagement"], **changes}
     with pytest.raises(config.ConfigError) as raised:
         run_stack("dev", config_overrides={"blueprints:services": services})
     return raised.value.problems

@@ -695,12 +695,16 @@ class Report:
 # --- creating the plan's resources ----------------------------------------------------------
 
 TABLE_ITEM = "aws:dynamodb/tableItem:TableItem"
+BUCKET_OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+# What the deploy writes into tables and buckets: written after saved data is put back.
+WRITTEN_BY_DEPLOY = frozenset({TABLE_ITEM, BUCKET_OBJECT})
 
 
 def create_resources(run: StackRun, aws: EmbeddedAws) -> Report:
     """Creates in ``aws`` every stateful resource of ``run``, with the plan's names and
     settings, in dependency order. Saved data (``state_dir``) is put back after the resources
-    and before the plan's seeded items, which win, as ``pulumi up`` would write them."""
+    and before the plan's seeded items and bucket objects, which win, as ``pulumi up`` would
+    write them."""
     report = Report()
     chosen: list[Resource] = []
     for resource in run.managed():
@@ -713,10 +717,10 @@ def create_resources(run: StackRun, aws: EmbeddedAws) -> Report:
             report.not_emulated.append(NotCreated(resource.type, resource.name, reason))
     creation = _Creation(run, aws, report)
     ordered = _in_dependency_order(chosen)
-    for resource in [r for r in ordered if r.type != TABLE_ITEM]:
+    for resource in [r for r in ordered if r.type not in WRITTEN_BY_DEPLOY]:
         creation.create(resource)
     report.restored = aws.restore_state()
-    for resource in [r for r in ordered if r.type == TABLE_ITEM]:
+    for resource in [r for r in ordered if r.type in WRITTEN_BY_DEPLOY]:
         creation.create(resource)
     return report
 
@@ -896,20 +900,10 @@ class _Creation:
         return str(inputs["bucket"])
 
     def bucket_object(self, resource: Resource, inputs: dict[str, Any], region: str) -> str:
-        """An object the plan uploads (a web app's files): its body, content type and the
-        headers a browser or CloudFront reads."""
-        key = str(inputs["key"])
-        request: dict[str, Any] = {"Bucket": str(inputs["bucket"]), "Key": key,
-                                   "Body": _object_body(inputs, resource.name)}
-        for name, api in (("contentType", "ContentType"), ("cacheControl", "CacheControl"),
-                          ("contentEncoding", "ContentEncoding"),
-                          ("contentDisposition", "ContentDisposition"),
-                          ("serverSideEncryption", "ServerSideEncryption"),
-                          ("kmsKeyId", "SSEKMSKeyId"), ("metadata", "Metadata")):
-            if inputs.get(name) not in (None, ""):
-                request[api] = inputs[name]
+        """An object the plan uploads (a web app's files)."""
+        request = _object_request(inputs, resource.name)
         self.client("s3", region).put_object(**request)
-        return f"{request['Bucket']}/{key}"
+        return f"{request['Bucket']}/{request['Key']}"
 
     def bucket_notification(self, resource: Resource, inputs: dict[str, Any],
                             region: str) -> str:
@@ -1208,6 +1202,38 @@ class _Creation:
         return name
 
 
+def _object_request(inputs: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The ``PutObject`` of a planned object: its body, content type and the headers a browser
+    or CloudFront reads."""
+    request: dict[str, Any] = {"Bucket": str(inputs["bucket"]), "Key": str(inputs["key"]),
+                               "Body": _object_body(inputs, name)}
+    for key, api in (("contentType", "ContentType"), ("cacheControl", "CacheControl"),
+                     ("contentEncoding", "ContentEncoding"),
+                     ("contentDisposition", "ContentDisposition"),
+                     ("serverSideEncryption", "ServerSideEncryption"),
+                     ("kmsKeyId", "SSEKMSKeyId"), ("metadata", "Metadata")):
+        if inputs.get(key) not in (None, ""):
+            request[api] = inputs[key]
+    return request
+
+
+def write_local_addresses(run: StackRun, aws: EmbeddedAws,
+                          to_local: Callable[[str], str]) -> list[str]:
+    """Writes again each planned object whose ``content`` names a public origin of the stack,
+    with the local origin in its place, as a deploy to this machine would write it (a web
+    app's ``config.js``, written from the stack's outputs). Answers ``bucket/key`` of each."""
+    written = []
+    for resource in run.of_type(BUCKET_OBJECT):
+        inputs = reveal(dict(resource.inputs))
+        content = inputs.get("content")
+        if not isinstance(content, str) or to_local(content) == content:
+            continue
+        request = {**_object_request(inputs, resource.name), "Body": to_local(content).encode()}
+        aws.client("s3", region_of(run, resource, aws.region)).put_object(**request)
+        written.append(f"{request['Bucket']}/{request['Key']}")
+    return written
+
+
 def _object_body(inputs: Mapping[str, Any], name: str) -> bytes:
     source = inputs.get("source")
     if isinstance(source, pulumi.FileAsset):
@@ -1324,7 +1350,7 @@ _CREATORS: Mapping[str, Callable[[_Creation, Resource, dict[str, Any], str], str
         _Creation.bucket_lifecycle,
     "aws:s3/bucketNotification:BucketNotification": _Creation.bucket_notification,
     "aws:s3/accessPoint:AccessPoint": _Creation.access_point,
-    "aws:s3/bucketObjectv2:BucketObjectv2": _Creation.bucket_object,
+    BUCKET_OBJECT: _Creation.bucket_object,
     "aws:dynamodb/table:Table": _Creation.table,
     TABLE_ITEM: _Creation.table_item,
     "aws:sqs/queue:Queue": _Creation.queue,

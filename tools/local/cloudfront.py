@@ -721,7 +721,13 @@ class Distribution:
     aws: AwsClients | None
     policies: PlanPolicies
     bucket_regions: Mapping[str, str]
+    aliases: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def public_origins(self) -> tuple[str, ...]:
+        """Where viewers reach it: its aliases first, then its ``cloudfront.net`` domain."""
+        return tuple(f"https://{host}" for host in (*self.aliases, self.domain_name) if host)
 
     @property
     def edge_id(self) -> str:
@@ -1267,7 +1273,8 @@ class _PlanReader:
                 e.get("responsePagePath") or None)
                 for e in inputs.get("customErrorResponses") or []},
             lambdas=lambdas, served_origins=served, aws=aws, policies=policies,
-            bucket_regions=self.bucket_regions, notes=notes)
+            bucket_regions=self.bucket_regions,
+            aliases=tuple(str(alias) for alias in inputs.get("aliases") or ()), notes=notes)
 
     def _behavior(self, config: Mapping[str, Any], origins: Mapping[str, Origin],
                   where: str) -> Behavior:

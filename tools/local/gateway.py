@@ -10,6 +10,13 @@ Lambda each answer a ``Request`` with a ``Reply``, served on 127.0.0.1 by a ``Lo
   signs the path as sent, every other service its normalized, re-encoded form.
 - ``TokenBucket`` is API Gateway's throttle: ``rate`` requests a second refill a bucket of
   ``burst``.
+- ``LocalAddresses`` stands in for DNS: a browser reaches the local fronts, while the stack's
+  code and settings name its public origins (an API's execute-api URL, a distribution's domain,
+  Cognito's endpoint). ``serve`` puts it between a front and its clients: the ``Origin`` a
+  request names becomes the public origin it stands for (so CORS allowlists written for the
+  public site hold), and reply headers naming a public origin (CORS, a content security policy,
+  a redirect) name the local one. ``to_local`` rewrites what a deploy writes from the stack's
+  outputs, such as a web app's ``config.js``.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -232,6 +239,55 @@ def fill_references(template: str, value_of: Callable[[str, str], Any], *, missi
         return json.dumps(text)[1:-1] if json_escape else text
 
     return _REFERENCE.sub(fill, template)
+
+
+# --- public origins and their local stand-ins ---------------------------------------------------
+
+class LocalAddresses:
+    """The stack's public origins (``https://host``), each with the local origin that serves
+    it (``http://127.0.0.1:port``). Filled while local mode binds its fronts."""
+
+    def __init__(self) -> None:
+        self._local: dict[str, str] = {}
+        self._public: dict[str, str] = {}
+        self._pattern: re.Pattern[str] | None = None
+
+    def add(self, local_origin: str, *public_origins: str) -> None:
+        """``public_origins`` are served at ``local_origin``; the first is the one a request
+        from ``local_origin`` is said to come from (a distribution's alias, not its
+        ``cloudfront.net`` domain)."""
+        local = local_origin.rstrip("/")
+        for public in public_origins:
+            self._local[public.rstrip("/").lower()] = local
+        if public_origins:
+            self._public.setdefault(local, public_origins[0].rstrip("/"))
+        longest_first = sorted(self._local, key=len, reverse=True)
+        # An origin ends where a host name cannot go on: not at ``.example.com.evil``.
+        self._pattern = re.compile(
+            "(" + "|".join(map(re.escape, longest_first)) + r")(?![\w.-])", re.IGNORECASE)
+
+    def to_local(self, text: str) -> str:
+        """``text`` with every public origin replaced by its local one."""
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda match: self._local[match.group(1).lower()], text)
+
+    def to_public(self, origin: str) -> str:
+        """The public origin a local one serves; any other origin as it is."""
+        return self._public.get(origin.rstrip("/"), origin)
+
+    def serve(self, handle: Callable[[Request], Reply]) -> Callable[[Request], Reply]:
+        """``handle`` as the stack's code sees the public origins and the browser the local
+        ones."""
+
+        def translated(request: Request) -> Reply:
+            headers = [(key, self.to_public(value) if key.lower() == "origin" else value)
+                       for key, value in request.headers]
+            reply = handle(replace(request, headers=headers))
+            reply.headers = [(key, self.to_local(value)) for key, value in reply.headers]
+            return reply
+
+        return translated
 
 
 # --- throttling --------------------------------------------------------------------------------

@@ -12,6 +12,11 @@ name), so the same stack answers on the same ports from one run to the next. Por
 ports. ``.local-mode/<stack>.env`` (at the repository root) holds the variables that point a
 shell's AWS CLI or SDK at the embedded AWS as the local administrator, and
 ``.local-mode/<stack>.json`` the endpoints, for ``python -m tools.local trigger``.
+
+Public URLs: every front is served through ``gateway.LocalAddresses``, which maps the stack's
+public origins (execute-api URLs, distribution domains and aliases, Cognito's endpoint) to the
+local ones. Once every front has its port, the plan's objects whose content names a public
+origin (a web app's ``config.js``) are written again with the local origins.
 """
 
 from __future__ import annotations
@@ -26,11 +31,18 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote
 
-from tools.local.aws import EmbeddedAws, LocalAwsError, Report, create_resources
+from tools.local.aws import (
+    EmbeddedAws,
+    LocalAwsError,
+    Report,
+    create_resources,
+    region_of,
+    write_local_addresses,
+)
 from tools.local.boot import OBJECT_LAMBDA_URL
 from tools.local.cloudfront import distributions
 from tools.local.events import EventWiring
-from tools.local.gateway import LocalServer, Reply, Request, ServedApi
+from tools.local.gateway import LocalAddresses, LocalServer, Reply, Request, ServedApi
 from tools.local.http_api import HttpApi, http_apis
 from tools.local.iam import PlanPolicies
 from tools.local.lambdas import LocalLambda
@@ -40,6 +52,7 @@ from tools.mock_runtime import ROOT, PlanError, Resource, StackRun, run_stack, s
 
 SERVICE_PREFIX = "blueprints:services:"
 OBJECT_LAMBDA_ACCESS_POINT = "aws:s3control/objectLambdaAccessPoint:ObjectLambdaAccessPoint"
+USER_POOL = "aws:cognito/userPool:UserPool"
 RUN_FOLDER = ROOT / ".local-mode"
 DEFAULT_AWS_PORT = 4566
 
@@ -124,6 +137,7 @@ class LocalStack:
         self.started: Started | None = None
         self._servers: list[LocalServer] = []
         self._workdir: Path | None = None
+        self.addresses = LocalAddresses()
 
     # lifecycle
 
@@ -150,8 +164,10 @@ class LocalStack:
                                               state_dir=self.state_dir)
         aws.start()
         report = self.report = create_resources(run, aws)
-        if self.state_dir is not None:
-            aws.restore_state()
+        # A browser calls Cognito's user pool API itself, unsigned: the embedded AWS serves it.
+        self.addresses.add(aws.endpoint_url, *sorted({
+            f"https://cognito-idp.{region_of(run, pool, aws.region)}.amazonaws.com"
+            for pool in run.of_type(USER_POOL)}))
         phase("embedded AWS")
         ports = self._ports()
         started = Started(aws.endpoint_url)
@@ -194,14 +210,19 @@ class LocalStack:
                                  stage=api.stage)
             started.fronts.append(served)
             # CloudFront adds the origin path (the stage) itself.
-            origins[f"{api.api_id}.execute-api.{api.region}.amazonaws.com"] = (
-                served.url.removesuffix(f"/{api.stage}"))
+            domain = f"{api.api_id}.execute-api.{api.region}.amazonaws.com"
+            origins[domain] = served.url.removesuffix(f"/{api.stage}")
+            self.addresses.add(origins[domain], f"https://{domain}")
         for distribution in sorted(distributions(run, lambdas=lambdas, origins=origins, aws=aws,
                                                  policies=policies), key=lambda d: d.resource):
             started.notes += distribution.notes
-            started.fronts.append(self._serve(distribution, next(ports), "CloudFront",
-                                              distribution.resource,
-                                              distribution.distribution_id, "global"))
+            served = self._serve(distribution, next(ports), "CloudFront", distribution.resource,
+                                 distribution.distribution_id, "global")
+            started.fronts.append(served)
+            self.addresses.add(served.url, *distribution.public_origins)
+        started.notes += [f"s3://{written} names the local fronts in place of the stack's "
+                          "public URLs" for written in
+                          write_local_addresses(run, aws, self.addresses.to_local)]
 
         phase("APIs and distributions")
         self.events = EventWiring(run, lambdas=lambdas, policies=policies, aws=aws,
@@ -272,7 +293,8 @@ class LocalStack:
 
     def _serve(self, front: Front, port: int, kind: str, resource: str, api_id: str,
                region: str, stage: str | None = None) -> ServedApi:
-        server = LocalServer(f"{kind} {resource}", front.handle, port).start()
+        server = LocalServer(f"{kind} {resource}", self.addresses.serve(front.handle),
+                             port).start()
         self._servers.append(server)
         url = server.url if kind != "REST" or not stage else f"{server.url}/{stage}"
         return ServedApi(kind, resource, api_id, region, url, stage)
