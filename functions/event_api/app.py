@@ -12,7 +12,8 @@ Routes (JSON in and out):
   registered}]}``, sorted by start.
 - ``POST /sessions/{sessionId}/registrations`` (no body): 201 ``{"registrationId",
   "sessionId", "qr", "qrSvg"}``; registering again is a 200 with the same registration and
-  its ticket. An unknown session is a 404, a full one a 409. The registration item and the
+  its ticket. An unknown session is a 404; a full one, or one that has ended, a 409 (a guest
+  registered before keeps their registration). The registration item and the
   session's ``registered`` counter are written in one transaction, conditional on the
   registration not existing and on ``registered < capacity``, so concurrent requests never
   register a guest twice nor a session beyond its capacity; a request that loses the race to
@@ -270,6 +271,10 @@ class SessionFullError(Exception):
     """The session has no seat left."""
 
 
+class SessionEndedError(Exception):
+    """The session is over: its ticket would be expired before it is drawn."""
+
+
 def ticket(registration: Mapping[str, Any], session: Mapping[str, Any]) -> str:
     """The registration's signed token, valid until a day after its session ends."""
     ends = keys.parse_time(str(session["endsAt"]))
@@ -288,6 +293,8 @@ def register(who: Caller, session: Mapping[str, Any],
     existing = events_table.get_item(Key=key, ConsistentRead=True).get("Item")
     if existing is not None:
         return existing, False
+    if keys.parse_time(str(session["endsAt"])) <= now:
+        raise SessionEndedError(session_id)
     item: dict[str, Any] = {
         **key, "registrationId": str(uuid.uuid4()), "sessionId": session_id,
         "eventId": settings.event_id, "guestId": who.guest_id, "email": who.email,
@@ -488,6 +495,8 @@ def post_registration(session_id: str) -> Response[Any]:
     except SessionFullError:
         metrics.add_metric(name="SessionFull", unit=MetricUnit.Count, value=1)
         return _json(409, {"statusCode": 409, "message": "The session is full"})
+    except SessionEndedError:
+        return _json(409, {"statusCode": 409, "message": "The session has ended"})
     metrics.add_metric(name="RegistrationCreated" if created else "RegistrationRepeated",
                        unit=MetricUnit.Count, value=1)
     logger.info("Registered" if created else "Already registered",

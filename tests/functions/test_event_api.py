@@ -206,6 +206,19 @@ def test_a_full_session_is_a_conflict(api: ModuleType, account: Account) -> None
     assert register(api, WORKSHOP.id)[0] == 200  # the guest who has the seat keeps it
 
 
+def test_an_ended_session_takes_no_new_registration(api: ModuleType, account: Account,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    assert register(api, KEYNOTE.id)[0] == 201
+    monkeypatch.setattr(api, "utcnow", lambda: KEYNOTE.ends_at)
+
+    status, body = register(api, KEYNOTE.id, OTHER_GUEST)
+
+    assert status == 409
+    assert body == {"statusCode": 409, "message": "The session has ended"}
+    assert registered(account, KEYNOTE.id) == 1
+    assert register(api, KEYNOTE.id)[0] == 200  # a registration from before is still answered
+
+
 def test_a_guest_lists_their_registrations(api: ModuleType, account: Account) -> None:
     _, workshop = register(api, WORKSHOP.id)
     _, keynote = register(api, KEYNOTE.id)
