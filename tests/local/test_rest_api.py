@@ -756,7 +756,8 @@ def variant_program(user_pool_arn: str) -> None:
                     ' "who": "$util.escapeJavaScript($input.params(\'X-Caller\'))",'
                     ' "team": "$stageVariables.team", "principal": '
                     '"$!context.authorizer.principalId", '
-                    '"user": "$!context.authorizer.claims.email"}'
+                    '"user": "$!context.authorizer.claims.email", '
+                    '"groups": "$!context.authorizer.claims[\'cognito:groups\']"}'
                     if status == "200" else '#set($context.responseOverride.status = 410)gone')})
     aws.apigateway.Response("unauthorized", rest_api_id=api.id, response_type="UNAUTHORIZED",
                             status_code="401", opts=opts,
@@ -835,7 +836,7 @@ def test_mock_integrations_pick_their_response_and_map_parameters(
     ok = things("code=200", ("X-Caller", 'say "hi"/now'))
     assert ok.status == 200
     assert document(ok) == {"path": "/things", "who": 'say "hi"/now', "team": "blue",
-                            "principal": "", "user": ""}
+                            "principal": "", "user": "", "groups": ""}
     assert (header(ok, "X-Caller"), header(ok, "X-Static")) == ('say "hi"/now', "fixed")
     gone = things("code=404", ("X-Caller", "me"))
     assert (gone.status, gone.body, header(gone, "X-Static")) == (410, b"gone", "fixed")
@@ -912,6 +913,9 @@ def test_cognito_authorizers_take_an_identity_token_of_the_local_user_pool(
     cognito.admin_create_user(UserPoolId=pool, Username=READER, MessageAction="SUPPRESS")
     cognito.admin_set_user_password(UserPoolId=pool, Username=READER,
                                     Password="Correct-Horse-9", Permanent=True)
+    for group in ("readers", "staff"):
+        cognito.create_group(UserPoolId=pool, GroupName=group)
+        cognito.admin_add_user_to_group(UserPoolId=pool, Username=READER, GroupName=group)
     # moto checks the password in the admin flow; the plan's client asks for SRP, which moto
     # does not verify. The tokens are the same.
     tokens = cognito.admin_initiate_auth(
@@ -926,6 +930,8 @@ def test_cognito_authorizers_take_an_identity_token_of_the_local_user_pool(
     allowed = members(tokens["IdToken"])
     assert allowed.status == 200, allowed.body
     assert document(allowed)["user"] == READER
+    # A list claim reaches the integration as one comma-separated string.
+    assert sorted(document(allowed)["groups"].split(",")) == ["readers", "staff"]
     # Without authorization scopes on the method, an access token is not what it takes.
     for token in (tokens["AccessToken"], tokens["IdToken"][:-4] + "AAAA", None):
         refused = members(token)

@@ -1340,6 +1340,14 @@ class PlanPolicies:
             and t not in _NOT_ACCESS_POLICIES))
         return plan
 
+    def resources_allowed(self, action: str) -> set[str]:
+        """The resources that some role's statements allow ``action`` on, as written."""
+        return {resource for policies in self.roles.values() for policy in policies
+                for statement in policy.statements
+                if statement.get("Effect") == "Allow" and "Action" in statement
+                and any(action_matches(p, action) for p in _values(statement["Action"]))
+                for resource in _values(statement.get("Resource", ()))}
+
     def _read_resources(self, of: Callable[[str], list[_Entry]]) -> None:
         topology = self.topology
         buckets = {state.get("bucket"): state["arn"] for _, _, state in of("aws:s3/bucket:Bucket")}

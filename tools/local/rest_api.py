@@ -993,7 +993,7 @@ class RestApi:
                 LOG.info("%s: a Cognito authorizer takes an %s token here", self.resource,
                          "access" if scopes else "identity")
                 continue
-            call.authorizer = {"claims": {str(k): _context_text(v) for k, v in claims.items()}}
+            call.authorizer = {"claims": {str(k): _claim_text(v) for k, v in claims.items()}}
             call.context["authorizer"].update(call.authorizer)
             return
         raise GatewayError("UNAUTHORIZED", "Unauthorized")
@@ -1365,6 +1365,14 @@ def _context_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _claim_text(value: Any) -> str:
+    """A Cognito authorizer's claim as the integration gets it: a string, a list claim
+    (``cognito:groups``) comma-separated."""
+    if isinstance(value, list):
+        return ",".join(_context_text(item) for item in value)
+    return _context_text(value)
 
 
 def _dotted(document: Mapping[str, Any], path: str) -> Any:

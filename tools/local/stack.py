@@ -37,6 +37,7 @@ from tools.local.aws import (
     Report,
     create_resources,
     region_of,
+    verify_sending_identities,
     write_local_addresses,
 )
 from tools.local.boot import OBJECT_LAMBDA_URL
@@ -164,6 +165,10 @@ class LocalStack:
                                               state_dir=self.state_dir)
         aws.start()
         report = self.report = create_resources(run, aws)
+        report.notes += [f"SES identity {name} is taken as verified (its owner verifies it "
+                         "outside the stack)" for name in verify_sending_identities(
+                             aws, (arn for arn in policies.resources_allowed("ses:SendEmail")
+                                   if ":identity/" in arn))]
         # A browser calls Cognito's user pool API itself, unsigned: the embedded AWS serves it.
         self.addresses.add(aws.endpoint_url, *sorted({
             f"https://cognito-idp.{region_of(run, pool, aws.region)}.amazonaws.com"
