@@ -127,11 +127,8 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
         "passwordPolicy.minimumLength": "8",
         "adminCreateUserConfig.allowAdminCreateUserOnly": "false: anyone may sign up"},
     "aws:cognito/userPoolDomain:UserPoolDomain": {
-        # TODO(report): managedLoginVersion is left unset. Cognito's default is 1, the classic
-        # hosted UI; 2 (managed login) serves no sign-in pages until a branding style exists,
-        # which the program does not create. The component should state 1 (or 2 with a
-        # ManagedLoginBranding); then list it here.
-    },
+        "managedLoginVersion": "1, the classic hosted UI; 2 (managed login) serves no sign-in "
+                               "page until a branding style exists"},
     "aws:cognito/userPoolClient:UserPoolClient": {
         "preventUserExistenceErrors": "LEGACY: sign-in errors tell which users exist",
         "enableTokenRevocation": "true, stated", "generateSecret": "false, stated",

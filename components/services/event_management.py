@@ -579,8 +579,10 @@ class EventManagement(ServiceComponent):
                 attribute_mapping=_attribute_mapping(provider), opts=child)
             providers.append(identity_provider)
         if providers:
+            # The classic hosted UI: managed login (2) serves no page without a branding style.
             aws.cognito.UserPoolDomain(f"{name}-auth-domain", domain=settings.auth_domain_prefix,
-                                       user_pool_id=self.user_pool.id, opts=child)
+                                       user_pool_id=self.user_pool.id, managed_login_version=1,
+                                       opts=child)
         callbacks = [f"{origin}/" for origin in settings.origins]
         self.user_pool_client = aws.cognito.UserPoolClient(
             f"{name}-web-client",
@@ -904,12 +906,7 @@ class EventManagement(ServiceComponent):
             description="CloudFront signs its requests to the site bucket",
             origin_access_control_origin_type="s3", signing_behavior="always",
             signing_protocol="sigv4", opts=child)
-        cognito = f"https://cognito-idp.{defaults.region}.amazonaws.com"
-        api_origin = self.api_url.apply(lambda url: "/".join(url.split("/")[:3]))
-        policy = pulumi.Output.concat(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "connect-src 'self' ", api_origin, " ", cognito, "; frame-ancestors 'none'; "
-            "base-uri 'self'; form-action 'self'; object-src 'none'")
+        policy = self._content_security_policy(defaults.region)
         headers = aws.cloudfront.ResponseHeadersPolicy(
             f"{name}-site-headers", name=f"{qualified}-site-headers"[:128],
             comment="Security headers for the event web app",
@@ -990,6 +987,15 @@ class EventManagement(ServiceComponent):
         aws.cloudwatch.LogDelivery(f"{name}-site-access-logs", delivery_source_name=source.name,
                                    delivery_destination_arn=destination.arn, opts=child)
 
+    def _content_security_policy(self, region: str) -> pulumi.Output[str]:
+        """The site's scripts and styles are its own files; it calls the API and Cognito only."""
+        cognito = f"https://cognito-idp.{region}.amazonaws.com"
+        api_origin = self.api_url.apply(lambda url: "/".join(url.split("/")[:3]))
+        return pulumi.Output.concat(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self' ", api_origin, " ", cognito, "; frame-ancestors 'none'; "
+            "base-uri 'self'; form-action 'self'; object-src 'none'")
+
     def _amplify(self, name: str, settings: EventManagementSettings,
                  config: pulumi.Output[dict[str, Any]],
                  child: pulumi.ResourceOptions) -> pulumi.Output[str]:
@@ -1008,24 +1014,24 @@ class EventManagement(ServiceComponent):
             "    files:",
             "      - '**/*'",
         ])
-        custom_headers = "\n".join([
-            "customHeaders:",
-            "  - pattern: '**/*'",
-            "    headers:",
-            "      - key: Strict-Transport-Security",
-            "        value: max-age=63072000; includeSubDomains; preload",
-            "      - key: X-Content-Type-Options",
-            "        value: nosniff",
-            "      - key: X-Frame-Options",
-            "        value: DENY",
-            "      - key: Referrer-Policy",
-            "        value: strict-origin-when-cross-origin",
-        ])
+        def custom_headers(policy: str) -> str:
+            headers = {
+                "Strict-Transport-Security": "max-age=63072000; includeSubDomains; preload",
+                "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+                "Referrer-Policy": "strict-origin-when-cross-origin",
+                "Content-Security-Policy": policy}
+            # JSON strings are YAML's double-quoted scalars.
+            return "\n".join(["customHeaders:", "  - pattern: '**/*'", "    headers:", *(
+                f"      - key: {key}\n        value: {json.dumps(value)}"
+                for key, value in headers.items())])
+
         self.amplify_app = aws.amplify.App(
             f"{name}-site", name=f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"[:255],
             description=f"{settings.event.name}: the event web app",
             repository=web.amplify_repository, access_token=token, platform="WEB",
-            build_spec=build_spec, custom_headers=custom_headers,
+            build_spec=build_spec,
+            custom_headers=self._content_security_policy(self._defaults.region).apply(
+                custom_headers),
             environment_variables={"BLUEPRINTS_CONFIG_JS": config.apply(web_config)},
             enable_branch_auto_deletion=False, opts=child)
         branch = aws.amplify.Branch(

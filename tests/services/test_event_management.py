@@ -443,3 +443,54 @@ def test_session_times_are_utc() -> None:
     [problem] = problems_with(sessions=sessions)
     assert problem.startswith(f"{KEY}.sessions[0].startsAt: '2026-06-01T09:00:00+02:00' is not "
                               "an ISO 8601 UTC time")
+
+
+@cache
+def amplified() -> StackRun:
+    """The dev stack with Amplify Hosting and Facebook sign-in (secrets as secure config)."""
+    services = copy.deepcopy(load_stack_file("dev")["config"]["blueprints:services"])
+    services["eventManagement"] |= {
+        "web": {"amplifyRepository": "https://github.com/example/event-site"},
+        "corsOrigins": ["https://main.d1a2b3c4d5e6f7.amplifyapp.com"],
+        "socialProviders": {"Facebook": {"clientId": "facebook-app"}},
+        "authDomainPrefix": "summit-dev"}
+    return run_stack("dev", config_overrides={
+        "blueprints:services": services,
+        "eventManagement:amplifyAccessToken": {"secure": "v1:amplify-token"},
+        "eventManagement:facebookClientSecret": {"secure": "v1:facebook-secret"}})
+
+
+def test_amplify_hosting_builds_the_site_with_its_config_and_security_headers() -> None:
+    run = amplified()
+    assert [r for r in run.resources if r.name.startswith("eventManagement-site")
+            and r.type.startswith(("aws:cloudfront/", "aws:s3/"))] == []
+    app = run.one("aws:amplify/app:App")
+    assert "printf '%s' \"$BLUEPRINTS_CONFIG_JS\" > web/event_management/config.js" in \
+        app.inputs["buildSpec"]
+    config_js = reveal(app.inputs["environmentVariables"])["BLUEPRINTS_CONFIG_JS"]
+    assert '"userPoolClientId"' in config_js
+    assert '"apiUrl": "https://' in config_js
+    headers = app.inputs["customHeaders"]
+    assert "max-age=63072000; includeSubDomains; preload" in headers
+    policy = next(line for line in headers.splitlines() if "default-src" in line)
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert f"https://cognito-idp.{REGION}.amazonaws.com" in policy
+    assert (app.inputs["platform"], app.inputs["enableBranchAutoDeletion"]) == ("WEB", False)
+    branch = run.one("aws:amplify/branch:Branch")
+    assert (branch.inputs["stage"], branch.inputs["enableAutoBuild"]) == ("PRODUCTION", True)
+
+
+def test_a_social_provider_signs_in_through_the_hosted_ui_with_the_code_flow() -> None:
+    run = amplified()
+    provider = run.one("aws:cognito/identityProvider:IdentityProvider")
+    assert provider.inputs["providerName"] == "Facebook"
+    assert repr(provider.inputs["providerDetails"]) == "[secret]"  # the client secret in it
+    assert reveal(provider.inputs["providerDetails"])["client_id"] == "facebook-app"
+    assert provider.inputs["attributeMapping"]["email"] == "email"
+    domain = run.one("aws:cognito/userPoolDomain:UserPoolDomain")
+    assert (domain.inputs["domain"], domain.inputs["managedLoginVersion"]) == ("summit-dev", 1)
+    client = run.one("aws:cognito/userPoolClient:UserPoolClient", "eventManagement-web-client")
+    assert client.inputs["supportedIdentityProviders"] == ["COGNITO", "Facebook"]
+    assert client.inputs["allowedOauthFlows"] == ["code"]
+    assert client.inputs["callbackUrls"] == ["https://main.d1a2b3c4d5e6f7.amplifyapp.com/"]
