@@ -14,9 +14,9 @@ from tests.local.e2e.support import Lines
 from tools.local.stack import LocalStack
 
 COVERAGE_TEST = "test_every_function_of_the_dev_stack_ran_with_its_role"
-# The dev stack's services that have end-to-end modules here (eventManagement, issue 13, does not
-# have one yet; its browser test will drive it).
-SERVICES = ("documentWatermark", "entityResolution", "headerVersioning", "queryKeyApi")
+# The dev stack's services, each with its end-to-end module here.
+SERVICES = ("documentWatermark", "entityResolution", "eventManagement", "headerVersioning",
+            "queryKeyApi")
 HERE = Path(__file__).parent
 
 
