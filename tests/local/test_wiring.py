@@ -60,7 +60,7 @@ def started(tmp_path: Path, lines: Lines) -> Iterator[LocalStack]:
             "BUCKET_NAME"]
         stack.aws.client("s3").put_object(Bucket=bucket, Key="reference/companies.csv",
                                           Body=b"id,name\nc1,Acme Corporation\n")
-        assert stack.lambdas.wait_idle(timeout=300)
+        assert stack.wait_idle(timeout=300)
         yield stack
     finally:
         stack.stop()

@@ -263,6 +263,15 @@ class LocalStack:
         for suffix in (".env", ".json"):
             (self.run_folder / f"{self.stack}{suffix}").unlink(missing_ok=True)
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Waits until every event delivered so far (an S3 notification is delivered after its
+        PutObject answers) and every asynchronous invocation it made have finished."""
+        assert self.events is not None
+        assert self.lambdas is not None
+        began = time.monotonic()
+        return (self.events.wait_idle(timeout)
+                and self.lambdas.wait_idle(max(0.0, timeout - (time.monotonic() - began))))
+
     def __enter__(self) -> LocalStack:
         self.start()
         return self

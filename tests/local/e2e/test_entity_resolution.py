@@ -22,7 +22,7 @@ def upload(stack: LocalStack, body: bytes) -> None:
     assert stack.aws is not None
     bucket = stack.lambdas.spec(BUILDER).environment["BUCKET_NAME"]
     stack.aws.client("s3").put_object(Bucket=bucket, Key="reference/companies.csv", Body=body)
-    assert stack.lambdas.wait_idle(timeout=300)
+    assert stack.wait_idle(timeout=300)
 
 
 def match(stack: LocalStack, name: str) -> Answer:
