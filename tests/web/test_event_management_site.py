@@ -325,7 +325,8 @@ def test_helpers_read_claims_urls_config_policy_and_errors() -> None:
         " serverMessage: app.errorMessage({message: 'Session is full'}, 409),"
         " cognitoType: app.errorMessage({__type: 'com.amazonaws#UsernameExistsException'}, 400),"
         " cognitoName: app.cognitoErrorType({__type: 'com.amazonaws#UserNotConfirmedException'}),"
-        " noBody: app.errorMessage({}, 502), unreachable: app.errorMessage(null, 0)}));")
+        " noBody: app.errorMessage({}, 502), unreachable: app.errorMessage(null, 0),"
+        " counts: [0, 1, 2].map(n => app.counted(n, 'ticket'))}));")
     assert out["staffName"] == "Zoë"
     assert (out["isStaff"], out["guestIsStaff"], out["groupString"]) == (True, False, True)
     assert out["garbage"] == {}
@@ -344,6 +345,7 @@ def test_helpers_read_claims_urls_config_policy_and_errors() -> None:
     assert out["cognitoName"] == "UserNotConfirmedException"
     assert out["noBody"] == "The request failed (HTTP 502)."
     assert out["unreachable"] == "The service could not be reached."
+    assert out["counts"] == ["0 tickets", "1 ticket", "2 tickets"]
 
 
 # --- headless Chromium against stubbed Cognito and API answers -----------------------------------

@@ -72,6 +72,11 @@ const SVG_ATTRIBUTES = new Set([
 // --- pure helpers (exported so that they can be checked without a browser) ---------------------
 
 /** The claims of a JWT, read without verifying it (the API verifies; this only picks the UI). */
+/** "1 ticket", "2 tickets": a count and its noun, singular or plural. */
+export function counted(count, noun) {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
 export function jwtClaims(token) {
   const parts = typeof token === "string" ? token.split(".") : [];
   if (parts.length !== 3) return {};
@@ -719,7 +724,7 @@ function start() {
       const items = Array.isArray(registrations.payload.registrations) ? registrations.payload.registrations : [];
       registeredSessionIds = new Set(items.map((item) => String(item.sessionId)));
       renderSessions();
-      setMessage("sessions-status", sessions.length ? `${sessions.length} sessions.` : "No sessions yet.");
+      setMessage("sessions-status", sessions.length ? `${counted(sessions.length, "session")}.` : "No sessions yet.");
     } catch (error) {
       setMessage("sessions-status", "");
       setMessage("sessions-error", error.message);
@@ -793,7 +798,7 @@ function start() {
       const cached = qrCache();
       $("tickets-list").replaceChildren(...registrations.map((item) => renderTicket(item, cached)));
       setMessage("tickets-status", registrations.length
-        ? `${registrations.length} tickets.` : "No tickets yet: register for a session first.");
+        ? `${counted(registrations.length, "ticket")}.` : "No tickets yet: register for a session first.");
     } catch (error) {
       setMessage("tickets-status", "");
       setMessage("tickets-error", error.message);
@@ -1001,7 +1006,7 @@ function start() {
           element("td", { text: request.status ?? "", testid: "request-status-cell" }));
         return row;
       }));
-      setMessage("requests-status", `${requests.length} ${type ? `${type} ` : ""}requests, newest first. Updated ${formatTime(new Date().toISOString())}.`);
+      setMessage("requests-status", `${counted(requests.length, `${type ? `${type} ` : ""}request`)}, newest first. Updated ${formatTime(new Date().toISOString())}.`);
     } catch (error) {
       setMessage("requests-status", "");
       setMessage("requests-error", error.message);
