@@ -97,10 +97,6 @@ def test_to_local_before_any_origin_is_added_answers_the_text() -> None:
     assert LocalAddresses().to_local(f"{API}/dev") == f"{API}/dev"
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason=(
-    "add() with no public origins (tools/local/stack.py:173 does so for a stack without user "
-    "pools) compiles the pattern '()(?![\\w.-])' from an empty table: it matches the empty "
-    "string, and to_local's lookup self._local[''] raises KeyError (gateway.py:265-273)"))
 def test_a_local_origin_without_public_origins_leaves_text_alone() -> None:
     found = LocalAddresses()
     found.add(AWS_LOCAL)

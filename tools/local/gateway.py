@@ -261,6 +261,8 @@ class LocalAddresses:
             self._local[public.rstrip("/").lower()] = local
         if public_origins:
             self._public.setdefault(local, public_origins[0].rstrip("/"))
+        if not self._local:
+            return
         longest_first = sorted(self._local, key=len, reverse=True)
         # An origin ends where a host name cannot go on: not at ``.example.com.evil``.
         self._pattern = re.compile(
