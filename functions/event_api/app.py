@@ -255,7 +255,9 @@ def list_sessions() -> list[dict[str, Any]]:
 
 
 def session_view(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _plain(item.get(name)) for name in SESSION_FIELDS}
+    """A session as the API answers it; a session nobody registered for yet has no counter."""
+    return {name: _plain(item.get(name)) for name in SESSION_FIELDS} | {
+        "registered": _plain(item.get("registered", 0))}
 
 
 def _plain(value: Any) -> Any:

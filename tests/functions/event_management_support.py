@@ -97,13 +97,14 @@ def create_requests_table(client: Any) -> None:
 
 def seed_session(table: Any, session: Session, *, registered: int = 0,
                  event_id: str = EVENT_ID) -> None:
-    """A session item as the component seeds it from config."""
+    """A session item as the component seeds it from config (without a ``registered``
+    counter: registrations add it), with ``registered`` seats taken when given."""
     table.put_item(Item={
         "pk": f"EVENT#{event_id}", "sk": f"SESSION#{session.id}", "sessionId": session.id,
         "eventId": event_id, "title": session.title, "startsAt": iso(session.starts_at),
         "endsAt": iso(session.ends_at), "room": session.room, "capacity": session.capacity,
-        "registered": registered, "gsi1pk": "SESSIONS",
-        "gsi1sk": f"{iso(session.starts_at)}#{session.id}"})
+        "gsi1pk": "SESSIONS", "gsi1sk": f"{iso(session.starts_at)}#{session.id}",
+        **({"registered": registered} if registered else {})})
 
 
 def create_hmac_key(kms: Any) -> str:
