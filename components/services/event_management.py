@@ -251,6 +251,12 @@ class WebSettings:
         Meaning("an https repository URL on GitHub, GitLab, Bitbucket or CodeCommit")] | None = None
     amplify_branch: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_./-]{1,255}$"),
                               Meaning("a branch name")] = "main"
+    # Where the site's files are in that repository: as in this one, or "." for a repository
+    # that holds only the site.
+    amplify_site_folder: Annotated[str, StringConstraints(
+        pattern=r"^(\.|[A-Za-z0-9_-][A-Za-z0-9_./-]{0,254})$"),
+        Meaning("a folder of the repository, relative and without '..', or '.'")] = (
+        "web/event_management")
     web_acl_arn: Annotated[str, StringConstraints(
         pattern=r"^arn:aws[\w-]*:wafv2:us-east-1:\d{12}:global/webacl/.+$"),
         Meaning("a CLOUDFRONT-scope web ACL ARN (arn:aws:wafv2:us-east-1:<account>:global/"
@@ -261,6 +267,9 @@ class WebSettings:
 
     @model_validator(mode="after")
     def _one_host(self) -> WebSettings:
+        if ".." in self.amplify_site_folder.split("/"):
+            raise SettingsError([("amplifySiteFolder", "must stay inside the repository: no "
+                                  "'..'")])
         if self.amplify_repository and (self.domain or self.web_acl_arn):
             raise SettingsError([("amplifyRepository", "Amplify Hosting serves the site: domain "
                                   "and webAclArn configure the CloudFront distribution, which "
@@ -1001,7 +1010,7 @@ class EventManagement(ServiceComponent):
                  child: pulumi.ResourceOptions) -> pulumi.Output[str]:
         web = settings.web
         token = pulumi.Config("eventManagement").require_secret("amplifyAccessToken")
-        site = WEB_DIR.relative_to(WEB_DIR.parents[1]).as_posix()
+        site = web.amplify_site_folder.rstrip("/")
         build_spec = "\n".join([
             "version: 1",
             "frontend:",

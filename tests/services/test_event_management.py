@@ -437,6 +437,14 @@ def test_the_api_must_know_the_web_apps_origin() -> None:
     assert problem.startswith(f"{KEY}.corsOrigins: name the web app's origin")
 
 
+def test_the_amplify_site_folder_stays_inside_the_repository() -> None:
+    [problem] = problems_with(
+        web={"amplifyRepository": "https://github.com/example/site",
+             "amplifySiteFolder": "site/../../etc"},
+        corsOrigins=["https://main.example.amplifyapp.com"])
+    assert problem.startswith(f"{KEY}.web.amplifySiteFolder: must stay inside the repository")
+
+
 def test_session_times_are_utc() -> None:
     sessions = [{"id": "late", "title": "Late", "startsAt": "2026-06-01T09:00:00+02:00",
                  "endsAt": "2026-06-01T10:00:00Z", "room": "B", "capacity": 5}]
@@ -465,8 +473,10 @@ def test_amplify_hosting_builds_the_site_with_its_config_and_security_headers() 
     assert [r for r in run.resources if r.name.startswith("eventManagement-site")
             and r.type.startswith(("aws:cloudfront/", "aws:s3/"))] == []
     app = run.one("aws:amplify/app:App")
+    # The site's folder, as in this repository (amplifySiteFolder).
     assert "printf '%s' \"$BLUEPRINTS_CONFIG_JS\" > web/event_management/config.js" in \
         app.inputs["buildSpec"]
+    assert "    baseDirectory: web/event_management\n" in app.inputs["buildSpec"]
     config_js = reveal(app.inputs["environmentVariables"])["BLUEPRINTS_CONFIG_JS"]
     assert '"userPoolClientId"' in config_js
     assert '"apiUrl": "https://' in config_js
