@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -26,6 +25,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.web.browser import TOOLS_REQUIRED, chromium_page, file_request, ready, sign_in
 
 SITE = Path(__file__).resolve().parents[2] / "web" / "event_management"
 INDEX = SITE / "index.html"
@@ -247,16 +248,6 @@ def test_cognito_calls_use_the_json_protocol(app_source: str) -> None:
 
 # --- node: syntax and the pure helpers -----------------------------------------------------------
 
-# CI installs node and chromium and sets this, so that a missing tool fails instead of skipping.
-TOOLS_REQUIRED = os.environ.get("BLUEPRINTS_WEB_TOOLS_REQUIRED") == "1"
-
-
-def missing(tool: str) -> None:
-    if TOOLS_REQUIRED:
-        pytest.fail(f"{tool} is not installed, and BLUEPRINTS_WEB_TOOLS_REQUIRED=1")
-    pytest.skip(f"{tool} is not installed")
-
-
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None and not TOOLS_REQUIRED, reason="node is not installed")
 
@@ -350,7 +341,6 @@ def test_helpers_read_claims_urls_config_policy_and_errors() -> None:
 
 # --- headless Chromium against stubbed Cognito and API answers -----------------------------------
 
-CHROMIUM = shutil.which("chromium")
 SITE_ORIGIN = "https://site.test"
 API_URL = "https://api.test/dev"
 COGNITO_URL = "https://cognito.test/"
@@ -494,11 +484,7 @@ class Backend:
 
 @pytest.fixture
 def browser_page(tmp_path: Path) -> Iterator[tuple[Any, Backend, list[str]]]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
-    if CHROMIUM is None:
-        missing("Debian's chromium")
     backend = Backend()
-    problems: list[str] = []
     config = {"apiUrl": API_URL, "region": "eu-west-1", "userPoolId": "eu-west-1_Test",
               "userPoolClientId": "client", "cognitoEndpoint": COGNITO_URL,
               "eventName": "Test Days"}
@@ -538,36 +524,16 @@ def browser_page(tmp_path: Path) -> Iterator[tuple[Any, Backend, list[str]]]:
         body = json.loads(request.post_data) if request.post_data else None
         answer(route, *backend.api(request.method, request.url, request.headers, body))
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        context = browser.new_context(viewport={"width": 1000, "height": 900})
+    def prepare(context: Any) -> None:
         context.route(f"{SITE_ORIGIN}/**", serve_site)
         context.route("https://cognito.test/**", serve_cognito)
         context.route("https://api.test/**", serve_api)
-        page = context.new_page()
-        # Errors the page logs (a CSP violation among them); Chromium's own line for each 4xx
-        # answer is expected, the test provokes some.
-        page.on("console", lambda message: problems.append(message.text)
-                if message.type == "error"
-                and not message.text.startswith("Failed to load resource") else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.set_default_timeout(10_000)
+
+    with chromium_page(timeout_ms=10_000, prepare=prepare) as (page, problems):
         try:
             yield page, backend, problems
         finally:
             page.screenshot(path=str(tmp_path / "last-step.png"), full_page=True)
-            browser.close()
-
-
-def ready(page: Any, view: str) -> None:
-    page.wait_for_selector(f"#{view}[data-ready='true']:not([hidden])")
-
-
-def sign_in(page: Any, email: str, password: str) -> None:
-    page.goto(f"{SITE_ORIGIN}/#/sign-in")
-    page.fill("#sign-in-email", email)
-    page.fill("#sign-in-password", password)
-    page.click("#sign-in-submit")
 
 
 def test_a_guest_signs_up_registers_files_a_request_and_staff_check_them_in(
@@ -619,19 +585,13 @@ def test_a_guest_signs_up_registers_files_a_request_and_staff_check_them_in(
     assert qr.locator("svg path").count() == 1
     assert qr.locator("svg").get_attribute("viewBox") == "0 0 148 148"
 
-    page.click("#nav-request")
-    ready(page, "view-request")
-    page.select_option("#request-type", "food")
-    page.select_option("#request-session", "keynote")
-    page.fill("#request-note", "Vegan lunch, please")
-    page.click("#request-submit")
-    page.wait_for_selector("#request-result[data-request-id='req-1']")
+    assert file_request(page, "food", "keynote", "Vegan lunch, please") == "req-1"
     assert backend.api_calls[-1] == ("POST", "/dev/requests", {
         "type": "food", "note": "Vegan lunch, please", "sessionId": "keynote"})
 
     page.click("#sign-out")
     ready(page, "view-sign-in")
-    sign_in(page, "staff@example.com", STRONG_PASSWORD)
+    sign_in(page, SITE_ORIGIN, "staff@example.com", STRONG_PASSWORD)
     ready(page, "view-sessions")
     page.click("#nav-staff-check-in")
     ready(page, "view-check-in")
@@ -663,7 +623,7 @@ def test_a_hostile_qr_svg_is_not_drawn_and_a_guest_cannot_open_staff_pages(
     backend.qr_svg = HOSTILE_SVG
     backend.users["guest@example.com"] = {"name": "G", "password": STRONG_PASSWORD,
                                           "confirmed": True}
-    sign_in(page, "guest@example.com", STRONG_PASSWORD)
+    sign_in(page, SITE_ORIGIN, "guest@example.com", STRONG_PASSWORD)
     ready(page, "view-sessions")
     page.click("[data-testid=register][data-session-id=keynote]")
     page.wait_for_selector("[data-testid=register][data-session-id=keynote].button--done")

@@ -26,6 +26,7 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from moto.backends import get_backend
 
 from tests.local.e2e.support import Answer, call, eventually
+from tests.web.browser import chromium_page, file_request, ready, sign_in
 from tools.local.stack import LocalStack
 
 SERVICE = "eventManagement"
@@ -35,7 +36,6 @@ SCHEDULE = "eventManagement-reminders"
 FROM_ADDRESS = "events@example.com"
 PASSWORD = "Local-passw0rd!"
 REGION = "eu-west-1"
-TOOLS_REQUIRED = os.environ.get("BLUEPRINTS_WEB_TOOLS_REQUIRED") == "1"
 ARTIFACTS = Path(os.environ.get("BLUEPRINTS_ARTIFACTS",
                                 Path(__file__).resolve().parents[3] / "test-artifacts"))
 
@@ -275,9 +275,6 @@ def registered_guest(stack: LocalStack, email: str) -> str:
 
 # --- the web app, in a real browser ------------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium")
-
-
 class Steps:
     """Screenshots of each step, numbered, in the artifacts folder."""
 
@@ -293,45 +290,13 @@ class Steps:
 
 
 @pytest.fixture
-def browser(local_dev: LocalStack) -> Iterator[tuple[Any, Steps, list[str]]]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if TOOLS_REQUIRED:
-            pytest.fail("Playwright is not installed, and BLUEPRINTS_WEB_TOOLS_REQUIRED=1")
-        pytest.skip("Playwright is not installed")
-    if CHROMIUM is None:
-        if TOOLS_REQUIRED:
-            pytest.fail("Debian's chromium is not installed, and BLUEPRINTS_WEB_TOOLS_REQUIRED=1")
-        pytest.skip("Debian's chromium is not installed")
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM)
-        page = chromium.new_context(viewport={"width": 1000, "height": 900}).new_page()
-        page.on("console", lambda message: problems.append(message.text)
-                if message.type == "error"
-                and not message.text.startswith("Failed to load resource") else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.set_default_timeout(20_000)
+def browser() -> Iterator[tuple[Any, Steps, list[str]]]:
+    with chromium_page(timeout_ms=20_000) as (page, problems):
         steps = Steps(page, ARTIFACTS / "event-management")
         try:
             yield page, steps, problems
         finally:
             steps("last")
-            chromium.close()
-
-
-def ready(page: Any, view: str) -> None:
-    page.wait_for_selector(f"#{view}[data-ready='true']:not([hidden])")
-
-
-def sign_in(page: Any, site: str, email: str) -> None:
-    page.goto(f"{site}/#/sign-in")
-    ready(page, "view-sign-in")
-    page.fill("#sign-in-email", email)
-    page.fill("#sign-in-password", PASSWORD)
-    page.click("#sign-in-submit")
-    ready(page, "view-sessions")
 
 
 def test_in_the_browser_a_guest_registers_and_asks_and_staff_check_them_in(
@@ -376,21 +341,15 @@ def test_in_the_browser_a_guest_registers_and_asks_and_staff_check_them_in(
     assert qr.locator("svg").count() == 1
     step("ticket")
 
-    page.click("#nav-request")
-    ready(page, "view-request")
-    page.select_option("#request-type", "handout")
-    page.select_option("#request-session", "workshop-a")
-    page.fill("#request-note", "Slides on paper, please")
-    page.click("#request-submit")
-    page.wait_for_selector("#request-result[data-request-id]:not([hidden])")
-    request_id = page.get_attribute("#request-result", "data-request-id")
+    request_id = file_request(page, "handout", "workshop-a", "Slides on paper, please")
     step("request")
     heard = eventually(materials.heard, timeout=30)
     assert [json.loads(m["Message"])["requestId"] for m in heard] == [request_id]
 
     page.click("#sign-out")
     ready(page, "view-sign-in")
-    sign_in(page, site, staff_email)
+    sign_in(page, site, staff_email, PASSWORD)
+    ready(page, "view-sessions")
     page.click("#nav-staff-check-in")
     ready(page, "view-check-in")
     page.fill("#check-in-code", token)
