@@ -87,6 +87,13 @@ from typing import Any
 
 from benchmarks.recording import cpu_model, write_results
 
+# The tables as the component declares them, shared with the handlers' tests.
+from tests.functions.event_management_support import (
+    create_events_table,
+    create_requests_table,
+    iso,
+)
+
 RESULTS = Path(__file__).resolve().parent / "results" / "event_management.json"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -161,39 +168,6 @@ class Context:
 
 
 # ---------------------------------------------------------------------------------- tables
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def create_events_table(client: Any, name: str) -> None:
-    """An events table as the component declares it: keys, and both indexes."""
-    attributes = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
-    client.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"}
-                              for attribute in attributes],
-        GlobalSecondaryIndexes=[
-            {"IndexName": "byStart", "Projection": {"ProjectionType": "ALL"},
-             "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                           {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]},
-            {"IndexName": "byGuest", "Projection": {"ProjectionType": "ALL"},
-             "KeySchema": [{"AttributeName": "gsi2pk", "KeyType": "HASH"},
-                           {"AttributeName": "gsi2sk", "KeyType": "RANGE"}]},
-        ])
-
-
-def create_requests_table(client: Any, name: str) -> None:
-    client.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
-
 
 def session_item(session_id: str, title: str, starts: datetime, capacity: int,
                  registered: int, room: str) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 import pytest
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import TypeSerializer  # type: ignore[import-untyped]
 from moto import mock_aws
 
 from tests.functions import events
@@ -66,15 +66,15 @@ def set_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-def create_events_table(client: Any) -> None:
+def create_events_table(client: Any, name: str = EVENTS_TABLE) -> None:
     """The events table as the component declares it: keys, and both indexes."""
     attributes = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
     client.create_table(
-        TableName=EVENTS_TABLE, BillingMode="PAY_PER_REQUEST",
+        TableName=name, BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
                    {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"}
-                              for name in attributes],
+        AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"}
+                              for attribute in attributes],
         GlobalSecondaryIndexes=[
             {"IndexName": "byStart", "Projection": {"ProjectionType": "ALL"},
              "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
@@ -85,9 +85,9 @@ def create_events_table(client: Any) -> None:
         ])
 
 
-def create_requests_table(client: Any) -> None:
+def create_requests_table(client: Any, name: str = REQUESTS_TABLE) -> None:
     client.create_table(
-        TableName=REQUESTS_TABLE, BillingMode="PAY_PER_REQUEST",
+        TableName=name, BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
                    {"AttributeName": "sk", "KeyType": "RANGE"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
