@@ -3,6 +3,8 @@ browser). Drawn with PyPI's ``segno`` (pure Python, shipped in the event API's l
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import segno
 
 # Medium error correction survives a scuffed phone screen; four modules of quiet zone is what
@@ -10,8 +12,12 @@ import segno
 ERROR_CORRECTION = "m"
 MODULE_PIXELS = 4
 QUIET_ZONE = 4
+# A token is deterministic (an HMAC), so a warm function draws a guest's tickets once: repeated
+# registrations and ticket lists cost no redraw (about 11 ms each, pure Python).
+DRAWN_CACHE_SIZE = 1024
 
 
+@lru_cache(maxsize=DRAWN_CACHE_SIZE)
 def qr_svg(token: str) -> str:
     """``token`` as a QR code: an ``<svg>`` element (dark modules on white), no XML prolog."""
     code = segno.make(token, error=ERROR_CORRECTION, micro=False)

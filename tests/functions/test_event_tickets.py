@@ -185,6 +185,15 @@ def test_the_qr_code_reads_as_the_token() -> None:
     assert expected.error == "M"
 
 
+def test_a_token_is_drawn_once_per_warm_function() -> None:
+    qr.qr_svg.cache_clear()
+    first, other = "EVT1.eyJyIjoiNCJ9." + "B" * 43, "EVT1.eyJyIjoiNSJ9." + "C" * 43
+
+    assert qr.qr_svg(first) is qr.qr_svg(first)
+    assert qr.qr_svg(other) != qr.qr_svg(first)
+    assert qr.qr_svg.cache_info().misses == 2
+
+
 def test_the_keys() -> None:
     assert keys.session_item_key("ev1", "s1") == {"pk": "EVENT#ev1", "sk": "SESSION#s1"}
     assert keys.registration_item_key("s1", "g1") == {"pk": "SESSION#s1", "sk": "GUEST#g1"}
