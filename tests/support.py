@@ -49,6 +49,13 @@ def statements(resource: Resource, key: str = "policy") -> list[dict[str, Any]]:
     return found if isinstance(found, list) else [found]
 
 
+def placeholder_contract(**values: Any) -> EnvironmentContract:
+    """An environment contract for a service tested alone: ``values`` by field name, every other
+    field ``"unused"``."""
+    return EnvironmentContract(**{name: pulumi.Output.from_input(values.get(name, "unused"))
+                                  for name in EnvironmentContract.__dataclass_fields__})
+
+
 def run_service(make: Callable[[ServiceContext, pulumi.ResourceOptions], ServiceComponent], *,
                 defaults: Defaults = DEV, api_keys: Mapping[str, str] | None = None) -> StackRun:
     """One service in a stack of its own, with a placeholder environment contract and the
@@ -56,8 +63,7 @@ def run_service(make: Callable[[ServiceContext, pulumi.ResourceOptions], Service
     ``secrets``) outputs."""
     def program() -> None:
         provider = aws.Provider("regional", region=REGION)
-        contract = EnvironmentContract(**{name: pulumi.Output.from_input("unused")
-                                          for name in EnvironmentContract.__dataclass_fields__})
+        contract = placeholder_contract()
         context = ServiceContext(defaults, contract, Providers(regional=provider,
                                                                us_east_1=provider),
                                  api_keys=None if api_keys is None

@@ -33,8 +33,8 @@ from tools.mock_runtime import (
 
 STACKS = stack_names()
 CONTRACT_OUTPUTS = ["clusterArn", "clusterName", "kmsKeyArn", "namespaceId", "namespaceName",
-                    "privateSubnetIds", "publicSubnetIds", "serviceSecurityGroupId", "vpcCidr",
-                    "vpcId"]
+                    "privateSubnetIds", "publicSubnetIds", "serviceSecurityGroupId",
+                    "taskExecutionRoleArn", "taskExecutionRoleName", "vpcCidr", "vpcId"]
 
 _runs: dict[str, StackRun] = {}
 

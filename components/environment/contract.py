@@ -40,6 +40,9 @@ class EnvironmentContract:
     namespace_id: pulumi.Output[str]
     namespace_name: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
+    # ECS tasks' execution role: each service attaches a policy for its own image and log group.
+    task_execution_role_arn: pulumi.Output[str]
+    task_execution_role_name: pulumi.Output[str]
 
     @classmethod
     def _output_names(cls) -> dict[str, str]:

@@ -162,6 +162,16 @@ class Environment(pulumi.ComponentResource):
             description=f"Service discovery for the {defaults.stage} services",
             opts=child)
 
+        # ECS pulls a task's image and writes its logs as this role. It starts with no rights:
+        # a service attaches what its own task definition needs (its repository, its log group).
+        self.task_execution_role = aws.iam.Role(
+            f"{name}-task-execution",
+            assume_role_policy=iam.trust_policy(
+                "ecs-tasks.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": defaults.account_id}}),
+            description=f"ECS task execution role of the {defaults.stage} environment's services",
+            opts=child)
+
         self.account_settings: list[pulumi.Resource] = [
             self._api_gateway_logging(name, partition)]
 
@@ -176,6 +186,8 @@ class Environment(pulumi.ComponentResource):
             namespace_id=self.namespace.id,
             namespace_name=self.namespace.name,
             kms_key_arn=self.key.arn,
+            task_execution_role_arn=self.task_execution_role.arn,
+            task_execution_role_name=self.task_execution_role.name,
         )
         self.register_outputs(self.contract.outputs())
 

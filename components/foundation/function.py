@@ -14,7 +14,8 @@ Default settings:
 |                        | name, log level, debug sampling, metrics namespace in the environment   |
 | Concurrency            | unreserved; ``reserved_concurrency`` caps it, and 0 is a kill switch    |
 | Async invocation       | 2 retries, 1 hour maximum age, failures to an SQS queue (with its DLQ)  |
-| Code                   | ``functions/<code>``, ``blueprints_common`` and any ``libraries``       |
+| Code                   | ``functions/<code>``, ``blueprints_common`` and any ``libraries``; or   |
+|                        | a container image (``image``), whose command is ``handler``             |
 | Warm capacity          | none; ``provisioned_concurrency`` keeps a ``live`` alias warm, and      |
 |                        | triggers then invoke the alias                                          |
 
@@ -97,6 +98,15 @@ class FailureDestination:
 
 
 @dataclass(frozen=True)
+class FunctionImage:
+    """A container image in ECR, for a function that ships its own libraries (the handler's
+    folder holds its Dockerfile). ``FunctionArgs.handler`` is the image's command, so that one
+    image serves several functions; the image holds Powertools, no layer applies."""
+
+    uri: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
 class FunctionVpc:
     """Private subnets and security groups for a function that must reach into a VPC."""
 
@@ -133,6 +143,7 @@ class FunctionArgs:
     provisioned_concurrency: int | None = None
     long_running: bool = False
     ephemeral_storage_mb: int = DEFAULT_EPHEMERAL_STORAGE_MB
+    image: FunctionImage | None = None
 
 
 def powertools_layer_arn(region: str, architecture: str, runtime: str, version: int) -> str:
@@ -253,6 +264,11 @@ def _problems(name: str, args: FunctionArgs, defaults: Defaults) -> list[str | N
         or (args.reserved_concurrency or 0) >= (args.provisioned_concurrency or 0) else
         "provisioned_concurrency: more than reserved_concurrency can never be used",
         *_edge_problems(args),
+        None if args.image is None or not (args.layers or args.libraries or args.generated_files)
+        else "image: the image holds the function's libraries and files; layers, libraries "
+             "and generated_files do not apply",
+        None if args.image is None or args.edge_event is None else
+        "image: Lambda@Edge does not run container images",
     ]
 
 
@@ -289,9 +305,9 @@ def _shape(name: str, args: FunctionArgs, defaults: Defaults) -> _Shape:
             ("service-role/AWSLambdaVPCAccessExecutionRole",) if args.vpc else ())
         return _Shape(
             runtime=functions.runtime, architecture=functions.architecture,
-            layers=[powertools_layer_arn(defaults.region, functions.architecture,
-                                         functions.runtime, functions.powertools_layer_version),
-                    *args.layers],
+            layers=[] if args.image else [
+                powertools_layer_arn(defaults.region, functions.architecture, functions.runtime,
+                                     functions.powertools_layer_version), *args.layers],
             environment={**_powertools_environment(name, args, defaults), **args.environment},
             trusted_services=("lambda.amazonaws.com",), managed_policies=managed,
             function_name=None, log_group_name=None, bundle=())
@@ -380,9 +396,8 @@ class Function(pulumi.ComponentResource):
         if args.reserved_concurrency == 0:
             warn_override(self, "reserved_concurrency=0",
                           "The function is switched off: every invocation is throttled.")
-        code: pulumi.Input[pulumi.Archive] = package(args.code, args.code_root,
-                                                     bundle=shape.bundle,
-                                                     libraries=args.libraries)
+        code: pulumi.Input[pulumi.Archive] | None = None if args.image else package(
+            args.code, args.code_root, bundle=shape.bundle, libraries=args.libraries)
         if args.generated_files:
             code = pulumi.Output.all(**args.generated_files).apply(
                 lambda files: package(args.code, args.code_root, files, shape.bundle,
@@ -392,10 +407,13 @@ class Function(pulumi.ComponentResource):
             name=shape.function_name,
             description=args.description,
             role=self.role.arn,
-            runtime=shape.runtime,
+            runtime=None if args.image else shape.runtime,
             architectures=[shape.architecture],
-            handler=args.handler,
+            handler=None if args.image else args.handler,
             code=code,
+            package_type="Image" if args.image else "Zip",
+            image_uri=args.image.uri if args.image else None,
+            image_config={"commands": [args.handler]} if args.image else None,
             memory_size=args.memory_size,
             timeout=args.timeout,
             ephemeral_storage=None if args.ephemeral_storage_mb == DEFAULT_EPHEMERAL_STORAGE_MB

@@ -20,6 +20,7 @@ ENVIRONMENT_STACK = "organization/blueprints/dev"
 OUTPUT_NAMES = {
     "vpcId", "vpcCidr", "publicSubnetIds", "privateSubnetIds", "serviceSecurityGroupId",
     "clusterArn", "clusterName", "namespaceId", "namespaceName", "kmsKeyArn",
+    "taskExecutionRoleArn", "taskExecutionRoleName",
 }
 SETTINGS = EnvironmentSettings(vpc_cidr=ipaddress.IPv4Network("10.20.0.0/16"),
                                availability_zones=2, nat_gateways=1)
@@ -68,6 +69,9 @@ def test_exported_values_are_the_environments_resources(environment_stack: Stack
     assert outputs["namespaceId"] == namespace.id
     assert outputs["namespaceName"] == "dev.blueprints.internal"
     assert outputs["kmsKeyArn"] == run.one("aws:kms/key:Key").state["arn"]
+    role = run.one("aws:iam/role:Role", "dev-task-execution")
+    assert (outputs["taskExecutionRoleArn"], outputs["taskExecutionRoleName"]) == (
+        role.state["arn"], role.state["name"])
 
 
 def test_contract_round_trips_through_a_stack_reference(environment_stack: StackRun) -> None:

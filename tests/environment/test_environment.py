@@ -118,6 +118,16 @@ def test_cluster_has_enhanced_container_insights(dev: StackRun) -> None:
         {"name": "containerInsights", "value": "enhanced"}]
 
 
+def test_the_task_execution_role_trusts_this_accounts_ecs_tasks_and_grants_nothing(
+        dev: StackRun) -> None:
+    role = dev.one(ROLE, "dev-task-execution")
+    [trust] = statements(role, "assumeRolePolicy")
+    assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "111111111111"}}
+    assert [r for r in dev.resources if r.inputs.get("role") in (role.id, role.state["name"])] \
+        == []  # services attach their own least-privilege policies
+
+
 def test_namespace_is_private_to_the_vpc(dev: StackRun) -> None:
     namespace = dev.one(NAMESPACE, "dev-namespace")
     assert namespace.inputs["name"] == "dev.blueprints.internal"

@@ -17,6 +17,7 @@ from components.foundation.function import (
     FailureDestination,
     Function,
     FunctionArgs,
+    FunctionImage,
     FunctionVpc,
     powertools_layer_arn,
 )
@@ -107,6 +108,7 @@ def test_function_settings(build: Build, code_root: Path) -> None:
     assert inputs["architectures"] == ["arm64"]
     assert inputs["runtime"] == "python3.13"
     assert inputs["handler"] == "app.handler"
+    assert inputs["packageType"] == "Zip"
     assert inputs["reservedConcurrentExecutions"] == 5
     assert inputs["layers"] == [
         "arn:aws:lambda:eu-west-1:017000801446:layer:"
@@ -135,6 +137,27 @@ def test_package_holds_the_handler_and_the_shared_library(build: Build, code_roo
     assert isinstance(code, pulumi.AssetArchive)
     assert sorted(code.assets) == ["app.py", "blueprints_common/__init__.py", "rules.py"]
     assert code.assets["app.py"].path == str(code_root / "refunds" / "app.py")
+
+
+def test_an_image_function_runs_its_command_from_the_image_without_layers(
+        build: Build, code_root: Path) -> None:
+    image = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/jobs@sha256:" + "a" * 64
+    inputs = one_function(build, args(code_root, handler="app.run_job",
+                                      image=FunctionImage(image))).one(
+        FUNCTION, "orders-function").inputs
+    assert (inputs["packageType"], inputs["imageUri"]) == ("Image", image)
+    assert inputs["imageConfig"] == {"commands": ["app.run_job"]}
+    assert [inputs.get(key) for key in ("code", "handler", "runtime")] == [None, None, None]
+    assert inputs["layers"] == []
+    assert inputs["architectures"] == ["arm64"]
+    assert inputs["environment"]["variables"]["POWERTOOLS_SERVICE_NAME"] == "orders"
+
+
+def test_an_image_function_takes_no_layers_libraries_or_generated_files(
+        build: Build, code_root: Path) -> None:
+    with pytest.raises(InvalidArgs, match="image: the image holds"):
+        one_function(build, args(code_root, image=FunctionImage("repo@sha256:x"),
+                                 layers=["arn:aws:lambda:eu-west-1:111111111111:layer:l:1"]))
 
 
 def test_async_function_sends_failures_to_a_queue_with_a_dlq(

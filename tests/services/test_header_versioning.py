@@ -12,14 +12,13 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from components.accounts import Providers
-from components.environment import EnvironmentContract
 from components.services import ServiceContext
 from components.services.header_versioning import (
     HeaderVersionedApi,
     HeaderVersioningSettings,
     default_message,
 )
-from tests.support import ACCOUNT, DEV, REGION, json_input, statements
+from tests.support import ACCOUNT, DEV, REGION, json_input, placeholder_contract, statements
 from tools.mock_runtime import Resource, StackConfig, StackRun, run_program
 
 FUNCTION = "aws:lambda/function:Function"
@@ -46,11 +45,8 @@ def program() -> None:
         us_east_1=aws.Provider("us-east-1", region="us-east-1", default_tags=tags),
         other_regions=lambda region: made.setdefault(
             region, aws.Provider(f"aws-{region}", region=region, default_tags=tags)))
-    contract = EnvironmentContract(**{name: pulumi.Output.from_input("unused") for name in (
-        "vpc_id", "vpc_cidr", "public_subnet_ids", "private_subnet_ids",
-        "service_security_group_id", "cluster_arn", "cluster_name", "namespace_id",
-        "namespace_name", "kms_key_arn")})
-    service = HeaderVersionedApi("versions", SETTINGS, ServiceContext(DEV, contract, providers),
+    service = HeaderVersionedApi("versions", SETTINGS,
+                                 ServiceContext(DEV, placeholder_contract(), providers),
                                  pulumi.ResourceOptions(provider=providers.regional))
     pulumi.export("service", service.exports)
 
