@@ -57,13 +57,14 @@ def placeholder_contract(**values: Any) -> EnvironmentContract:
 
 
 def run_service(make: Callable[[ServiceContext, pulumi.ResourceOptions], ServiceComponent], *,
-                defaults: Defaults = DEV, api_keys: Mapping[str, str] | None = None) -> StackRun:
-    """One service in a stack of its own, with a placeholder environment contract and the
-    ``apiKeys`` secret given; its exports (and secret exports) are the stack's ``exports`` (and
-    ``secrets``) outputs."""
+                defaults: Defaults = DEV, api_keys: Mapping[str, str] | None = None,
+                environment: Mapping[str, Any] | None = None) -> StackRun:
+    """One service in a stack of its own, with a placeholder environment contract (holding
+    ``environment``'s values) and the ``apiKeys`` secret given; its exports (and secret
+    exports) are the stack's ``exports`` (and ``secrets``) outputs."""
     def program() -> None:
         provider = aws.Provider("regional", region=REGION)
-        contract = placeholder_contract()
+        contract = placeholder_contract(**(environment or {}))
         context = ServiceContext(defaults, contract, Providers(regional=provider,
                                                                us_east_1=provider),
                                  api_keys=None if api_keys is None

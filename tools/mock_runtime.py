@@ -207,6 +207,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "id": region, "names": [f"{region}{z}" for z in "abc"],
                 "zoneIds": [f"{region[:3]}{region[-1]}-az{i}" for i in (1, 2, 3)],
                 "groupNames": [region]},
+            # Never a real credential: a plan pushes nothing.
+            "aws:ecr/getAuthorizationToken:getAuthorizationToken": lambda: {
+                "id": region, "userName": "AWS", "password": SECRET_PLACEHOLDER,
+                "authorizationToken": SECRET_PLACEHOLDER, "expiresAt": "2099-01-01T00:00:00Z",
+                "proxyEndpoint": f"https://{self.account_id}.dkr.ecr.{region}.amazonaws.com"},
         }
         if args.token not in answers:
             raise NotImplementedError(f"the offline runtime has no answer for {args.token}; "
@@ -218,6 +223,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return self._stack_reference(args.inputs["name"])
         if not args.custom and not args.resource_id:
             return f"{args.name}-component", dict(args.inputs)
+        if args.typ == "docker-build:index:Image":
+            # What the build would answer: a content digest, and the reference it was pushed as.
+            digest = "sha256:" + _digest(args.typ, args.name, str(args.inputs.get("tags")),
+                                         length=64)
+            tags = args.inputs.get("tags") or []
+            ref = f"{str(tags[0]).rsplit(':', 1)[0]}@{digest}" if tags else digest
+            return digest, {**args.inputs, "digest": digest, "ref": ref}
         if args.typ.startswith("pulumi:providers:"):
             provider_id = _digest(args.typ, args.name, length=32)
             region = args.inputs.get("region")
@@ -307,6 +319,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 arn = f"arn:aws:kms:{region}:{account}:{physical}"
             case "aws:ecs/cluster:Cluster":
                 arn = f"arn:aws:ecs:{region}:{account}:cluster/{physical}"
+            case "aws:ecs/taskDefinition:TaskDefinition":
+                family = state.get("family", physical)
+                arn = f"arn:aws:ecs:{region}:{account}:task-definition/{family}:1"
+                resource_id = family
+                extra = {"revision": 1, "arnWithoutRevision": arn.rsplit(":", 1)[0]}
+            case "aws:ecr/repository:Repository":
+                arn = f"arn:aws:ecr:{region}:{account}:repository/{physical}"
+                extra = {"repositoryUrl": f"{account}.dkr.ecr.{region}.amazonaws.com/{physical}",
+                         "registryId": account}
+            case "aws:sfn/stateMachine:StateMachine":
+                arn = f"arn:aws:states:{region}:{account}:stateMachine:{physical}"
+                resource_id = arn
             case "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace":
                 arn = f"arn:aws:servicediscovery:{region}:{account}:namespace/{resource_id}"
                 extra["hostedZone"] = f"Z{_digest(typ, name, length=20).upper()}"

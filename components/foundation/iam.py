@@ -25,6 +25,17 @@ import pulumi
 ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
 # Services whose ARNs start with the resource's own name rather than a resource type.
 UNTYPED_ARNS = frozenset({"s3", "sqs", "sns", "execute-api"})
+# Actions that support no resource-level permission: AWS grants them on Resource "*" only, and
+# ``allow_unscoped`` may name them (the guardrails' IAM rule lists the same ones).
+UNSCOPED_ACTIONS = frozenset({
+    # X-Ray tracing: segments, telemetry and sampling rules.
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    # CloudWatch Logs vended delivery, which a state machine's logging sets up.
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+})
 
 
 class PolicyError(ValueError):
@@ -54,6 +65,8 @@ class Statement:
                                       "full (service:Action), with no wildcard")
             if self.principals and "*" in str(dict(self.principals).values()):
                 raise PolicyError("an Allow statement may not name the wildcard principal")
+        if _unscoped(self):
+            return
         for resource in self.resources:
             if isinstance(resource, str):
                 check_resource(resource)
@@ -68,6 +81,20 @@ def allow(actions: Sequence[str], *resources: pulumi.Input[str],
 
 
 SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com$")
+
+
+def allow_unscoped(actions: Sequence[str]) -> Statement:
+    """An Allow on Resource ``*`` for actions that have no resource-level permission
+    (``UNSCOPED_ACTIONS`` only)."""
+    others = sorted(set(actions) - UNSCOPED_ACTIONS)
+    if others:
+        raise PolicyError(f"{', '.join(others)} can be scoped to resources: name them")
+    return allow(actions, "*")
+
+
+def _unscoped(statement: Statement) -> bool:
+    return (statement.effect == "Allow" and list(statement.resources) == ["*"]
+            and set(statement.actions) <= UNSCOPED_ACTIONS)
 
 
 def allow_service(actions: Sequence[str], resource: pulumi.Input[str], service: str,
@@ -124,7 +151,7 @@ def check_resource(arn: str) -> str:
 
 
 def _statement_json(statement: Statement, resources: list[str]) -> dict[str, Any]:
-    for resource in resources:
+    for resource in [] if _unscoped(statement) else resources:
         check_resource(resource)
     body: dict[str, Any] = {
         "Effect": statement.effect,

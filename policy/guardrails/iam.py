@@ -21,7 +21,9 @@ GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
 # - X-Ray: active tracing sends segments and telemetry, and the SDK reads sampling rules
 #   (the actions of the AWS-managed AWSXRayDaemonWriteAccess policy);
 # - EC2 network interfaces: a function in a VPC creates, lists and deletes its ENIs and
-#   their private addresses (the EC2 actions of AWSLambdaVPCAccessExecutionRole).
+#   their private addresses (the EC2 actions of AWSLambdaVPCAccessExecutionRole);
+# - CloudWatch Logs vended delivery: a state machine's logging creates and lists its log
+#   deliveries and the log group resource policy (as Step Functions documents).
 WILDCARD_RESOURCE_ACTIONS = (
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
@@ -32,6 +34,14 @@ WILDCARD_RESOURCE_ACTIONS = (
     "ec2:DeleteNetworkInterface",
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
 )
 
 # Services whose ARNs start with the resource's own name rather than a resource type.

@@ -243,6 +243,15 @@ def test_wildcard_statements_are_refused(code_root: Path) -> None:
         args(code_root, statements=[iam.allow(["dynamodb:*"], TABLE_ARN)])
 
 
+def test_only_actions_without_resource_level_permission_may_name_every_resource() -> None:
+    assert iam.allow_unscoped(["logs:CreateLogDelivery", "xray:PutTraceSegments"]).resources \
+        == ("*",)
+    with pytest.raises(iam.PolicyError, match="dynamodb:GetItem can be scoped"):
+        iam.allow_unscoped(["logs:CreateLogDelivery", "dynamodb:GetItem"])
+    with pytest.raises(iam.PolicyError, match="not a wildcard"):
+        iam.allow(["logs:CreateLogDelivery", "dynamodb:GetItem"], "*")
+
+
 # --- Lambda@Edge ------------------------------------------------------------------------------
 
 def provider_in(region: str) -> pulumi.ProviderResource:
