@@ -160,6 +160,18 @@ def _scheduled_event() -> dict[str, Any]:
                                             "cookie": COOKIE_VALUE}}
 
 
+def _analytics_status_event() -> dict[str, Any]:
+    """A job's status after IAM authorization, the caller's SigV4 identity carrying secrets."""
+    job_id = "3f2c8a4e-9b1d-4c6e-8f0a-1b2c3d4e5f60"
+    event = events.rest_event(f"/jobs/{job_id}", resource="/jobs/{jobId}",
+                              path_parameters={"jobId": job_id}, headers=SECRET_HEADERS,
+                              query={"apiKey": API_KEY})
+    event["requestContext"]["identity"] |= {"accessKey": API_KEY, "caller": TOKEN,
+                                            "userArn": f"arn:aws:sts::111111111111:"
+                                                       f"assumed-role/{COOKIE_VALUE}/analyst"}
+    return event
+
+
 EVENT_TABLES = {"TABLE_NAME": "event-management-events",
                 "REQUESTS_TABLE_NAME": "event-management-requests"}
 CASES = {
@@ -189,6 +201,9 @@ CASES = {
     "event_reminders": Case("event_reminders", "SCHEDULED", {
         "TABLE_NAME": EVENT_TABLES["TABLE_NAME"], "FROM_ADDRESS": "events@example.com",
         "EVENT_NAME": "Serverless Summit"}, _scheduled_event),
+    "analytics_status": Case("analytics_status", "REST_PROXY", {
+        "JOBS_TABLE": "analytics-jobs", "RESULT_BUCKET": "analytics-results"},
+        _analytics_status_event),
 }
 # The kinds whose refusals are errors: nobody sees an answer, so only the log says it.
 LOGGED_AS_ERRORS = ("S3_NOTIFICATION", "S3_OBJECT_LAMBDA", "DYNAMODB_STREAM", "SCHEDULED")
