@@ -64,6 +64,15 @@ The kinds and their refusals:
 ``SCHEDULED``                  An EventBridge Scheduler invocation: any JSON object is well
                                formed (the handler reads the time, not the event); anything
                                else is answered ``{"rejected": ...}`` and logged as an error.
+``SQS_BATCH``                  An SQS event source mapping's batch (a non-empty ``Records``
+                               list, each record from ``aws:sqs`` with a ``messageId`` and a
+                               string ``body``): a malformed batch did not come from a queue,
+                               so it is answered ``{"batchItemFailures": []}`` (nothing to
+                               retry) and logged as an error.
+``WORKFLOW_TASK``              A Step Functions task that invokes the function synchronously
+                               with a JSON object (the handler validates what it holds):
+                               anything else raises ``JobFailed``, logged as an error, which
+                               the workflow catches by that name as a job that cannot succeed.
 =============================  ==================================================================
 
 A handler that uses one of Powertools' API Gateway resolvers builds it with ``rest_resolver``
@@ -101,6 +110,13 @@ REFUSED = "Refused a malformed event"
 MAX_PROBLEMS = 5  # a refusal names at most this many problems
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+class JobFailed(Exception):  # noqa: N818 (the error name the workflows catch)
+    """A workflow task's job that can never succeed (a bad request, a bad input): retrying it
+    would fail the same way. Step Functions matches a Lambda error by its class name (the
+    error's ``errorType``), so the name stays ``JobFailed``. The message is the outcome the
+    job's owner reads: it says what is wrong, never with a traceback."""
 
 
 @dataclass(frozen=True)
@@ -484,6 +500,37 @@ def scheduled_problems(event: Any) -> list[str]:
     return check(event, ())
 
 
+_SQS_RECORD_FIELDS = (
+    Field("eventSource", _literal("aws:sqs"), '"aws:sqs"', required=True),
+    Field("messageId", _text, "a string", required=True),
+    Field("body", _text, "a string", required=True),
+    Field("receiptHandle", _text, "a string"),
+    Field("attributes", _strings, "an object of strings"),
+    Field("messageAttributes", _object, "an object"),
+    Field("md5OfBody", _text, "a string"),
+    Field("eventSourceARN", _text, "a string"),
+    Field("awsRegion", _text, "a string"),
+)
+
+
+def sqs_batch_problems(event: Any) -> list[str]:
+    """What is wrong with an SQS batch."""
+    problems = check(event, (Field("Records", _nonempty_list, "a list of records",
+                                   required=True),))
+    if problems:
+        return problems
+    for position, record in enumerate(event["Records"]):
+        problems += check(record, _SQS_RECORD_FIELDS, f"Records[{position}].")
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    return problems
+
+
+def workflow_task_problems(event: Any) -> list[str]:
+    """What is wrong with a workflow task's input: only not being a JSON object."""
+    return check(event, ())
+
+
 
 # --- refusals ----------------------------------------------------------------------------------
 
@@ -534,13 +581,18 @@ def cloudfront_refusal(problem: str) -> dict[str, Any]:
 
 
 def no_failures(problem: str) -> dict[str, Any]:
-    """A stream handler's refusal: nothing to retry."""
+    """A stream or queue handler's refusal: nothing to retry."""
     return {"batchItemFailures": []}
 
 
 def rejected_run(problem: str) -> dict[str, Any]:
     """A scheduled handler's refusal: nothing was done."""
     return {"rejected": refusal_message(problem)}
+
+
+def job_failed(problem: str) -> NoReturn:
+    """A workflow task's refusal: the job fails, and the workflow records why."""
+    raise JobFailed(refusal_message(problem))
 
 
 REST_PROXY = EventKind("API Gateway REST proxy", rest_proxy_problems, rest_refusal,
@@ -559,6 +611,9 @@ DYNAMODB_STREAM = EventKind("DynamoDB stream", dynamodb_stream_problems, no_fail
                             severity="error")
 SCHEDULED = EventKind("EventBridge Scheduler", scheduled_problems, rejected_run,
                       severity="error")
+SQS_BATCH = EventKind("SQS batch", sqs_batch_problems, no_failures, severity="error")
+WORKFLOW_TASK = EventKind("Step Functions task", workflow_task_problems, job_failed,
+                          severity="error")
 KINDS: Mapping[str, EventKind] = {
     "REST_PROXY": REST_PROXY,
     "HTTP_API": HTTP_API,
@@ -568,4 +623,6 @@ KINDS: Mapping[str, EventKind] = {
     "S3_OBJECT_LAMBDA": S3_OBJECT_LAMBDA,
     "DYNAMODB_STREAM": DYNAMODB_STREAM,
     "SCHEDULED": SCHEDULED,
+    "SQS_BATCH": SQS_BATCH,
+    "WORKFLOW_TASK": WORKFLOW_TASK,
 }
