@@ -27,10 +27,13 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from blueprints_common.entry import JobFailed
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from moto import mock_aws
 
 from tests.functions import events
+from tests.functions.analytics_support import ENVIRONMENT as ANALYTICS_JOB_ENVIRONMENT
+from tests.functions.analytics_support import job_request, sqs_event
 from tests.functions.document_support import object_lambda_event
 from tests.functions.event_management_support import scheduled_event, stream_record
 from tests.functions.events import LambdaContext
@@ -74,13 +77,14 @@ CONTEXT = LambdaContext(memory_limit_in_mb=256)
 
 @dataclass(frozen=True)
 class Case:
-    """One function: its module, kind of event, environment, and a well-formed event that
-    carries every secret it can."""
+    """One entry point: its function's folder, kind of event, environment, a well-formed event
+    that carries every secret it can, and the entry point's name in ``app.py``."""
 
     name: str
     kind: str
     environ: dict[str, str] = field(default_factory=dict)
     event: Callable[[], Any] = dict
+    entry_point: str = "handler"
 
 
 def _rest_event(path: str, method: str = "GET") -> dict[str, Any]:
@@ -172,6 +176,19 @@ def _analytics_status_event() -> dict[str, Any]:
     return event
 
 
+def _analytics_job_request() -> dict[str, Any]:
+    """A job whose parameters name columns a client could have called anything."""
+    return job_request("linearRegression", {"target": TOKEN, "features": [API_KEY, COOKIE_VALUE]})
+
+
+def _analytics_queue_event() -> dict[str, Any]:
+    event = sqs_event(_analytics_job_request())
+    event["Records"][0]["messageAttributes"] = {"cookie": {
+        "stringValue": COOKIE_VALUE, "dataType": "String", "stringListValues": [],
+        "binaryListValues": []}}
+    return event
+
+
 EVENT_TABLES = {"TABLE_NAME": "event-management-events",
                 "REQUESTS_TABLE_NAME": "event-management-requests"}
 CASES = {
@@ -204,9 +221,17 @@ CASES = {
     "analytics_status": Case("analytics_status", "REST_PROXY", {
         "JOBS_TABLE": "analytics-jobs", "RESULT_BUCKET": "analytics-results"},
         _analytics_status_event),
+    "analytics_job": Case("analytics_job", "SQS_BATCH", ANALYTICS_JOB_ENVIRONMENT,
+                          _analytics_queue_event),
+    "analytics_job.run_job": Case("analytics_job", "WORKFLOW_TASK", ANALYTICS_JOB_ENVIRONMENT,
+                                  _analytics_job_request, entry_point="run_job"),
 }
 # The kinds whose refusals are errors: nobody sees an answer, so only the log says it.
-LOGGED_AS_ERRORS = ("S3_NOTIFICATION", "S3_OBJECT_LAMBDA", "DYNAMODB_STREAM", "SCHEDULED")
+LOGGED_AS_ERRORS = ("S3_NOTIFICATION", "S3_OBJECT_LAMBDA", "DYNAMODB_STREAM", "SCHEDULED",
+                    "SQS_BATCH", "WORKFLOW_TASK")
+# The kinds whose handlers raise a failure that the caller retries or records: on an empty
+# account their stores are missing, and they say so by raising.
+RAISING_ON_EMPTY_ACCOUNT = ("SCHEDULED", "WORKFLOW_TASK")
 
 
 class AnyVersion:
@@ -232,15 +257,15 @@ class Loaded:
     log: io.StringIO
 
     def call(self, event: Any) -> Any:
-        return self.module.handler(event, CONTEXT)
+        return getattr(self.module, self.case.entry_point)(event, CONTEXT)
 
     def call_on_empty_account(self, event: Any) -> Any:
         """The call, where a scheduled run's failure to reach its store raises, as it should:
-        the scheduler retries a run that raised."""
+        the scheduler retries a run that raised (and a workflow records a task that did)."""
         try:
             return self.call(event)
         except ClientError:
-            if self.case.kind != "SCHEDULED":
+            if self.case.kind not in RAISING_ON_EMPTY_ACCOUNT:
                 raise
             return None
 
@@ -261,7 +286,7 @@ def load(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., L
         # A service's Powertools logger is created once and keeps the stream it was created
         # with: never a test's capsys stream, which is closed after the test.
         with contextlib.redirect_stdout(sys.__stdout__):
-            module = import_fresh(f"{name}.app")
+            module = import_fresh(f"{case.name}.app")
         loaded.append(module.__name__)
         if name == "version_router":
             settings = module.Settings.from_mapping(
@@ -315,7 +340,7 @@ def malformed(name: str) -> list[Any]:
     """Events AWS never sends to ``name``'s kind of function, but a direct invocation can."""
     good = CASES[name].event()
     kind = CASES[name].kind
-    if kind == "SCHEDULED":  # any JSON object is a schedule's input
+    if kind in ("SCHEDULED", "WORKFLOW_TASK"):  # any JSON object is their input
         return list(NOT_OBJECTS)
     variants: list[Any] = [*NOT_OBJECTS, {}, {"Records": [{}]}]
     if kind == "REST_PROXY":
@@ -363,6 +388,14 @@ def malformed(name: str) -> list[Any]:
                      replaced(good, "Records", 0, "dynamodb", ...),
                      replaced(good, "Records", 0, "dynamodb", "SequenceNumber", 7),
                      replaced(good, "Records", 0, "dynamodb", "NewImage", [])]
+    elif kind == "SQS_BATCH":
+        variants += [{"Records": []}, {"Records": "queue"}, {"Records": [None]},
+                     replaced(good, "Records", 0, "eventSource", "aws:dynamodb"),
+                     replaced(good, "Records", 0, "body", ...),
+                     replaced(good, "Records", 0, "body", {"jobId": "x"}),
+                     replaced(good, "Records", 0, "messageId", 7),
+                     replaced(good, "Records", 0, "attributes", []),
+                     replaced(good, "Records", 0, "messageAttributes", "cookie")]
     return variants
 
 
@@ -382,12 +415,16 @@ def test_a_malformed_event_gets_the_kinds_refusal(load: Callable[..., Loaded], n
         with pytest.raises(Exception, match=r"^Unauthorized$") as raised:
             function.call(event)
         assert type(raised.value) is Exception
+    elif kind == "WORKFLOW_TASK":
+        with pytest.raises(JobFailed) as failed:
+            function.call(event)
+        assert str(failed.value) == MALFORMED + "the event is not an object"
     else:
         answer = function.call(event)
         if kind == "S3_NOTIFICATION":
             assert answer["results"] == []
             assert answer["rejected"].startswith(MALFORMED)
-        elif kind == "DYNAMODB_STREAM":
+        elif kind in ("DYNAMODB_STREAM", "SQS_BATCH"):
             assert answer == {"batchItemFailures": []}  # nothing came from a stream to retry
         elif kind == "SCHEDULED":
             assert set(answer) == {"rejected"}
