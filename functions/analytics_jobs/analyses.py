@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from blueprints_common.entry import JobFailed
+from sklearn import config_context
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LinearRegression
@@ -40,6 +41,9 @@ from sklearn.preprocessing import StandardScaler
 from analytics_jobs.table import NumericTable
 
 SILHOUETTE_ROWS = 10_000
+# Memory for the silhouette's pairwise distances, computed in chunks of this size (scikit-learn
+# takes 1 GB by default: 10,000 rows need 800 MB at once).
+SILHOUETTE_MEMORY_MB = 64
 MAX_COMPONENTS = 20
 MAX_WARNINGS = 5
 
@@ -84,7 +88,8 @@ def kmeans(parameters: Mapping[str, Any], table: NumericTable) -> Outcome:
     sample_labels = labels[sample]
     silhouette = None
     if 1 < len(np.unique(sample_labels)) < len(sample):
-        silhouette = silhouette_score(scaler.transform(values[sample]), sample_labels)
+        with config_context(working_memory=SILHOUETTE_MEMORY_MB):
+            silhouette = silhouette_score(scaler.transform(values[sample]), sample_labels)
     return Outcome(features, {
         "features": features,
         "nClusters": clusters,
