@@ -91,6 +91,15 @@ def test_the_image_is_the_lambda_python_base_and_starts_the_consumer() -> None:
     assert json.loads(found[-1][1]) == ["app.handler"]
 
 
+def test_the_tasks_scratch_space_is_writable_by_its_non_root_user() -> None:
+    """The task definition mounts a volume of its own on /tmp (the root file system is
+    read-only) and runs as 1000:1000: the image must declare /tmp a VOLUME for the mount to
+    take /tmp's permissions rather than root's."""
+    volumes = [json.loads(rest) for keyword, rest in instructions() if keyword == "VOLUME"]
+
+    assert volumes == [["/tmp"]]
+
+
 def test_the_image_copies_every_module_its_entry_points_import() -> None:
     local = copied_modules()
     third_party = packages_distributions()
