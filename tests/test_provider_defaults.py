@@ -18,7 +18,12 @@ from typing import Any
 
 import pytest
 
-from tools.mock_runtime import StackRun, load_stack_file, run_stack, stack_names
+from tools.mock_runtime import Resource, StackRun, load_stack_file, run_stack, stack_names
+
+MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+QUEUE_MAPPING = f"{MAPPING} (an SQS queue)"
+FUNCTION = "aws:lambda/function:Function"
+IMAGE_FUNCTION = f"{FUNCTION} (a container image)"
 
 ON_PURPOSE: dict[str, dict[str, str]] = {
     "aws:apigateway/account:Account": {
@@ -152,23 +157,52 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
         "enableDnsHostnames": "false: interface endpoints' private DNS cannot work",
         "enableDnsSupport": "true, stated"},
     "aws:ec2/vpcEndpoint:VpcEndpoint": {"vpcEndpointType": "Gateway"},
+    "aws:ecr/repository:Repository": {
+        "imageTagMutability": "MUTABLE: a tag can be moved to another image",
+        "imageScanningConfiguration.scanOnPush": "false: no scan",
+        "encryptionConfigurations": "AES256 with an AWS-owned key",
+        "forceDelete": "false, stated (prod protects the repository)"},
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": {},
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": {},
     "aws:ecs/cluster:Cluster": {"settings": "Container Insights off"},
+    "aws:ecs/taskDefinition:TaskDefinition": {
+        "networkMode": "bridge (Fargate needs awsvpc)",
+        "requiresCompatibilities": "EC2 only",
+        "runtimePlatform.cpuArchitecture": "X86_64",
+        "ephemeralStorage": "20 GiB",
+        "taskRoleArn": "none: the task has no AWS rights"},
+    "aws:sfn/stateMachine:StateMachine": {
+        "type": "STANDARD, stated", "loggingConfiguration.level": "OFF",
+        "loggingConfiguration.includeExecutionData": "false, stated",
+        "tracingConfiguration.enabled": "false"},
+    "docker-build:index:Image": {
+        "platforms": "the build host's platform, whatever the functions run on",
+        "buildOnPreview": "true: every preview builds the image, so previews need Docker",
+        "push": "required, stated"},
     "aws:iam/role:Role": {},
     "aws:iam/rolePolicy:RolePolicy": {},
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": {},
     "aws:kms/alias:Alias": {},
     "aws:kms/key:Key": {"enableKeyRotation": "false", "deletionWindowInDays": "30"},
     "aws:lambda/alias:Alias": {},
+    # A mapping's defaults depend on its source (``purpose``): a stream's, then a queue's.
     "aws:lambda/eventSourceMapping:EventSourceMapping": {
-        # For DynamoDB streams; an SQS mapping will need its own (batch size 10, no start).
         "startingPosition": "none: required for streams", "batchSize": "100 for streams",
         "maximumRetryAttempts": "-1: a failing batch is retried until its records expire",
         "maximumRecordAgeInSeconds": "-1: records are kept until they expire",
         "bisectBatchOnFunctionError": "false",
         "functionResponseTypes": "none: one failed record fails the whole batch"},
-    "aws:lambda/function:Function": {
+    QUEUE_MAPPING: {
+        "batchSize": "10", "maximumBatchingWindowInSeconds": "0: no batching window",
+        "scalingConfig.maximumConcurrency": "none: the function's whole concurrency",
+        "functionResponseTypes": "none: one failed message returns the whole batch"},
+    FUNCTION: {
         "architectures": "x86_64", "memorySize": "128 MB", "timeout": "3 s",
         "runtime": "none: a zip function needs one", "publish": "false, stated"},
+    IMAGE_FUNCTION: {
+        "architectures": "x86_64 (the image is built for the functions' architecture)",
+        "memorySize": "128 MB", "timeout": "3 s", "packageType": "Zip",
+        "imageConfig.commands": "the image's CMD (the consumer's, for every function)"},
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": {
         "maximumRetryAttempts": "2", "maximumEventAgeInSeconds": "6 hours"},
     "aws:lambda/layerVersion:LayerVersion": {
@@ -226,7 +260,7 @@ def _services_with(stack: str, **changes: dict[str, Any]) -> dict[str, Any]:
     """The stack's services section with some services' settings changed."""
     services = copy.deepcopy(load_stack_file(stack)["config"]["blueprints:services"])
     for service, settings in changes.items():
-        services[service] = {**services[service], **settings}
+        services[service] = {**services.get(service, {}), **settings}
     return {"blueprints:services": services}
 
 
@@ -253,6 +287,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
             "authDomainPrefix": "summit-dev"}),
         "eventManagement:amplifyAccessToken": {"secure": "v1:amplify-token"},
         "eventManagement:googleClientSecret": {"secure": "v1:google-client-secret"}}),
+    "dev with async analytics": ("dev", _services_with("dev", asyncAnalytics={})),
+    "dev with async analytics, Express": ("dev", _services_with(
+        "dev", asyncAnalytics={"workflow": "express"})),
 }
 
 
@@ -275,9 +312,19 @@ def _present(value: Any, path: list[str]) -> Iterator[bool]:
         yield False
 
 
+def purpose(resource: Resource) -> str:
+    """The ``ON_PURPOSE`` entry for ``resource``: its type's, or its kind's where defaults
+    differ by kind."""
+    if resource.type == MAPPING and ":sqs:" in str(resource.inputs.get("eventSourceArn")):
+        return QUEUE_MAPPING
+    if resource.type == FUNCTION and resource.inputs.get("packageType") == "Image":
+        return IMAGE_FUNCTION
+    return resource.type
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_declared_type_has_had_its_provider_defaults_read(variant: str) -> None:
-    declared = {r.type for r in planned(variant).managed()}
+    declared = {purpose(r) for r in planned(variant).managed()}
     assert declared <= set(ON_PURPOSE), (
         f"read the provider defaults of {sorted(declared - set(ON_PURPOSE))} and list the "
         "ones that change behaviour in ON_PURPOSE")
@@ -287,6 +334,6 @@ def test_every_declared_type_has_had_its_provider_defaults_read(variant: str) ->
 def test_arguments_whose_provider_default_matters_are_set_on_purpose(variant: str) -> None:
     unset = [f"{resource.name}: {path} (the provider's default: {default})"
              for resource in planned(variant).managed()
-             for path, default in ON_PURPOSE.get(resource.type, {}).items()
+             for path, default in ON_PURPOSE.get(purpose(resource), {}).items()
              if not all(_present(dict(resource.inputs), path.split(".")))]
     assert not unset, "\n".join(unset)

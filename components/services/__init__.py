@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 
+from components.services.async_analytics import AsyncAnalytics, AsyncAnalyticsSettings
 from components.services.base import ServiceComponent, ServiceContext
 from components.services.document_watermark import DocumentWatermark, DocumentWatermarkSettings
 from components.services.entity_resolution import EntityResolution, EntityResolutionSettings
@@ -38,6 +39,7 @@ CATALOG: Mapping[str, CatalogEntry] = {
     "entityResolution": CatalogEntry(EntityResolutionSettings, EntityResolution),
     "documentWatermark": CatalogEntry(DocumentWatermarkSettings, DocumentWatermark),
     "eventManagement": CatalogEntry(EventManagementSettings, EventManagement),
+    "asyncAnalytics": CatalogEntry(AsyncAnalyticsSettings, AsyncAnalytics),
 }
 
 

@@ -607,6 +607,11 @@ NOT_EMULATED: Mapping[str, str] = {
                     "application auto scaling: a local table's capacity limits nothing, so "
                     "nothing scales"),
     "aws:ecs/cluster:Cluster": "ECS: no container runs locally yet",
+    **dict.fromkeys(("aws:ecs/taskDefinition:TaskDefinition", "aws:ecr/repository:Repository",
+                     "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+                     "aws:ecr/repositoryPolicy:RepositoryPolicy", "docker-build:index:Image"),
+                    "container images: not built or run locally yet"),
+    "aws:sfn/stateMachine:StateMachine": "Step Functions: workflows do not run locally yet",
     "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy":
         "moto 5.2.5 keeps no redrive allow policy; the plan's redrive works without it",
     "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace":
