@@ -35,6 +35,8 @@ UNSCOPED_ACTIONS = frozenset({
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
     "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    # A task token is no resource: a worker reports to Step Functions with these.
+    "states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat",
 })
 
 

@@ -346,8 +346,9 @@ class AsyncAnalytics(ServiceComponent):
         task_statements = [
             iam.allow(["s3:GetObject"], uploads), iam.allow(["s3:PutObject"], results),
             iam.allow(["kms:Decrypt", "kms:GenerateDataKey"], key),
-            iam.allow(["states:SendTaskSuccess", "states:SendTaskFailure",
-                       "states:SendTaskHeartbeat"], self.state_machine.arn)]
+            # Task tokens are no resource: AWS grants these on "*" only.
+            iam.allow_unscoped(["states:SendTaskSuccess", "states:SendTaskFailure",
+                                "states:SendTaskHeartbeat"])]
         if settings.workflow == "express":
             task_statements.append(iam.allow(["dynamodb:UpdateItem"], self.jobs.arn))
         aws.iam.RolePolicy(f"{name}-task", role=self.task_role.id,
@@ -361,8 +362,7 @@ class AsyncAnalytics(ServiceComponent):
             statements=[iam.allow(["dynamodb:PutItem"], self.jobs.arn),
                         iam.allow(["states:StartExecution"], self.state_machine.arn),
                         iam.allow(["sqs:ReceiveMessage", "sqs:DeleteMessage",
-                                   "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
-                                  self.queue.arn),
+                                   "sqs:GetQueueAttributes"], self.queue.arn),
                         iam.allow(["kms:Decrypt", "kms:GenerateDataKey"], key)],
             environment={**job_environment, "STATE_MACHINE_ARN": self.state_machine.arn},
             service_name=name), defaults, child)
@@ -523,7 +523,8 @@ class AsyncAnalytics(ServiceComponent):
                                                              f"/{UPLOADS_PREFIX}*")),
             iam.allow(["kms:Decrypt", "kms:GenerateDataKey"], environment.kms_key_arn),
             # Logging ALL to a log group, and X-Ray: actions AWS grants on "*" only.
-            iam.allow_unscoped(sorted(iam.UNSCOPED_ACTIONS)),
+            iam.allow_unscoped(sorted(action for action in iam.UNSCOPED_ACTIONS
+                                      if action.startswith(("logs:", "xray:")))),
         ]), opts=child)
         definition = pulumi.Output.all(
             table=self.jobs.name, bucket=self.inputs.name, function=self.job_function.arn,

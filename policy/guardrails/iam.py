@@ -23,7 +23,8 @@ GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
 # - EC2 network interfaces: a function in a VPC creates, lists and deletes its ENIs and
 #   their private addresses (the EC2 actions of AWSLambdaVPCAccessExecutionRole);
 # - CloudWatch Logs vended delivery: a state machine's logging creates and lists its log
-#   deliveries and the log group resource policy (as Step Functions documents).
+#   deliveries and the log group resource policy (as Step Functions documents);
+# - Step Functions task tokens: a worker reports a task's outcome and heartbeats.
 WILDCARD_RESOURCE_ACTIONS = (
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
@@ -42,6 +43,9 @@ WILDCARD_RESOURCE_ACTIONS = (
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
+    "states:SendTaskHeartbeat",
 )
 
 # Services whose ARNs start with the resource's own name rather than a resource type.
