@@ -22,9 +22,10 @@ from tools.local.functions import (
     Worker,
     allowed_modules,
     function_specs,
+    image_contents,
     version_mismatches,
 )
-from tools.mock_runtime import run_stack
+from tools.mock_runtime import Resource, load_stack_file, run_stack
 
 CLOUD = Cloud("http://127.0.0.1:9", "eu-west-1", "111122223333")  # nothing listens on port 9
 
@@ -199,3 +200,65 @@ def test_allowed_modules_are_the_distributions_top_level_names() -> None:
     assert {"numpy"} <= allowed_modules(["numpy"])
     assert {"sklearn"} <= allowed_modules(["scikit_learn"])
     assert "numpy" not in allowed_modules(["boto3"])
+
+
+# --- container images --------------------------------------------------------------------------
+
+DOCKERFILE = """# a comment
+FROM public.ecr.aws/lambda/python:3.12
+COPY job/requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir \\
+    --requirement /tmp/requirements.txt && rm /tmp/requirements.txt
+COPY library/ ${LAMBDA_TASK_ROOT}/library/
+COPY job/app.py job/task.py ${LAMBDA_TASK_ROOT}/
+COPY job/notes.txt /etc/notes.txt
+CMD ["app.handler"]
+"""
+
+
+def image_resource(context: Path) -> Resource:
+    return Resource(urn="urn:image", type="docker-build:index:Image", name="image", custom=True,
+                    parent=None, provider=None, id="sha256:x", state={"digest": "sha256:x"},
+                    inputs={"context": {"location": str(context)},
+                            "dockerfile": {"location": str(context / "job" / "Dockerfile")}},
+                    protect=False, retain_on_delete=False, dependencies=(),
+                    property_dependencies={})
+
+
+def test_an_images_package_libraries_and_runtime_come_from_its_dockerfile(
+        tmp_path: Path) -> None:
+    for name, text in {"job/Dockerfile": DOCKERFILE, "job/app.py": "", "job/task.py": "",
+                       "job/notes.txt": "", "job/requirements.txt":
+                       "# pinned\nnumpy==2.4.6\naws-lambda-powertools[tracer]==3.37.0\n-e .\n",
+                       "library/__init__.py": "", "library/core.py": "",
+                       "library/__pycache__/core.cpython-311.pyc": ""}.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+
+    contents = image_contents(image_resource(tmp_path))
+
+    assert contents.files == {"library/__init__.py": tmp_path / "library/__init__.py",
+                              "library/core.py": tmp_path / "library/core.py",
+                              "app.py": tmp_path / "job/app.py",
+                              "task.py": tmp_path / "job/task.py"}
+    assert contents.distributions == {"numpy": "2.4.6", "aws-lambda-powertools": "3.37.0"}
+    assert contents.runtime == "python3.12"
+
+
+def test_an_image_function_runs_its_command_from_the_images_files(
+        started: list[Worker], tmp_path: Path) -> None:
+    run = run_stack("dev", config_overrides={"blueprints:services": {
+        **load_stack_file("dev")["config"]["blueprints:services"], "asyncAnalytics": {}}})
+    specs = {s.resource: s for s in function_specs(run)}
+    job = specs["asyncAnalytics-job-function"]
+    assert (job.handler, specs["asyncAnalytics-consumer-function"].handler) == (
+        "app.run_job", "app.handler")
+    assert {"app.py", "task.py", "analytics_jobs/runner.py",
+            "blueprints_common/entry.py"} <= set(job.files)
+    assert job.layer_distributions["scikit-learn"] == importlib.metadata.version("scikit-learn")
+    worker = start(started, tmp_path, replace(job, environment={
+        **job.environment, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}))
+    answer = worker.invoke(["not", "a", "job"])
+    # The WORKFLOW_TASK entry refuses it as the job error the workflow catches.
+    assert answer.error
+    assert answer.payload["errorType"] == "JobFailed"

@@ -3,8 +3,12 @@
 ``function_specs(run)`` reads every ``aws:lambda/function:Function`` of a plan: its name and
 ARN, role, handler, timeout, memory, environment, deployment package (the files the function
 block packaged: the handler's folder, ``blueprints_common``, libraries, generated files such as
-an edge function's ``config.json``) and layers. ``Worker`` unpacks the package into a folder of
-its own and starts ``tools/local/worker.py`` on it, as Lambda starts a container:
+an edge function's ``config.json``) and layers. A container-image function's package and
+libraries are read from the Dockerfile of the plan's ``docker-build`` image (``image_contents``:
+what it copies into the task root, the pins of the requirements it installs, the base image's
+Python), and its handler is the image command the function names. ``Worker`` unpacks the
+package into a folder of its own and starts ``tools/local/worker.py`` on it, as Lambda starts a
+container:
 
 - the environment is the plan's variables plus what Lambda sets (``AWS_REGION``,
   ``AWS_LAMBDA_FUNCTION_NAME``, ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``, ``LAMBDA_TASK_ROOT``,
@@ -40,7 +44,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -52,6 +56,10 @@ from tools.mock_runtime import Resource, StackRun, reveal
 WORKER = Path(__file__).with_name("worker.py")
 FUNCTION = "aws:lambda/function:Function"
 LAYER = "aws:lambda/layerVersion:LayerVersion"
+IMAGE = "docker-build:index:Image"
+BASE_IMAGE = re.compile(r"^public\.ecr\.aws/lambda/python:(3\.\d+)")
+TASK_ROOT = re.compile(r"^(\$\{LAMBDA_TASK_ROOT\}|\$LAMBDA_TASK_ROOT|/var/task)(?=/|$)")
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;#]+)")
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 READY_PATH = "/local/ready"
 # Lambda's init phase may take 10 s, then it is retried within the invocation; this machine's
@@ -94,32 +102,133 @@ class FunctionSpec:
 
 
 def function_specs(run: StackRun) -> list[FunctionSpec]:
-    """Every function of the plan, with its package and its layers' distributions."""
+    """Every function of the plan, with its package and its layers' distributions (or its
+    image's files and pinned requirements)."""
     layers = {layer.state["arn"]: layer for layer in run.of_type(LAYER)}
-    return [_spec(function, layers) for function in run.of_type(FUNCTION)]
+    images = {str(image.state.get("digest")): image for image in run.of_type(IMAGE)}
+    return [_spec(function, layers, images) for function in run.of_type(FUNCTION)]
 
 
-def _spec(function: Resource, layers: Mapping[str, Resource]) -> FunctionSpec:
+def _spec(function: Resource, layers: Mapping[str, Resource],
+          images: Mapping[str, Resource]) -> FunctionSpec:
     inputs = reveal(dict(function.inputs))
     distributions: dict[str, str] = {}
     for arn in inputs.get("layers") or ():
         distributions.update(_layer_distributions(arn, layers, function.name))
+    handler = str(inputs.get("handler") or "app.handler")
+    runtime = str(inputs.get("runtime") or "python3.13")
+    if inputs.get("packageType") == "Image":
+        digest = str(inputs.get("imageUri") or "").rpartition("@")[2]
+        if digest not in images:
+            raise LocalFunctionError(f"{function.name}: its image {inputs.get('imageUri')} is "
+                                     "not built by the plan (docker-build:index:Image), so "
+                                     "local mode cannot tell what it holds")
+        image = image_contents(images[digest])
+        files, distributions, runtime = image.files, dict(image.distributions), image.runtime
+        handler = str(((inputs.get("imageConfig") or {}).get("commands") or [handler])[0])
+    else:
+        files = _package_files(inputs.get("code"), function.name)
     return FunctionSpec(
         resource=function.name,
         name=function.state["name"],
         arn=function.state["arn"],
         role_arn=str(inputs["role"]),
-        handler=str(inputs.get("handler") or "app.handler"),
+        handler=handler,
         timeout=int(inputs.get("timeout") or 3),
         memory_mb=int(inputs.get("memorySize") or 128),
         environment={key: str(value) for key, value in
                      ((inputs.get("environment") or {}).get("variables") or {}).items()},
-        files=_package_files(inputs.get("code"), function.name),
+        files=files,
         layer_distributions=distributions,
         edge=bool(inputs.get("publish")) and not inputs.get("environment"),
         dead_letter=(inputs.get("deadLetterConfig") or {}).get("targetArn"),
-        runtime=str(inputs.get("runtime") or "python3.13"),
+        runtime=runtime,
     )
+
+
+@dataclass(frozen=True)
+class ImageContents:
+    """What a Lambda image built from a Dockerfile holds, read without building it."""
+
+    files: Mapping[str, Path | str]  # under the task root
+    distributions: Mapping[str, str]  # pinned by the requirements it installs
+    runtime: str  # from the AWS base image's tag
+
+
+def image_contents(image: Resource) -> ImageContents:
+    """Reads the image's Dockerfile (``docker-build:index:Image``'s ``dockerfile`` and
+    ``context``): its ``COPY`` instructions into the task root are the package, the
+    requirements files its ``pip install`` reads are the libraries, and the AWS Lambda base
+    image's tag is the runtime. Multi-stage copies and other instructions are not followed."""
+    inputs = reveal(dict(image.inputs))
+    context = Path(str((inputs.get("context") or {}).get("location", ".")))
+    dockerfile = Path(str((inputs.get("dockerfile") or {}).get("location")
+                          or context / "Dockerfile"))
+    files: dict[str, Path | str] = {}
+    copied: dict[str, Path] = {}  # container path -> the context's file, outside the task root
+    distributions: dict[str, str] = {}
+    runtime = "python3.13"
+    for instruction, arguments in _instructions(dockerfile.read_text(encoding="utf-8")):
+        if instruction == "FROM" and (base := BASE_IMAGE.match(arguments[0])):
+            runtime = f"python{base.group(1)}"
+        elif instruction == "COPY" and not any(a.startswith("--from") for a in arguments):
+            *sources, target = [a for a in arguments if not a.startswith("--")]
+            for source in sources:
+                _copy(context / source, target, multiple=len(sources) > 1, files=files,
+                      copied=copied)
+        elif instruction == "RUN" and "pip" in arguments and "install" in arguments:
+            for requirements in _requirement_files(arguments):
+                if requirements in copied:
+                    distributions.update(_pins(copied[requirements]))
+    return ImageContents(files, distributions, runtime)
+
+
+def _instructions(text: str) -> Iterator[tuple[str, list[str]]]:
+    joined = re.sub(r"\\\n", " ", text)
+    for line in joined.splitlines():
+        words = line.split()
+        if words and not words[0].startswith("#"):
+            yield words[0].upper(), words[1:]
+
+
+def _copy(source: Path, target: str, *, multiple: bool, files: dict[str, Path | str],
+          copied: dict[str, Path]) -> None:
+    root = TASK_ROOT.match(target)
+    if source.is_dir():
+        into = target.rstrip("/")
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                relative = path.relative_to(source).as_posix()
+                _place(f"{into}/{relative}", path, root, files, copied)
+    else:
+        into = f"{target.rstrip('/')}/{source.name}" if multiple or target.endswith("/") \
+            else target
+        _place(into, source, root, files, copied)
+
+
+def _place(target: str, source: Path, root: re.Match[str] | None,
+           files: dict[str, Path | str], copied: dict[str, Path]) -> None:
+    if root is not None:
+        files[target[root.end():].lstrip("/")] = source
+    else:
+        copied[target] = source
+
+
+def _requirement_files(arguments: Sequence[str]) -> Iterator[str]:
+    for index, argument in enumerate(arguments):
+        if argument in ("-r", "--requirement") and index + 1 < len(arguments):
+            yield arguments[index + 1]
+        elif argument.startswith("--requirement="):
+            yield argument.partition("=")[2]
+
+
+def _pins(requirements: Path) -> dict[str, str]:
+    pins = {}
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        pinned = PIN.match(line.strip())
+        if pinned:
+            pins[pinned.group(1)] = pinned.group(2)
+    return pins
 
 
 def _package_files(code: Any, function: str) -> dict[str, Path | str]:

@@ -1405,13 +1405,15 @@ class PlanPolicies:
             topology.secrets[str(inputs.get("name") or state.get("name"))] = state["arn"]
 
     def _read_functions(self, of: Callable[[str], list[_Entry]]) -> None:
+        images = {str(state.get("digest")): inputs
+                  for _, inputs, state in of("docker-build:index:Image")}
         for resource, inputs, state in of("aws:lambda/function:Function"):
             arn = state["arn"]
             parts = arn.split(":")
             info = FunctionInfo(
                 resource_name=resource.name, name=state.get("name") or parts[6], arn=arn,
                 role_arn=inputs["role"], region=parts[3], account=parts[4],
-                code=_code_folder(inputs.get("code")),
+                code=_code_folder(inputs.get("code")) or _image_folder(inputs, images),
                 environment=dict((inputs.get("environment") or {}).get("variables") or {}),
                 log_group=(inputs.get("loggingConfig") or {}).get("logGroup"))
             self.functions[arn] = info
@@ -1524,6 +1526,13 @@ def _code_folder(code: Any) -> str | None:
     app = assets.get("app.py")
     path = getattr(app, "path", None)
     return Path(path).parent.name if path else None
+
+
+def _image_folder(function: Mapping[str, Any], images: Mapping[str, Any]) -> str | None:
+    """An image function's code folder: the one its Dockerfile is in."""
+    digest = str(function.get("imageUri") or "").rpartition("@")[2]
+    dockerfile = ((images.get(digest) or {}).get("dockerfile") or {}).get("location")
+    return Path(str(dockerfile)).parent.name if dockerfile else None
 
 
 def _permission_statement(name: str, function_arn: str,
