@@ -68,6 +68,7 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from botocore.model import ListShape, Shape, StructureShape  # type: ignore[import-untyped]
 from moto.backends import get_backend
+from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
 from tools.mock_runtime import DEFAULT_ACCOUNT, DEFAULT_REGION, Resource, StackRun, reveal
@@ -178,6 +179,7 @@ class EmbeddedAws:
         self._tables: set[tuple[str, str]] = set()
         self._may_save = False
         self._werkzeug_level: int | None = None
+        self._executed_state_machines = False
 
     @classmethod
     def for_plan(cls, run: StackRun, *, port: int | None = None,
@@ -203,6 +205,10 @@ class EmbeddedAws:
             self._werkzeug_level = werkzeug.level
             if not self._log_requests:
                 werkzeug.setLevel(logging.WARNING)
+            # State machines run their executions (moto's interpreter), as in AWS.
+            sfn = default_user_config["stepfunctions"]
+            self._executed_state_machines = sfn.get("execute_state_machine", False)
+            sfn["execute_state_machine"] = True
             server = ThreadedMotoServer(ip_address=HOST, port=self._requested_port or 0,
                                         verbose=False)
             server.start()
@@ -240,6 +246,8 @@ class EmbeddedAws:
                 self._may_save = False
                 if self._werkzeug_level is not None:
                     logging.getLogger("werkzeug").setLevel(self._werkzeug_level)
+                default_user_config["stepfunctions"]["execute_state_machine"] = \
+                    self._executed_state_machines
                 with EmbeddedAws._running_lock:
                     EmbeddedAws._running = None
 
@@ -611,7 +619,6 @@ NOT_EMULATED: Mapping[str, str] = {
                      "aws:ecr/lifecyclePolicy:LifecyclePolicy",
                      "aws:ecr/repositoryPolicy:RepositoryPolicy", "docker-build:index:Image"),
                     "container images: not built or run locally yet"),
-    "aws:sfn/stateMachine:StateMachine": "Step Functions: workflows do not run locally yet",
     "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy":
         "moto 5.2.5 keeps no redrive allow policy; the plan's redrive works without it",
     "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace":
@@ -1150,6 +1157,14 @@ class _Creation:
         sesv2.create_configuration_set(ConfigurationSetName=name, **request)
         return name
 
+    # Step Functions
+
+    def state_machine(self, resource: Resource, inputs: dict[str, Any], region: str) -> str:
+        answer = self.client("stepfunctions", region).create_state_machine(
+            name=str(resource.state["name"]), definition=str(inputs["definition"]),
+            roleArn=str(inputs["roleArn"]), type=str(inputs.get("type") or "STANDARD"))
+        return str(answer["stateMachineArn"])
+
     # Secrets Manager, SSM, KMS
 
     def secret(self, resource: Resource, inputs: dict[str, Any], region: str) -> str:
@@ -1392,6 +1407,7 @@ _CREATORS: Mapping[str, Callable[[_Creation, Resource, dict[str, Any], str], str
     "aws:cognito/userPoolClient:UserPoolClient": _Creation.user_pool_client,
     "aws:cognito/userGroup:UserGroup": _Creation.user_group,
     "aws:sesv2/configurationSet:ConfigurationSet": _Creation.ses_configuration_set,
+    "aws:sfn/stateMachine:StateMachine": _Creation.state_machine,
     "aws:secretsmanager/secret:Secret": _Creation.secret,
     "aws:secretsmanager/secretVersion:SecretVersion": _Creation.secret_version,
     "aws:ssm/parameter:Parameter": _Creation.parameter,

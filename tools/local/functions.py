@@ -294,10 +294,11 @@ def version_mismatches(spec: FunctionSpec) -> list[str]:
     return found
 
 
-def unpack(spec: FunctionSpec, folder: Path) -> Path:
-    """Writes the function's package into ``folder`` (emptied first) and returns it."""
+def unpack(files: Mapping[str, Path | str], folder: Path) -> Path:
+    """Writes a package (a function's, or an image's task root) into ``folder`` (emptied
+    first) and returns it."""
     shutil.rmtree(folder, ignore_errors=True)
-    for path, source in spec.files.items():
+    for path, source in files.items():
         target = folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(source, Path):
@@ -349,7 +350,7 @@ class Worker:
 
     def start(self) -> list[str]:
         """Starts the process; answers the layer version mismatches, if any, for a warning."""
-        code = unpack(self.spec, self.root / "code")
+        code = unpack(self.spec.files, self.root / "code")
         self._tmp = self.root / "tmp"
         shutil.rmtree(self._tmp, ignore_errors=True)
         self._tmp.mkdir(parents=True)

@@ -49,6 +49,7 @@ from tools.local.iam import PlanPolicies
 from tools.local.lambdas import LocalLambda
 from tools.local.object_lambda import ObjectLambdaFront
 from tools.local.rest_api import RestApi, rest_apis
+from tools.local.workflows import LocalWorkflows
 from tools.mock_runtime import ROOT, PlanError, Resource, StackRun, run_stack, stack_names
 
 SERVICE_PREFIX = "blueprints:services:"
@@ -135,6 +136,7 @@ class LocalStack:
         self.report: Report | None = None
         self.lambdas: LocalLambda | None = None
         self.events: EventWiring | None = None
+        self.workflows: LocalWorkflows | None = None
         self.started: Started | None = None
         self._servers: list[LocalServer] = []
         self._workdir: Path | None = None
@@ -230,6 +232,8 @@ class LocalStack:
                           write_local_addresses(run, aws, self.addresses.to_local)]
 
         phase("APIs and distributions")
+        self.workflows = LocalWorkflows(run, aws=aws, lambdas=lambdas,
+                                        output=self.output).start()
         self.events = EventWiring(run, lambdas=lambdas, policies=policies, aws=aws,
                                   report=report, output=self.output).start()
         started.sources = self.events.sources()
@@ -248,6 +252,9 @@ class LocalStack:
         if self.events is not None:
             self.events.stop()
             self.events = None
+        if self.workflows is not None:
+            self.workflows.stop()
+            self.workflows = None
         for server in reversed(self._servers):
             server.stop()
         self._servers.clear()
