@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +34,7 @@ from tools.local import rest_api
 from tools.local.aws import Credentials, EmbeddedAws
 from tools.local.functions import Invocation
 from tools.local.gateway import Reply, Request
-from tools.local.iam import PlanPolicies, Principal
+from tools.local.iam import PlanPolicies, Policy, Principal
 from tools.local.lambdas import LocalLambda
 from tools.local.rest_api import (
     RestApi,
@@ -53,6 +54,9 @@ QUERY_KEY_API = "queryKeyApi-api"
 EVENT_API = "eventManagement-api"
 V1_API = "headerVersioning-v1-api"
 V2_API = "headerVersioning-v2-api"
+JOBS_API = "asyncAnalytics-api"
+JOBS_QUEUE = "asyncAnalytics-jobs-queue"
+JOBS_SENDER = "asyncAnalytics-api-sender"
 AUTHORIZER = "queryKeyApi-authorizer-function"
 BACKEND = "queryKeyApi-customizations-function"
 HELLO_V1 = "headerVersioning-v1-hello-function"
@@ -204,8 +208,11 @@ def test_every_stage_of_every_rest_api_of_the_plan_is_served(dev: StackRun,
     ids = {r.name: r.id for r in dev.of_type(rest_api.REST_API)}
     assert served == {(V1_API, "v1", ids[V1_API], REGION), (V2_API, "v2", ids[V2_API], REGION),
                       (QUERY_KEY_API, "dev", ids[QUERY_KEY_API], REGION),
-                      (EVENT_API, "dev", ids[EVENT_API], REGION)}
+                      (EVENT_API, "dev", ids[EVENT_API], REGION),
+                      (JOBS_API, "dev", ids[JOBS_API], REGION)}
+    # The jobs API's AWS integration with SQS is emulated: nothing to say about it.
     assert harness.apis[V1_API].notes == harness.apis[V2_API].notes == []
+    assert harness.apis[JOBS_API].notes == []
     assert harness.apis[QUERY_KEY_API].notes == [
         f"{QUERY_KEY_API}/dev: API key {name} has no value in the plan (API Gateway would "
         f"generate one); locally it is {local_key_value(name)}"
@@ -632,6 +639,140 @@ def test_iam_methods_need_a_valid_signature_and_a_role_that_may_invoke(
     assert len(harness.lambdas.events(HELLO_V1)) == 2
 
 
+# --- an AWS integration with SQS: the jobs API -------------------------------------------------
+
+JOB_ID = "0F8FAD5B-D9CB-469F-A165-70867728950E"
+JOB = {"inputKey": "uploads/2026/sales.csv", "analysis": "kmeans",
+       "parameters": {"nClusters": 3, "features": ["price", "units"]}}
+
+
+def signed_json(credentials: Credentials, method: str, path: str, host: str,
+                body: dict[str, Any]) -> tuple[tuple[tuple[str, str], ...], bytes]:
+    """Headers and body of a JSON request signed for execute-api, as the console's SDK sends."""
+    data = json.dumps(body).encode()
+    request = AWSRequest(method=method, url=f"https://{host}{path}", data=data,
+                         headers={"Content-Type": "application/json"})
+    SigV4Auth(BotoCredentials(credentials.access_key_id, credentials.secret_access_key,
+                              credentials.session_token), "execute-api", REGION
+              ).add_auth(request)
+    return tuple((k, v) for k, v in request.headers.items() if k.lower() != "host"), data
+
+
+@dataclass
+class Jobs:
+    """The dev stack's jobs API (PUT /jobs/{jobId} straight to SQS) and its queue."""
+
+    harness: Harness
+    local: EmbeddedAws
+    queue_url: str
+
+    @property
+    def api(self) -> RestApi:
+        return self.harness.apis[JOBS_API]
+
+    def submit(self, job_id: str, body: dict[str, Any]) -> Reply:
+        path = f"/dev/jobs/{job_id}"
+        headers, data = signed_json(self.local.credentials, "PUT", path,
+                                    self.api.domain_name, body)
+        return self.harness.request("PUT", path, api=JOBS_API, headers=headers, body=data,
+                                    host=self.api.domain_name)
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message the queue holds, taken off it."""
+        sqs = self.local.client("sqs")
+        found: list[dict[str, Any]] = []
+        while batch := sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                           MessageAttributeNames=["All"]).get("Messages"):
+            for message in batch:
+                sqs.delete_message(QueueUrl=self.queue_url,
+                                   ReceiptHandle=message["ReceiptHandle"])
+            found += batch
+        return found
+
+
+def jobs_for(dev: StackRun, policies: PlanPolicies, local: EmbeddedAws, root: Path) -> Jobs:
+    name = str(dev.one("aws:sqs/queue:Queue", JOBS_QUEUE).state["name"])
+    jobs = Jobs(serve(dev, policies, local, root), local,
+                local.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
+    jobs.messages()  # what an earlier test left
+    return jobs
+
+
+@pytest.fixture
+def jobs(dev: StackRun, policies: PlanPolicies, local: EmbeddedAws, tmp_path: Path) -> Jobs:
+    return jobs_for(dev, policies, local, tmp_path)
+
+
+def sender_role(dev: StackRun) -> str:
+    return str(dev.one("aws:iam/role:Role", JOBS_SENDER).state["arn"])
+
+
+def test_a_submitted_job_reaches_the_queue_as_the_send_template_renders_it(
+        jobs: Jobs) -> None:
+    reply = jobs.submit(JOB_ID, JOB)
+    assert reply.status == 202, reply.body
+    # The 202 integration response's template, with the method request's path parameter.
+    assert document(reply) == {"jobId": JOB_ID.lower(), "status": "QUEUED"}
+    assert header(reply, "Content-Type") == "application/json"
+    (message,) = jobs.messages()
+    submitted_at = int(jobs.harness.clock.now * 1000)
+    # The request template's form body, url-decoded by SQS: the id lower-cased, the body's
+    # fields as JSON, the time API Gateway received the request.
+    assert message["Body"] == (
+        f'{{"jobId":"{JOB_ID.lower()}","inputKey":"uploads/2026/sales.csv",'
+        '"analysis":"kmeans","parameters":{"nClusters":3,"features":["price","units"]},'
+        f'"submittedAt":{submitted_at}}}')
+    assert json.loads(message["Body"]) == {"jobId": JOB_ID.lower(), **JOB,
+                                          "submittedAt": submitted_at}
+    (line,) = jobs.harness.log
+    assert (json.loads(line)["status"], json.loads(line)["integrationStatus"]) == ("202", "200")
+
+
+def test_the_request_validator_refuses_a_bad_job_before_anything_is_sent(jobs: Jobs) -> None:
+    for bad in ({"inputKey": "elsewhere/x.csv", "analysis": "kmeans"},
+                {"inputKey": "uploads/x.csv", "analysis": "astrology"},
+                {"analysis": "pca"}):
+        reply = jobs.submit(JOB_ID, bad)
+        assert (reply.status, document(reply)) == (400, {"message": "Invalid request body"})
+    assert jobs.messages() == []
+
+
+def without(policy: Policy, action: str) -> Policy:
+    """``policy`` without the statements that name ``action``."""
+
+    def actions(statement: Any) -> list[str]:
+        named = statement.get("Action", [])
+        return [named] if isinstance(named, str) else list(named)
+
+    return Policy(policy.name, tuple(s for s in policy.statements if action not in actions(s)))
+
+
+@pytest.mark.parametrize(("missing", "refusal"), [
+    ("sqs:SendMessage", "no statement allows sqs:SendMessage on "
+                        f"arn:aws:sqs:{REGION}:{ACCOUNT}:{JOBS_QUEUE}"),
+    ("kms:GenerateDataKey", "no statement allows kms:GenerateDataKey on "
+                            f"arn:aws:kms:{REGION}:{ACCOUNT}:key/"),
+])
+def test_a_sender_role_that_may_not_send_gets_the_503_and_nothing_is_queued(
+        dev: StackRun, policies: PlanPolicies, local: EmbeddedAws, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture, missing: str, refusal: str) -> None:
+    role = sender_role(dev)
+    stripped = dataclasses.replace(policies, roles={
+        **policies.roles, role: tuple(without(p, missing) for p in policies.roles[role])})
+    jobs = jobs_for(dev, stripped, local, tmp_path)
+    with caplog.at_level(logging.INFO, "tools.local.rest_api"):
+        reply = jobs.submit(JOB_ID, JOB)
+    # SQS answers 403 AccessDenied (400 KMS.AccessDeniedException for the key); the
+    # integration response for [45]\d{2} turns either into the API's 503.
+    assert (reply.status, document(reply)) == (
+        503, {"message": "The job could not be queued; try again"})
+    assert refusal in caplog.text
+    assert jobs.messages() == []
+    (line,) = jobs.harness.log
+    assert json.loads(line)["integrationStatus"] == (
+        "403" if missing == "sqs:SendMessage" else "400")
+
+
 # --- access logs -------------------------------------------------------------------------------
 
 def test_each_request_writes_an_access_log_line_in_the_stage_format(harness: Harness) -> None:
@@ -937,3 +1078,195 @@ def test_cognito_authorizers_take_an_identity_token_of_the_local_user_pool(
         refused = members(token)
         assert refused.status == 401
         assert document(refused)["error"] == "Unauthorized"
+
+
+# --- AWS integrations the dev stack does not use: a relay plan ---------------------------------
+
+def trust(service: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}]})
+
+
+def relay_program() -> None:
+    opts = pulumi.ResourceOptions(provider=aws.Provider("relay-provider", region=REGION))
+    inbox = aws.sqs.Queue("inbox", opts=opts)
+    gone = aws.sqs.Queue("gone", opts=opts)  # never created in the embedded AWS
+    sends = pulumi.Output.all(inbox.arn, gone.arn).apply(lambda arns: json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arns}]}))
+    sender = aws.iam.Role("sender", assume_role_policy=trust("apigateway.amazonaws.com"),
+                          opts=opts)
+    aws.iam.RolePolicy("sender", role=sender.id, policy=sends, opts=opts)
+    # May send, but trusts Lambda only: API Gateway cannot assume it.
+    stranger = aws.iam.Role("stranger", assume_role_policy=trust("lambda.amazonaws.com"),
+                            opts=opts)
+    aws.iam.RolePolicy("stranger", role=stranger.id, policy=sends, opts=opts)
+    api = aws.apigateway.RestApi("relay", opts=opts)
+
+    def path_to(queue: aws.sqs.Queue) -> pulumi.Output[str]:
+        return pulumi.Output.concat(f"arn:aws:apigateway:{REGION}:sqs:path/{ACCOUNT}/",
+                                    queue.name)
+
+    form = {"integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"}
+    send = {"application/json": "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"}
+    routes: list[tuple[str, dict[str, Any], list[tuple[str, str | None, dict[str, str],
+                                                       str | None]]]] = [
+        # Action from the URI, everything else from the query string: a GET to SQS.
+        ("forward", {
+            "uri": f"arn:aws:apigateway:{REGION}:sqs:action/SendMessage",
+            "integration_http_method": "GET", "credentials": sender.arn,
+            "request_parameters": {
+                "integration.request.querystring.QueueUrl": inbox.url.apply(
+                    lambda url: f"'{url}'"),
+                "integration.request.querystring.MessageBody": "method.request.body",
+                "integration.request.querystring.MessageAttribute.1.Name": "'source'",
+                "integration.request.querystring.MessageAttribute.1.Value.DataType":
+                    "'String'",
+                "integration.request.querystring.MessageAttribute.1.Value.StringValue":
+                    "method.request.header.X-Source"}},
+         [("200", None, {
+             "method.response.header.X-Message-Id":
+                 "integration.response.body.SendMessageResponse.SendMessageResult.MessageId",
+             "method.response.header.X-Sqs-Request": "integration.response.header."
+                                                     "x-amzn-RequestId"}, None)]),
+        ("gone", {"uri": path_to(gone), "credentials": sender.arn,
+                  "request_parameters": form, "request_templates": send},
+         [("200", None, {}, '{"queued": true}'),
+          ("502", r"4\d{2}", {}, '{"code": "$input.path(\'$.Error.Code\')"}')]),
+        ("unmatched", {"uri": path_to(gone), "credentials": sender.arn,
+                       "request_parameters": form, "request_templates": send},
+         [("200", r"2\d{2}", {}, None)]),
+        ("stranger", {"uri": path_to(inbox), "credentials": stranger.arn,
+                      "request_parameters": form, "request_templates": send},
+         [("200", None, {}, None)]),
+        ("slow", {"uri": path_to(inbox), "credentials": sender.arn, "timeout_milliseconds": 50,
+                  "request_parameters": form, "request_templates": send},
+         [("200", None, {}, None)]),
+        ("table", {"uri": f"arn:aws:apigateway:{REGION}:dynamodb:action/PutItem",
+                   "credentials": sender.arn},
+         [("200", None, {}, None)]),
+    ]
+    for name, integration, responses in routes:
+        resource = aws.apigateway.Resource(name, rest_api=api.id, path_part=name,
+                                           parent_id=api.root_resource_id, opts=opts)
+        method = aws.apigateway.Method(name, rest_api=api.id, resource_id=resource.id,
+                                       http_method="POST", authorization="NONE", opts=opts)
+        aws.apigateway.Integration(name, rest_api=api.id, resource_id=resource.id,
+                                   http_method=method.http_method, type="AWS", opts=opts,
+                                   **{"integration_http_method": "POST", **integration})
+        for status, pattern, parameters, template in responses:
+            aws.apigateway.MethodResponse(
+                f"{name}-{status}", rest_api=api.id, resource_id=resource.id,
+                http_method="POST", status_code=status, opts=opts,
+                response_parameters={target: False for target in parameters})
+            aws.apigateway.IntegrationResponse(
+                f"{name}-{status}", rest_api=api.id, resource_id=resource.id,
+                http_method="POST", status_code=status, selection_pattern=pattern,
+                response_parameters=parameters, opts=opts,
+                response_templates={"application/json": template} if template else None)
+    deployment = aws.apigateway.Deployment("relay", rest_api=api.id, opts=opts)
+    aws.apigateway.Stage("relay", rest_api=api.id, stage_name="live", deployment=deployment.id,
+                         opts=opts)
+
+
+@dataclass
+class Relay:
+    api: RestApi
+    run: StackRun
+    local: EmbeddedAws
+
+    def post(self, route: str, body: dict[str, Any], *headers: tuple[str, str]) -> Reply:
+        return self.api.handle(Request("POST", f"/live/{route}", "", [
+            ("Host", "h"), ("Content-Type", "application/json"), *headers],
+            json.dumps(body).encode(), SOURCE_IP))
+
+    def queue_name(self, name: str) -> str:
+        return str(self.run.one("aws:sqs/queue:Queue", name).state["name"])
+
+
+@pytest.fixture(scope="module")
+def relay_plan() -> StackRun:
+    return run_program(relay_program, config=StackConfig(
+        {"aws:region": REGION, "blueprints:account": json.dumps({"id": ACCOUNT})}, ()))
+
+
+@pytest.fixture
+def relay(relay_plan: StackRun, local: EmbeddedAws) -> Iterator[Relay]:
+    (api,) = rest_apis(relay_plan, lambdas=TokenChecker(), aws=local, output=lambda line: None,
+                       policies=PlanPolicies.from_run(relay_plan))
+    relay = Relay(api, relay_plan, local)
+    # The plan's inbox exists in the embedded AWS for these tests; "gone" never does.
+    url = local.client("sqs").create_queue(QueueName=relay.queue_name("inbox"))["QueueUrl"]
+    yield relay
+    local.client("sqs").delete_queue(QueueUrl=url)
+
+
+def test_the_relay_plan_notes_the_aws_integration_local_mode_does_not_emulate(
+        relay: Relay) -> None:
+    assert relay.api.notes == [
+        "relay: POST /table's AWS integration with dynamodb: local mode emulates AWS "
+        "integrations with SQS only (answered 500)"]
+    answer = relay.post("table", {"id": 1})
+    assert (answer.status, document(answer)) == (500, {"message": "Internal server error"})
+
+
+def test_query_string_parameters_make_the_message_and_responses_map_the_backend_answer(
+        relay: Relay) -> None:
+    reply = relay.post("forward", {"note": "hi"}, ("X-Source", "relay-test"))
+    assert reply.status == 200, reply.body
+    answer = document(reply)  # no template: SQS's answer as API Gateway received it
+    result = answer["SendMessageResponse"]["SendMessageResult"]
+    assert header(reply, "X-Message-Id") == result["MessageId"]
+    assert header(reply, "X-Sqs-Request") == answer["SendMessageResponse"][
+        "ResponseMetadata"]["RequestId"]
+    sqs = relay.local.client("sqs")
+    url = sqs.get_queue_url(QueueName=relay.queue_name("inbox"))["QueueUrl"]
+    (message,) = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
+    assert (message["MessageId"], message["Body"]) == (result["MessageId"], '{"note": "hi"}')
+    assert message["MessageAttributes"] == {"source": {"DataType": "String",
+                                                       "StringValue": "relay-test"}}
+    assert result["MD5OfMessageBody"] == message["MD5OfBody"]
+
+
+def test_a_queue_the_embedded_aws_lacks_is_sqs_error_for_the_integration_responses(
+        relay: Relay, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, "tools.local.rest_api"):
+        reply = relay.post("gone", {"id": 1})
+    # SQS answers 400 AWS.SimpleQueueService.NonExistentQueue; "4\d{2}" picks the 502.
+    assert (reply.status, document(reply)) == (
+        502, {"code": "AWS.SimpleQueueService.NonExistentQueue"})
+    assert f"the embedded AWS has no queue arn:aws:sqs:{REGION}:{ACCOUNT}:" \
+           f"{relay.queue_name('gone')}" in caplog.text
+    # No integration response for the backend's status, and no default one: a 500.
+    unmatched = relay.post("unmatched", {"id": 1})
+    assert (unmatched.status, document(unmatched)) == (
+        500, {"message": "Internal server error"})
+
+
+def test_a_role_that_does_not_trust_api_gateway_is_a_500_and_sends_nothing(
+        relay: Relay, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, "tools.local.rest_api"):
+        reply = relay.post("stranger", {"id": 1})
+    assert (reply.status, document(reply)) == (500, {"message": "Internal server error"})
+    assert "API Gateway does not have permission to assume the provided role" in caplog.text
+    sqs = relay.local.client("sqs")
+    url = sqs.get_queue_url(QueueName=relay.queue_name("inbox"))["QueueUrl"]
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+
+
+def test_sqs_that_outlives_the_integration_timeout_is_a_504(
+        relay: Relay, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+
+    def slow(self: RestApi, *args: Any) -> Any:
+        release.wait(30)  # then answers nothing anyone waits for
+        return None
+
+    monkeypatch.setattr(RestApi, "_send_to_sqs", slow)
+    try:
+        reply = relay.post("slow", {"id": 1})
+    finally:
+        release.set()
+    assert (reply.status, document(reply)) == (504, {"message": "Endpoint request timed out"})
+    assert header(reply, "x-amzn-ErrorType") == "InternalServerErrorException"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
 from components.foundation.rest_api import allow_origin_template
+from components.services.async_analytics import ACCEPTED_TEMPLATE, SEND_TEMPLATE
 from tools.local.vtl import MappingInput, MappingUtil, VtlError, json_path, render
 
 ALLOWED = "https://app.dev.example.com"
@@ -95,7 +97,8 @@ def test_input_body_json_path_and_params() -> None:
     mapping = MappingInput(body, {"path": {"id": "p"}, "querystring": {"id": "q", "x": "1"},
                                   "header": {"X-Trace": "t"}})
     variables = {"input": mapping}
-    assert render("$input.json('$.items[0]')", variables) == '{"name": "sock", "size": 9}'
+    # Compact, as API Gateway's Java serializer writes it.
+    assert render("$input.json('$.items[0]')", variables) == '{"name":"sock","size":9}'
     assert render("$input.path('$.items[0].size')", variables) == "9"
     assert render("$input.path('$.items[*].name')", variables) == "[sock]"
     assert render("$input.params('id') $input.params('x') $input.params('x-trace')",
@@ -104,6 +107,42 @@ def test_input_body_json_path_and_params() -> None:
     assert json_path({"a": {"b": [1, 2]}}, "$['a'].b[1]") == 2
     with pytest.raises(VtlError, match="only"):
         json_path({}, "$..name")
+
+
+def test_input_json_of_nothing_is_an_empty_json_string() -> None:
+    mapping = MappingInput(json.dumps({"a": {"b": 1}, "note": None, "text": "é/x"}), {})
+    variables = {"input": mapping}
+    # API Gateway writes "" (two quotes) where the path finds no value, not null or nothing.
+    assert render("$input.json('$.missing')|$input.json('$.a.missing')|$input.json('$.note')",
+                  variables) == '""|""|""'
+    assert render("#if($input.json('$.missing') == '\"\"')absent#end", variables) == "absent"
+    assert render("$input.json('$.text')", variables) == '"é/x"'
+    assert render("$input.json('$')", variables) == '{"a":{"b":1},"note":null,"text":"é/x"}'
+
+
+def test_double_quoted_strings_interpolate_references_set_from_single_quoted_ones() -> None:
+    variables = {"input": MappingInput("", {"path": {"id": "AbC"}}), "util": MappingUtil()}
+    template = ("#set($q = '\"')\n"
+                "#set($s = \"{${q}id${q}:${q}$input.params('id').toLowerCase()${q}}\")\n$s")
+    assert render(template, variables) == '{"id":"abc"}'
+
+
+def test_the_jobs_send_template_renders_the_form_sqs_reads() -> None:
+    """components/services/async_analytics.py's PUT /jobs/{jobId} -> SQS templates."""
+    body = {"inputKey": "uploads/a b.csv", "analysis": "pca",
+            "parameters": {"nComponents": 2}}
+    variables = {"input": MappingInput(json.dumps(body), {
+        "path": {"jobId": "ABCD-ef"}, "querystring": {}, "header": {}}),
+                 "context": {"requestTimeEpoch": 1767225600123}, "util": MappingUtil()}
+    out = render(SEND_TEMPLATE, variables)
+    assert out.startswith("Action=SendMessage&MessageBody=%7B%22jobId%22%3A%22abcd-ef%22")
+    form = dict(parse_qsl(out, keep_blank_values=True))
+    assert form.keys() == {"Action", "MessageBody"}
+    assert form["MessageBody"] == (
+        '{"jobId":"abcd-ef","inputKey":"uploads/a b.csv","analysis":"pca",'
+        '"parameters":{"nComponents":2},"submittedAt":1767225600123}')
+    assert json.loads(render(ACCEPTED_TEMPLATE, variables)) == {"jobId": "abcd-ef",
+                                                                "status": "QUEUED"}
 
 
 def test_util_escapes_as_api_gateway_does() -> None:

@@ -41,7 +41,31 @@ Gateway takes, each answering its documented error:
    ``504 INTEGRATION_TIMEOUT``, a missing invoke permission a ``500``. ``MOCK`` renders the
    request template to choose the status, then the matching integration response (by
    ``selectionPattern``, else the default one) maps parameters and renders its response template
-   (VTL, ``tools.local.vtl``, with ``$context.responseOverride``). A body whose
+   (VTL, ``tools.local.vtl``, with ``$context.responseOverride``). ``AWS`` with **SQS** (``uri``
+   ``arn:aws:apigateway:<region>:sqs:path/<account>/<queue>``, or ``action/SendMessage`` with a
+   ``QueueUrl`` parameter) is API Gateway's service integration: the request template renders
+   the form body (``passthroughBehavior`` as for MOCK), ``requestParameters`` map the integration
+   request's headers and query string (``integration.request.header.Content-Type`` must say
+   ``application/x-www-form-urlencoded``, else SQS cannot read the form:
+   ``UnknownOperationException``); API Gateway assumes the ``credentials`` role (its trust policy
+   must let ``apigateway.amazonaws.com`` do so, given ``aws:SourceAccount`` and
+   ``aws:SourceArn``, the method ARN; else ``500``), or signs with the caller's own credentials
+   for ``arn:aws:iam::*:user/*``, and sends: local IAM decides ``sqs:SendMessage`` on the queue
+   (and ``kms:GenerateDataKey`` on its KMS key, with ``kms:ViaService``) as the session
+   ``BackplaneAssumeRoleSession`` of that role, then the embedded AWS's SQS takes the message
+   (``MessageBody``, ``DelaySeconds``, ``MessageGroupId``, ``MessageDeduplicationId``,
+   ``MessageAttribute.N.*``, ``MessageSystemAttribute.N.*``) with the role's credentials. The
+   backend's answer is what SQS's query protocol answers in JSON (the ``Accept`` API Gateway
+   sends by default): ``{"SendMessageResponse": {"SendMessageResult": {"MessageId", ...},
+   "ResponseMetadata": {"RequestId"}}}``, or ``{"Error": {"Code", "Message", "Type"},
+   "RequestId"}`` with SQS's status (``403 AccessDenied`` for IAM,
+   ``400 KMS.AccessDeniedException`` for the key, ``400
+   AWS.SimpleQueueService.NonExistentQueue`` for a queue the embedded AWS lacks, which is also
+   logged). The integration response is then chosen by ``selectionPattern`` matched against the
+   backend's status code (else the default one; none: ``500``), and its template renders with
+   ``$input`` the backend's answer and ``$input.params()`` the method request's parameters;
+   ``integration.response.header.*`` and ``integration.response.body[.path]`` map to method
+   response headers. No answer within the timeout is a ``504``. A body whose
    ``Content-Type`` is one of the API's ``binaryMediaTypes`` reaches the function base64-encoded;
    a base64 answer is decoded only when the request's ``Accept`` names a binary media type, as
    API Gateway does (else the base64 text is the body).
@@ -58,8 +82,9 @@ from the key's id so that it is the same from run to run (``local_key_value``):
 ``RestApi.api_keys`` has every key that can call the stage, and ``RestApi.notes`` names the
 local values for the start-up listing.
 
-Not emulated, and listed by ``RestApi.notes`` when the plan uses them: ``AWS``
-(non-proxy), ``HTTP`` and ``HTTP_PROXY`` integrations (answered ``500``), the stage cache,
+Not emulated, and listed by ``RestApi.notes`` when the plan uses them: ``AWS`` integrations
+with services other than SQS (Lambda non-proxy included) and SQS actions other than
+``SendMessage``, ``HTTP`` and ``HTTP_PROXY`` integrations (answered ``500``), the stage cache,
 resource policies of the API, client certificates and canary settings. Not emulated either:
 WAF web ACLs (the embedded AWS's report lists them) and the account-level throttle. Served
 differently: the plan is the deployment (a stage serves the plan's methods whether or not its
@@ -83,13 +108,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import jsonschema  # type: ignore[import-untyped]
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from tools.local.aws import LOCAL_ROLE, SESSION_NAME, EmbeddedAws, plan_account, region_of
+from tools.local.aws import (
+    LOCAL_ROLE,
+    SESSION_NAME,
+    Credentials,
+    EmbeddedAws,
+    plan_account,
+    region_of,
+)
 from tools.local.functions import FunctionSpec, Invocation
 from tools.local.gateway import (
     Reply,
@@ -100,6 +133,8 @@ from tools.local.gateway import (
     verify_sigv4,
 )
 from tools.local.iam import (
+    Check,
+    Decision,
     PlanPolicies,
     Policy,
     PolicyError,
@@ -109,7 +144,14 @@ from tools.local.iam import (
     partition,
 )
 from tools.local.iam import Request as IamRequest
-from tools.local.vtl import MappingInput, MappingUtil, VtlError, check_syntax, render
+from tools.local.vtl import (
+    MappingInput,
+    MappingUtil,
+    VtlError,
+    check_syntax,
+    json_path,
+    render,
+)
 from tools.mock_runtime import Resource as PlanResource
 from tools.mock_runtime import StackRun, reveal
 
@@ -131,6 +173,8 @@ API_KEY = "aws:apigateway/apiKey:ApiKey"
 USAGE_PLAN = "aws:apigateway/usagePlan:UsagePlan"
 USAGE_PLAN_KEY = "aws:apigateway/usagePlanKey:UsagePlanKey"
 REST_API_POLICY = "aws:apigateway/restApiPolicy:RestApiPolicy"
+ROLE = "aws:iam/role:Role"
+QUEUE = "aws:sqs/queue:Queue"
 
 API_GATEWAY = "apigateway.amazonaws.com"
 DEFAULT_INTEGRATION_TIMEOUT_MS = 29_000
@@ -143,6 +187,14 @@ LOCAL_KEY_LENGTH = 40
 _FUNCTION_URI = re.compile(r"arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(.+)/"
                            r"invocations")
 _EXECUTE_API_HOST = re.compile(r"([a-z0-9]+)\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
+# arn:aws:apigateway:{region}:{[subdomain.]service}:{path|action}/{path or action}
+_AWS_URI = re.compile(r"arn:[^:]+:apigateway:([a-z0-9-]+):([^:]+):(path|action)/(.*)")
+SQS = "sqs"
+FORM = "application/x-www-form-urlencoded"
+# The session API Gateway opens on an integration's role (as CloudTrail and IAM refusals name
+# it), and the credentials value that asks it to sign with the caller's own credentials.
+API_GATEWAY_SESSION = "BackplaneAssumeRoleSession"
+CALLER_CREDENTIALS = re.compile(r"arn:[^:]+:iam::\*:user/\*")
 
 
 class Lambdas(Protocol):
@@ -226,6 +278,16 @@ class _IntegrationResponse:
 
 
 @dataclass(frozen=True)
+class _AwsTarget:
+    """An AWS integration's ``uri``: the service, its region, and ``path`` or ``action``."""
+
+    region: str
+    service: str
+    kind: str
+    target: str
+
+
+@dataclass(frozen=True)
 class _Integration:
     type: str
     function_arn: str | None
@@ -233,6 +295,20 @@ class _Integration:
     passthrough: str
     timeout_seconds: float
     responses: tuple[_IntegrationResponse, ...]
+    aws: _AwsTarget | None = None
+    credentials: str | None = None
+    http_method: str = "POST"
+    request_parameters: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Backend:
+    """What an AWS service answered an integration request."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: str
+    request_id: str
 
 
 @dataclass(frozen=True)
@@ -404,7 +480,7 @@ class _Plan:
         self.run = run
         self.by_type: dict[str, list[tuple[PlanResource, dict[str, Any]]]] = {}
         for resource in run.resources:
-            if resource.type.startswith(("aws:apigateway/", "aws:lambda/")):
+            if resource.type.startswith(("aws:apigateway/", "aws:lambda/", ROLE, QUEUE)):
                 merged = {**reveal(dict(resource.state)), **reveal(dict(resource.inputs))}
                 self.by_type.setdefault(resource.type, []).append((resource, merged))
 
@@ -420,6 +496,14 @@ class _Plan:
 def _function_arn(uri: Any) -> str | None:
     match = _FUNCTION_URI.fullmatch(str(uri or ""))
     return match.group(1) if match else None
+
+
+def _aws_target(uri: Any) -> _AwsTarget | None:
+    match = _AWS_URI.fullmatch(str(uri or ""))
+    if match is None:
+        return None
+    region, service, kind, target = match.groups()
+    return _AwsTarget(region, service.rsplit(".", 1)[-1].lower(), kind, target)
 
 
 def _status(value: Any) -> int | None:
@@ -506,6 +590,8 @@ class _Call:
     api_key: ApiKey | None = None
     usage_identifier_key: str | None = None
     authorizer: dict[str, Any] | None = None
+    # The role whose credentials signed an AWS_IAM request.
+    caller_role: str | None = None
 
 
 class RestApi:
@@ -533,6 +619,8 @@ class RestApi:
         self._binary_types = tuple(str(t) for t in values.get("binaryMediaTypes") or ())
         self._lock = threading.Lock()
         self._method_buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._role_credentials: dict[tuple[str, str], Credentials] = {}
+        self._partition = partition(region)
         self._authorizer_cache: dict[tuple[str, tuple[str, ...]], tuple[float, Any]] = {}
         self.notes: list[str] = []
         self._stage = self._read_stage(plan, stage)
@@ -541,6 +629,12 @@ class RestApi:
             bool(v.get("validateRequestBody")), bool(v.get("validateRequestParameters")))
             for r, v in plan.of(VALIDATOR, self.api_id)}
         self._authorizers = self._read_authorizers(plan)
+        self._trust = self._read_trust_policies(plan)
+        # queue ARN -> the KMS key it encrypts with (as the plan names it), or None
+        self._queue_keys = {str(v["arn"]): (None if v.get("sqsManagedSseEnabled") else
+                                            str(v["kmsMasterKeyId"]) if v.get("kmsMasterKeyId")
+                                            else None)
+                            for _, v in plan.of(QUEUE) if v.get("arn")}
         self._responses = {str(v["responseType"]): _GatewayResponse(
             _status(v.get("statusCode")), dict(v.get("responseParameters") or {}),
             dict(v.get("responseTemplates") or {})) for _, v in plan.of(GATEWAY_RESPONSE,
@@ -629,6 +723,27 @@ class RestApi:
                 re.compile(str(expression)) if expression else None, issuers)
         return authorizers
 
+    def _read_trust_policies(self, plan: _Plan) -> dict[str, Policy | None]:
+        """Each role's trust policy, with the role as the resource its statements leave
+        implicit; ``None`` for one local mode cannot evaluate."""
+        trust: dict[str, Policy | None] = {}
+        for resource, values in plan.of(ROLE):
+            arn = values.get("arn")
+            if not arn:
+                continue
+            try:
+                document = values.get("assumeRolePolicy") or "{}"
+                body = json.loads(document) if isinstance(document, str) else dict(document)
+                raw = body.get("Statement")
+                statements = [raw] if isinstance(raw, Mapping) else list(raw or [])
+                trust[str(arn)] = Policy.parse(
+                    {"Statement": [{**statement, "Resource": str(arn)}
+                                   for statement in statements]},
+                    f"trust policy of {resource.name}")
+            except (PolicyError, ValueError, TypeError, AttributeError):
+                trust[str(arn)] = None
+        return trust
+
     def _read_tree(self, plan: _Plan, root_id: str) -> _Resource:
         parts = {str(r.id or v.get("id")): (str(v["parentId"]), str(v["pathPart"]))
                  for r, v in plan.of(RESOURCE, self.api_id)}
@@ -692,7 +807,14 @@ class RestApi:
     def _read_integration(self, values: Mapping[str, Any],
                           responses: Sequence[Mapping[str, Any]], where: str) -> _Integration:
         kind = str(values.get("type") or "").upper()
-        if kind not in ("AWS_PROXY", "MOCK"):
+        target = _aws_target(values.get("uri")) if kind == "AWS" else None
+        credentials = str(values["credentials"]) if values.get("credentials") else None
+        if kind == "AWS":
+            problem = _aws_integration_problem(values.get("uri"), target, credentials)
+            if problem is not None:
+                self._note(f"{self.resource}: {where}'s AWS integration {problem} "
+                           "(answered 500)")
+        elif kind not in ("AWS_PROXY", "MOCK"):
             self._note(f"{self.resource}: {where}'s {kind} integration "
                        "(answered 500)")
         templates = {str(k): str(v) for k, v in (values.get("requestTemplates") or {}).items()}
@@ -711,7 +833,9 @@ class RestApi:
             kind, _function_arn(values.get("uri")), templates,
             str(values.get("passthroughBehavior") or "WHEN_NO_MATCH").upper(),
             int(values.get("timeoutMilliseconds") or DEFAULT_INTEGRATION_TIMEOUT_MS) / 1000,
-            read)
+            read, target, credentials,
+            str(values.get("integrationHttpMethod") or "POST").upper(),
+            {str(k): str(v) for k, v in (values.get("requestParameters") or {}).items()})
 
     @property
     def api_keys(self) -> dict[str, str]:
@@ -777,8 +901,11 @@ class RestApi:
             return self._proxy(call, integration)
         if integration.type == "MOCK":
             return self._mock(call, integration)
-        LOG.error("%s: %s integrations are not emulated by local mode", self.resource,
-                  integration.type)
+        if integration.type == "AWS" and integration.aws and integration.aws.service == SQS:
+            return self._sqs(call, integration, integration.aws)
+        LOG.error("%s: %s integrations%s are not emulated by local mode", self.resource,
+                  integration.type, f" with {integration.aws.service}" if integration.aws
+                  else "")
         raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
 
     def _check_host(self, request: Request) -> None:
@@ -840,6 +967,7 @@ class RestApi:
             raise _signature_error(str(error)) from None
         role = self._aws.role_for_access_key(access_key) or ""
         principal = Principal.assumed_role(role, SESSION_NAME)
+        call.caller_role = role
         call.context["identity"].update(
             accessKey=access_key, accountId=principal.account, userArn=principal.arn,
             caller=f"{_role_id(role)}:{SESSION_NAME}", user=f"{_role_id(role)}:{SESSION_NAME}")
@@ -1165,27 +1293,226 @@ class RestApi:
             raise _internal_error()
         return reply
 
-    def _mock(self, call: _Call, integration: _Integration) -> Reply:
-        variables = self._template_variables(call, call.request.body.decode("utf-8", "replace"))
+    def _integration_request_body(self, call: _Call, integration: _Integration) -> str:
+        """The integration request's body: the request template for the request's content
+        type rendered, or the body passed through as ``passthroughBehavior`` allows."""
+        body = call.request.body.decode("utf-8", "replace")
         content_type = _media_type(call.request.header("Content-Type"))
         template = integration.request_templates.get(content_type)
         if template is None and (integration.passthrough == "NEVER" or (
                 integration.passthrough == "WHEN_NO_TEMPLATES" and
                 integration.request_templates)):
             raise GatewayError("UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type")
+        if template is None:
+            return body
         try:
-            rendered = (render(template, variables) if template is not None
-                        else call.request.body.decode("utf-8", "replace"))
+            return render(template, self._template_variables(call, body))
         except VtlError as error:
             LOG.error("%s: the request template failed: %s", self.resource, error)
             raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error") from None
-        status = _mock_status(rendered)
+
+    def _mock(self, call: _Call, integration: _Integration) -> Reply:
+        status = _mock_status(self._integration_request_body(call, integration))
         call.context["integration"]["status"] = status
         call.context["integrationStatus"] = status
         return self._integration_response(call, integration, str(status), "")
 
+    # AWS service integrations: SQS
+
+    def _sqs(self, call: _Call, integration: _Integration, target: _AwsTarget) -> Reply:
+        body = self._integration_request_body(call, integration)
+        headers, query = self._integration_request_parameters(call, integration)
+        content_type = headers.get("content-type") or call.request.header(
+            "Content-Type") or DEFAULT_CONTENT_TYPE
+        role, session = self._integration_role(call, integration)
+        started = time.monotonic()
+        finished, backend = _within(
+            integration.timeout_seconds, f"{self.resource} SQS",
+            lambda: self._send_to_sqs(target, role, session, content_type,
+                                      body if integration.http_method == "POST" else "",
+                                      query))
+        call.context["integration"]["latency"] = int((time.monotonic() - started) * 1000)
+        call.context["integrationLatency"] = call.context["integration"]["latency"]
+        if not finished:
+            call.context["integration"]["error"] = "Endpoint request timed out"
+            raise GatewayError("INTEGRATION_TIMEOUT", "Endpoint request timed out")
+        assert isinstance(backend, _Backend)
+        call.context["integration"].update(status=backend.status, requestId=backend.request_id)
+        call.context["integrationStatus"] = backend.status
+        return self._integration_response(call, integration, str(backend.status),
+                                          backend.body, backend.headers)
+
+    def _integration_request_parameters(self, call: _Call, integration: _Integration
+                                        ) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        """The integration request's headers (by lower-case name) and query string, as its
+        ``requestParameters`` map them."""
+        headers: dict[str, str] = {}
+        query: list[tuple[str, str]] = []
+        for target, source in integration.request_parameters.items():
+            value = self._parameter_value(call, source)
+            if value is None:
+                continue
+            if target.startswith("integration.request.header."):
+                headers[target.removeprefix("integration.request.header.").lower()] = value
+            elif target.startswith("integration.request.querystring."):
+                query.append((target.removeprefix("integration.request.querystring."), value))
+        return headers, query
+
+    def _integration_role(self, call: _Call, integration: _Integration) -> tuple[str, str]:
+        """The role API Gateway calls the service as, and the session it opens on it."""
+        role = integration.credentials
+        if not role:
+            LOG.error("%s: an AWS integration without credentials: API Gateway has nothing "
+                      "to sign the request with", self.resource)
+            raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
+        if CALLER_CREDENTIALS.fullmatch(role):
+            if call.caller_role is None:
+                LOG.error("%s: the integration takes the caller's credentials, but the method "
+                          "is not AWS_IAM", self.resource)
+                raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
+            return call.caller_role, SESSION_NAME
+        if role not in self._trust:
+            LOG.error("%s: API Gateway cannot assume %s: the plan has no such role",
+                      self.resource, role)
+            raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
+        trust = self._trust[role]
+        decision = None if trust is None else evaluate(IamRequest(
+            Principal.service_principal(API_GATEWAY), "sts:AssumeRole", role,
+            {"aws:SourceAccount": self.account, "aws:SourceArn": self.method_arn(call)}),
+            (), [(role, trust)])
+        if decision is None or not decision.allowed:
+            LOG.error("%s: API Gateway does not have permission to assume the provided role "
+                      "%s: %s", self.resource, role, decision.explain() if decision else
+                      "its trust policy cannot be evaluated")
+            raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
+        return role, API_GATEWAY_SESSION
+
+    def _credentials(self, role: str, session: str) -> Credentials:
+        if role == f"arn:{self._partition}:iam::{self.account}:role/{LOCAL_ROLE}":
+            return self._aws.credentials
+        with self._lock:
+            found = self._role_credentials.get((role, session))
+        if found is None:
+            found = self._aws.credentials_for_role(role, session)
+            with self._lock:
+                self._role_credentials[(role, session)] = found
+        return found
+
+    def _send_to_sqs(self, target: _AwsTarget, role: str, session: str, content_type: str,
+                     body: str, query: Sequence[tuple[str, str]]) -> _Backend:
+        """What SQS answers the integration request (its query protocol, in JSON)."""
+        request_id = str(uuid.uuid4())
+        form = dict(query)
+        if body:
+            if _media_type(content_type) != FORM:
+                LOG.error("%s: the integration request's Content-Type is %s: SQS reads a form "
+                          "body only as %s (map integration.request.header.Content-Type)",
+                          self.resource, content_type, FORM)
+                return _sqs_error(400, "UnknownOperationException",
+                                  "The action or operation requested is invalid.", request_id)
+            form.update(parse_qsl(body, keep_blank_values=True))
+        action = form.get("Action") if target.kind == "path" else target.target
+        queue = target.target.strip("/") if target.kind == "path" else _queue_path(
+            form.get("QueueUrl", ""))
+        if not action:
+            return _sqs_error(400, "UnknownOperationException",
+                              "The action or operation requested is invalid.", request_id)
+        if action != "SendMessage":
+            LOG.error("%s: SQS %s: local mode sends messages (SendMessage) only",
+                      self.resource, action)
+            raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
+        if queue is None or queue.count("/") != 1:
+            return _sqs_error(400, "InvalidAddress", "The address "
+                              f"{queue or form.get('QueueUrl', '')} is not valid for this "
+                              "endpoint.", request_id)
+        account, name = queue.split("/")
+        region = target.region
+        queue_arn = f"arn:{partition(region)}:sqs:{region}:{account}:{name}"
+        refused = self._sqs_refusal(role, session, queue_arn, region, request_id)
+        if refused is not None:
+            return refused
+        try:
+            parameters = _send_parameters(form)
+        except _SqsInputError as error:
+            return _sqs_error(400, error.code, str(error), request_id)
+        client = self._aws.client(SQS, region, self._credentials(role, session))
+        try:
+            answer = client.send_message(QueueUrl=f"{self._aws.endpoint_url}/{account}/{name}",
+                                         **parameters)
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            code = str(details.get("Code") or "InternalError")
+            status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                         or 400)
+            if code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+                LOG.error("%s: the embedded AWS has no queue %s, which the integration names "
+                          "(it could not create the plan's queue, or the plan has none)",
+                          self.resource, queue_arn)
+            else:
+                LOG.info("%s: SQS refused the message: %s", self.resource, error)
+            return _sqs_error(status, code, str(details.get("Message") or code), request_id)
+        except BotoCoreError as error:
+            LOG.error("%s: the embedded AWS's SQS did not answer: %s", self.resource, error)
+            raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error") from None
+        request_id = str(answer.get("ResponseMetadata", {}).get("RequestId") or request_id)
+        result = {name: answer.get(name) for name in (
+            "MD5OfMessageAttributes", "MD5OfMessageBody", "MD5OfMessageSystemAttributes",
+            "MessageId", "SequenceNumber")}
+        return _Backend(200, _backend_headers(request_id), json.dumps(
+            {"SendMessageResponse": {"SendMessageResult": result,
+                                     "ResponseMetadata": {"RequestId": request_id}}}),
+            request_id)
+
+    def _sqs_refusal(self, role: str, session: str, queue_arn: str, region: str,
+                     request_id: str) -> _Backend | None:
+        """SQS's answer when local IAM refuses the send (or the key behind the queue)."""
+        if role == f"arn:{self._partition}:iam::{self.account}:role/{LOCAL_ROLE}":
+            return None  # the embedded AWS's administrator
+        try:
+            principal = Principal.assumed_role(role, session)
+        except ValueError:
+            LOG.error("%s: %s is not a role: API Gateway cannot assume it", self.resource, role)
+            raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error") from None
+        decision = self._policies.authorize(principal, Check("sqs:SendMessage", queue_arn))
+        if not decision.allowed:
+            self._log_refusal(decision)
+            return _sqs_error(403, "AccessDenied", "Access to the resource "
+                              f"https://sqs.{region}.amazonaws.com/ is denied.", request_id)
+        key = self._queue_key(queue_arn, region)
+        if key is None:
+            return None
+        via = {"kms:ViaService": f"sqs.{region}.amazonaws.com",
+               "kms:CallerAccount": principal.account}
+        decision = self._policies.authorize(principal, Check("kms:GenerateDataKey", key,
+                                                             context=via))
+        if not decision.allowed:
+            self._log_refusal(decision)
+            return _sqs_error(400, "KMS.AccessDeniedException", decision.message, request_id)
+        return None
+
+    def _log_refusal(self, decision: Decision) -> None:
+        LOG.info("%s: the integration's role is refused: %s", self.resource,
+                 decision.explain())
+
+    def _queue_key(self, queue_arn: str, region: str) -> str | None:
+        """The ARN of the customer managed KMS key that encrypts the queue, if any."""
+        key = self._queue_keys.get(queue_arn)
+        if not key:
+            return None
+        account = queue_arn.split(":")[4]
+        base = f"arn:{partition(region)}:kms:{region}:{account}"
+        if key.startswith("alias/") or ":alias/" in key:
+            alias = key if key.startswith("arn:") else f"{base}:{key}"
+            if alias.endswith(":alias/aws/sqs"):
+                return None  # AWS managed: its key policy lets the account use it via SQS
+            return self._policies.topology.kms_aliases.get(alias, alias)
+        return key if key.startswith("arn:") else f"{base}:key/{key}"
+
+    # integration responses
+
     def _integration_response(self, call: _Call, integration: _Integration, status: str,
-                              body: str) -> Reply:
+                              body: str, backend_headers: Sequence[tuple[str, str]] = ()
+                              ) -> Reply:
         assert call.method is not None
         chosen = next((r for r in integration.responses if r.selection_pattern is not None
                        and _java_matches(r.selection_pattern, status)), None) or next(
@@ -1198,12 +1525,14 @@ class RestApi:
         for target, source in chosen.parameters.items():
             if not target.startswith("method.response.header."):
                 continue
-            value = self._parameter_value(call, source)
+            value = self._parameter_value(call, source, (backend_headers, body))
             if value is not None:
                 headers[target.removeprefix("method.response.header.")] = value
         reply_status = int(chosen.status)
         content_type, template = _pick_template(chosen.templates, call.request)
         if template is None:
+            if body:
+                headers.setdefault("Content-Type", DEFAULT_CONTENT_TYPE)
             return Reply(reply_status, list(headers.items()), body.encode())
         override: dict[str, Any] = {"header": _OverrideOnce(), "status": None}
         variables = self._template_variables(call, body, response_override=override)
@@ -1230,9 +1559,29 @@ class RestApi:
         return {"input": MappingInput(body, parameters), "context": context,
                 "stageVariables": dict(self._stage.variables), "util": MappingUtil()}
 
-    def _parameter_value(self, call: _Call, source: str) -> str | None:
+    def _parameter_value(self, call: _Call, source: str,
+                         backend: tuple[Sequence[tuple[str, str]], str] | None = None
+                         ) -> str | None:
+        """A mapping's value: a 'literal', a method request parameter (or its body), a
+        context or stage variable, or (mapping a response) the integration response's
+        header or body."""
         if len(source) >= 2 and source.startswith("'") and source.endswith("'"):
             return source[1:-1]
+        if source == "method.request.body":
+            return call.request.body.decode("utf-8", "replace")
+        if source.startswith("method.request.body."):
+            return _body_value(call.request.body.decode("utf-8", "replace"),
+                               source.removeprefix("method.request.body."))
+        if source.startswith("integration.response.") and backend is not None:
+            headers, body = backend
+            if source.startswith("integration.response.header."):
+                name = source.removeprefix("integration.response.header.").lower()
+                return next((v for k, v in headers if k.lower() == name), None)
+            if source == "integration.response.body":
+                return body
+            if source.startswith("integration.response.body."):
+                return _body_value(body, source.removeprefix("integration.response.body."))
+            return None
         if source.startswith("method.request."):
             return self._source_value(call, source)
         if source.startswith(("context.", "stageVariables.")):
@@ -1430,6 +1779,133 @@ def _java_matches(pattern: str, text: str) -> bool:
     except re.error:
         LOG.error("selectionPattern %r is not a regular expression", pattern)
         return False
+
+
+def _aws_integration_problem(uri: Any, target: _AwsTarget | None,
+                             credentials: str | None) -> str | None:
+    """Why local mode cannot serve an AWS integration (the start-up note), or ``None``."""
+    if target is None:
+        return f"names {uri!r}, which is no AWS service URI"
+    if target.service != SQS:
+        return f"with {target.service}: local mode emulates AWS integrations with SQS only"
+    if target.kind == "action" and target.target != "SendMessage":
+        return f"with SQS action {target.target}: local mode sends messages only"
+    if target.kind == "path" and target.target.strip("/").count("/") != 1:
+        return (f"with SQS path {target.target!r}: local mode needs "
+                "path/<account>/<queue name>")
+    if not credentials:
+        return "with SQS has no credentials"
+    return None
+
+
+def _within(timeout: float, name: str, work: Callable[[], Any]) -> tuple[bool, Any]:
+    """``work()``'s result if it finishes within ``timeout`` seconds (its exception raised
+    here); ``(False, None)`` otherwise, while it goes on, as the backend goes on when API
+    Gateway stops waiting."""
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["result"] = work()
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting request
+            outcome["error"] = error
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    if not done.wait(timeout):
+        return False, None
+    if "error" in outcome:
+        raise outcome["error"]
+    return True, outcome["result"]
+
+
+class _SqsInputError(ValueError):
+    """A form SQS refuses, with its error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _backend_headers(request_id: str) -> tuple[tuple[str, str], ...]:
+    return (("Content-Type", DEFAULT_CONTENT_TYPE), ("x-amzn-RequestId", request_id))
+
+
+def _sqs_error(status: int, code: str, message: str, request_id: str) -> _Backend:
+    """An SQS error as its query protocol answers it in JSON."""
+    return _Backend(status, _backend_headers(request_id), json.dumps(
+        {"Error": {"Code": code, "Message": message, "Type": "Sender"},
+         "RequestId": request_id}), request_id)
+
+
+def _queue_path(url: str) -> str | None:
+    """``<account>/<queue name>`` of a queue URL."""
+    parts = [part for part in urlsplit(url).path.split("/") if part]
+    return "/".join(parts) if len(parts) == 2 else None
+
+
+def _send_parameters(form: Mapping[str, str]) -> dict[str, Any]:
+    """SendMessage's parameters from its query-protocol form."""
+    if "MessageBody" not in form:
+        raise _SqsInputError("MissingParameter",
+                             "The request must contain the parameter MessageBody.")
+    parameters: dict[str, Any] = {"MessageBody": form["MessageBody"]}
+    if "DelaySeconds" in form:
+        try:
+            parameters["DelaySeconds"] = int(form["DelaySeconds"])
+        except ValueError:
+            raise _SqsInputError("InvalidParameterValue", f"Value {form['DelaySeconds']} for "
+                                 "parameter DelaySeconds is invalid.") from None
+    for name in ("MessageGroupId", "MessageDeduplicationId"):
+        if name in form:
+            parameters[name] = form[name]
+    for prefix, parameter in (("MessageAttribute", "MessageAttributes"),
+                              ("MessageSystemAttribute", "MessageSystemAttributes")):
+        attributes = _attributes(form, prefix)
+        if attributes:
+            parameters[parameter] = attributes
+    return parameters
+
+
+def _attributes(form: Mapping[str, str], prefix: str) -> dict[str, dict[str, Any]]:
+    """``Prefix.N.Name`` and ``Prefix.N.Value.(DataType|StringValue|BinaryValue)`` entries."""
+    entries: dict[str, dict[str, str]] = {}
+    for key, text in form.items():
+        match = re.fullmatch(rf"{prefix}\.(\d+)\.(Name|Value\.\w+)", key)
+        if match:
+            entries.setdefault(match.group(1), {})[match.group(2)] = text
+    attributes: dict[str, dict[str, Any]] = {}
+    for index in sorted(entries, key=int):
+        entry = entries[index]
+        if "Name" not in entry:
+            raise _SqsInputError("InvalidParameterValue",
+                                 f"{prefix}.{index}.Name is required.")
+        value: dict[str, Any] = {"DataType": entry.get("Value.DataType", "")}
+        if "Value.StringValue" in entry:
+            value["StringValue"] = entry["Value.StringValue"]
+        if "Value.BinaryValue" in entry:
+            try:
+                value["BinaryValue"] = base64.b64decode(entry["Value.BinaryValue"],
+                                                        validate=True)
+            except (binascii.Error, ValueError):
+                raise _SqsInputError("InvalidParameterValue", f"{prefix}.{index}.Value."
+                                     "BinaryValue is not base64.") from None
+        attributes[entry["Name"]] = value
+    return attributes
+
+
+def _body_value(body: str, path: str) -> str | None:
+    """A mapping's ``...body.<JSONPath>`` value: a string as it is, anything else as JSON."""
+    try:
+        document = json.loads(body) if body.strip() else None
+        value = json_path(document, path if path.startswith("$") else f"$.{path}")
+    except (ValueError, VtlError):
+        return None
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 def _mock_status(rendered: str) -> int:

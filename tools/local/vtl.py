@@ -21,6 +21,9 @@ What is rendered, as Velocity 1.7 (API Gateway's engine) does:
   ``null``, list and map literals, ranges ``[1..3]``, ``== != < > <= >=`` (and ``eq ne lt gt le
   ge``), ``&& || !`` (and ``and or not``), ``+ - * / %`` on numbers (integer division on
   integers, as Java), parentheses; a condition is false only when ``null`` or ``false``;
+- API Gateway's ``$input`` (``body``, ``json``, ``path``, ``params``) and ``$util``
+  (``escapeJavaScript``, ``urlEncode``, ``urlDecode``, ``base64Encode``, ``base64Decode``,
+  ``parseJson``); ``$input.json`` writes compact JSON, and ``""`` where the path finds nothing;
 - the Java methods templates call on strings, maps and lists (``length``, ``equals``,
   ``toLowerCase``, ``contains``, ``replaceAll``, ``split``, ``get``, ``keySet``, ``containsKey``,
   ``size``, ``put``, ``add``...);
@@ -954,8 +957,14 @@ class MappingInput(VtlObject):
             return self.body
 
     def json(self, path: str) -> str:
-        """The JSON text of the payload's value at ``path``."""
-        return json.dumps(json_path(self._document(), str(path)))
+        """The JSON text of the payload's value at ``path``, compact as API Gateway's Java
+        serializer writes it. A path that finds nothing (or ``null``) answers ``""``, the JSON
+        text of an empty string, not ``null``: what API Gateway renders (LocalStack's finding
+        against AWS, its PR 12774), so a template testing for a missing field must compare with
+        ``'""'``."""
+        value = json_path(self._document(), str(path))
+        return json.dumps("" if value is None else value, separators=(",", ":"),
+                          ensure_ascii=False)
 
     def path(self, path: str) -> Any:
         """The payload's value at ``path``, as an object the template can walk."""
