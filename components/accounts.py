@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi_aws as aws
+import pulumi_docker_build as docker_build
 
 from components.config import StackConfig
 
@@ -42,6 +43,9 @@ class Providers:
     regional: aws.Provider
     us_east_1: aws.Provider
     other_regions: Callable[[str], aws.Provider] | None = None
+    # Builds container images where `pulumi up` runs (its Docker engine); registries are
+    # authenticated per image, with the account's ECR token.
+    images: docker_build.Provider | None = None
 
     def in_region(self, region: str) -> aws.Provider:
         """The provider for ``region`` in the stack's account."""
@@ -77,5 +81,5 @@ def create_providers(config: StackConfig) -> Providers:
         return made[region]
 
     return Providers(regional=made[config.region], us_east_1=made[EDGE_REGION],
-                     other_regions=in_region)
+                     other_regions=in_region, images=docker_build.Provider("docker-build"))
 

@@ -312,7 +312,7 @@ class AsyncAnalytics(ServiceComponent):
             visibility_timeout_seconds=6 * CONSUMER_TIMEOUT_SECONDS,
             max_receive_count=settings.max_receive_count, kms_key_arn=key), defaults, child)
 
-        self.repository, image_uri = self._image(name, defaults, key, child)
+        self.repository, image_uri = self._image(name, context, key, child)
         self._allow_lambda_to_pull(name, defaults, child)
         uploads = pulumi.Output.concat(self.inputs.arn, f"/{UPLOADS_PREFIX}*")
         results = pulumi.Output.concat(self.results.arn, f"/{RESULTS_PREFIX}*")
@@ -398,9 +398,10 @@ class AsyncAnalytics(ServiceComponent):
 
     # --- the image ----------------------------------------------------------------------
 
-    def _image(self, name: str, defaults: Defaults, key: pulumi.Input[str],
+    def _image(self, name: str, context: ServiceContext, key: pulumi.Input[str],
                child: pulumi.ResourceOptions
                ) -> tuple[aws.ecr.Repository, pulumi.Output[str]]:
+        defaults = context.defaults
         repository = aws.ecr.Repository(
             f"{name}-images", image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
@@ -429,7 +430,7 @@ class AsyncAnalytics(ServiceComponent):
             push=True,
             registries=[{"address": repository.repository_url, "username": token.user_name,
                          "password": token.password}],
-            opts=child)
+            opts=pulumi.ResourceOptions(parent=self, provider=context.providers.images))
         # By digest: a function or task always runs exactly the image that was built.
         return repository, pulumi.Output.concat(repository.repository_url, "@", image.digest)
 
