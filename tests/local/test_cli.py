@@ -32,9 +32,9 @@ def test_an_unknown_stack_is_named_with_the_known_ones(capsys: pytest.CaptureFix
 
 def test_an_unknown_service_is_named_with_the_stacks_services(
         capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--stack", "dev", "--service", "asyncAnalytics", "--port", "0"]) == 2
+    assert main(["--stack", "dev", "--service", "privateApi", "--port", "0"]) == 2
     error = capsys.readouterr().err
-    assert "no service 'asyncAnalytics'" in error
+    assert "no service 'privateApi'" in error
     assert "documentWatermark, entityResolution, eventManagement, headerVersioning, queryKeyApi" \
         in error
 
