@@ -98,7 +98,7 @@ CONSUMER_TIMEOUT_SECONDS = 60
 # VTL: $q is a double quote.
 SEND_TEMPLATE = """#set($q = '"')
 #set($parameters = $input.json('$.parameters'))
-#if($parameters == "" || $parameters == "null")#set($parameters = "{}")#end
+#if($parameters == "" || $parameters == '""' || $parameters == "null")#set($parameters = "{}")#end
 Action=SendMessage&MessageBody=$util.urlEncode("{${q}jobId${q}:${q}$util.escapeJavaScript($input.params('jobId').toLowerCase())${q},${q}inputKey${q}:$input.json('$.inputKey'),${q}analysis${q}:$input.json('$.analysis'),${q}parameters${q}:$parameters,${q}submittedAt${q}:$context.requestTimeEpoch}")"""
 ACCEPTED_TEMPLATE = ('{"jobId": "$util.escapeJavaScript($input.params(\'jobId\').toLowerCase())", '
                      '"status": "QUEUED"}')

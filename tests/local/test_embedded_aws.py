@@ -108,12 +108,19 @@ class TestDevStack:
     def test_buckets_have_versioning_encryption_and_public_access_block(
             self, dev: StackRun, local: EmbeddedAws) -> None:
         s3 = local.client("s3")
+        planned = {str(r.inputs["bucket"]): r.inputs["rules"][0][
+            "applyServerSideEncryptionByDefault"] for r in dev.of_type(
+                "aws:s3/bucketServerSideEncryptionConfiguration:"
+                "BucketServerSideEncryptionConfiguration")}
         for bucket in dev.of_type("aws:s3/bucket:Bucket"):
             name = str(bucket.state["bucket"])
             assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
             (rule,) = s3.get_bucket_encryption(Bucket=name)[
                 "ServerSideEncryptionConfiguration"]["Rules"]
-            assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+            key = planned[name].get("kmsMasterKeyId")
+            assert rule["ApplyServerSideEncryptionByDefault"] == (
+                {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key} if key
+                else {"SSEAlgorithm": "AES256"})
             assert set(s3.get_public_access_block(Bucket=name)[
                 "PublicAccessBlockConfiguration"].values()) == {True}
             assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] == REGION
@@ -250,7 +257,10 @@ class TestDevStack:
             "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination",
             "aws:cloudwatch/logDeliverySource:LogDeliverySource",
             "aws:ecs/cluster:Cluster", "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
-            "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"}
+            "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace",
+            "aws:ecs/taskDefinition:TaskDefinition", "aws:ecr/repository:Repository",
+            "aws:ecr/lifecyclePolicy:LifecyclePolicy", "aws:ecr/repositoryPolicy:RepositoryPolicy",
+            "docker-build:index:Image"}
         printed = "\n".join(report.lines())
         assert "aws:ec2/vpc:Vpc (networking: local processes share this machine's network): " \
                "dev-network-vpc" in printed

@@ -25,7 +25,7 @@ from tools.local.functions import (
     image_contents,
     version_mismatches,
 )
-from tools.mock_runtime import Resource, load_stack_file, run_stack
+from tools.mock_runtime import Resource, run_stack
 
 CLOUD = Cloud("http://127.0.0.1:9", "eu-west-1", "111122223333")  # nothing listens on port 9
 
@@ -63,7 +63,7 @@ def start(started: list[Worker], tmp_path: Path, function: FunctionSpec,
 
 def test_every_function_of_the_dev_stack_has_its_package_and_layers() -> None:
     specs = dev_specs()
-    assert len(specs) == 12
+    assert len(specs) == 15
     for function in specs.values():
         assert "app.py" in function.files, function.resource
         assert "blueprints_common/entry.py" in function.files, function.resource
@@ -247,9 +247,7 @@ def test_an_images_package_libraries_and_runtime_come_from_its_dockerfile(
 
 def test_an_image_function_runs_its_command_from_the_images_files(
         started: list[Worker], tmp_path: Path) -> None:
-    run = run_stack("dev", config_overrides={"blueprints:services": {
-        **load_stack_file("dev")["config"]["blueprints:services"], "asyncAnalytics": {}}})
-    specs = {s.resource: s for s in function_specs(run)}
+    specs = dev_specs()
     job = specs["asyncAnalytics-job-function"]
     assert (job.handler, specs["asyncAnalytics-consumer-function"].handler) == (
         "app.run_job", "app.handler")

@@ -33,7 +33,7 @@ from tools.local.iam import (
     evaluate,
     map_call,
 )
-from tools.mock_runtime import ROOT, StackRun, load_stack_file, run_stack
+from tools.mock_runtime import ROOT, StackRun
 
 ACCOUNT = "111122223333"
 OTHER_ACCOUNT = "444455556666"
@@ -1045,21 +1045,8 @@ def _denials(plan: PlanPolicies, run: StackRun) -> dict[str, list[str]]:
 
 def test_every_handler_call_is_allowed_by_its_role_in_the_plan(dev: StackRun,
                                                                plan: PlanPolicies) -> None:
-    assert {info.code for info in plan.functions.values()} == set(HANDLER_CALLS) - {
-        "analytics_job", "analytics_status"}  # asyncAnalytics is not in the dev stack yet
+    assert {info.code for info in plan.functions.values()} == set(HANDLER_CALLS)
     assert _denials(plan, dev) == {}
-
-
-def test_the_async_analytics_functions_calls_are_allowed_by_their_roles() -> None:
-    services = load_stack_file("dev")["config"]["blueprints:services"]
-    run = run_stack("dev", config_overrides={"blueprints:services": {**services,
-                                                                     "asyncAnalytics": {}}})
-    plan = PlanPolicies.from_run(run)
-    analytics = {info.code for info in plan.functions.values()
-                 if info.resource_name.startswith("asyncAnalytics")}
-    assert analytics == {"analytics_job", "analytics_status"}
-    assert {name: found for name, found in _denials(plan, run).items()
-            if name.startswith("asyncAnalytics")} == {}
 
 
 def test_calls_behind_a_setting_are_allowed_when_it_is_set() -> None:

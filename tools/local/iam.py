@@ -1511,6 +1511,9 @@ _NOT_ACCESS_POLICIES = frozenset({
     "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
     "aws:sqs/redrivePolicy:RedrivePolicy",
     "aws:appautoscaling/policy:Policy",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+    # Who may pull an image: only Lambda and ECS ever do, and no image is pulled locally.
+    "aws:ecr/repositoryPolicy:RepositoryPolicy",
 })
 
 
