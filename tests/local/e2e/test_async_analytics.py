@@ -87,7 +87,7 @@ def result_of(status: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def large_input(local_dev: LocalStack) -> str:
     """Above the dev stack's lambdaInputLimitMb (64 MB): the workflow sends it to Fargate."""
-    body = csv(2_600_000)
+    body = csv(3_200_000)
     assert len(body) > 64 * 2**20
     upload(local_dev, "uploads/large.csv", body)
     return "uploads/large.csv"
@@ -114,14 +114,15 @@ def test_a_large_job_runs_on_the_fargate_path(local_dev: LocalStack, large_input
     status = finished(local_dev, job_id, timeout=300)
 
     assert (status["status"], status["platform"]) == ("SUCCEEDED", "fargate"), status
-    assert result_of(status)["rows"] == 2_600_000
+    assert result_of(status)["rows"] == 3_200_000
     assert dev_output.matching("[asyncAnalytics-task]", "exited with status 0")
 
 
 def test_a_job_out_of_time_on_lambda_is_retried_on_fargate(
         local_dev: LocalStack, job_timeout: None) -> None:
     upload(local_dev, "uploads/medium.csv", csv(1_500_000))
-    job_id = submit(local_dev, "uploads/medium.csv")
+    # Forty clusters: far more than the 1 s the forced timeout gives, on any machine.
+    job_id = submit(local_dev, "uploads/medium.csv", nClusters=40)
 
     status = finished(local_dev, job_id, timeout=300)
 
