@@ -24,9 +24,10 @@ status API in ``functions/analytics_status``. What it builds:
 - **The workflow** (Step Functions, ``workflow``: ``standard`` or ``express``): reads the
   input's size (``s3:headObject`` SDK integration), routes jobs above ``lambdaInputLimitMb`` to
   an **ECS Fargate task** on the environment's cluster and the others to the **job Lambda**
-  (``app.run_job``), and retries on Fargate a job that times out on Lambda. Every status change
-  is written to DynamoDB by the **DynamoDB SDK integration**; no Lambda is written for it. X-Ray
-  tracing and ``ALL`` logging to a log group.
+  (``app.run_job``), and retries on Fargate a job that runs out of time or memory on Lambda.
+  ``lambdaInputLimitMb`` defaults to 256, where ``benchmarks/README.md`` puts it. Every status
+  change is written to DynamoDB by the **DynamoDB SDK integration**; no Lambda is written for it.
+  X-Ray tracing and ``ALL`` logging to a log group.
 - **Results** in a private bucket (``results/<jobId>.json``, deleted after
   ``resultRetentionDays``), inputs in another (``uploads/``); **job records** in a table whose
   TTL removes them after ``jobRetentionDays``.
@@ -105,8 +106,10 @@ ACCEPTED_TEMPLATE = ('{"jobId": "$util.escapeJavaScript($input.params(\'jobId\')
 # Lambda's own retryable failures: the service, not the job.
 LAMBDA_SERVICE_ERRORS = ["Lambda.ServiceException", "Lambda.AWSLambdaException",
                          "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
-# How a Lambda run that ran out of time shows in the workflow.
-LAMBDA_TIMEOUTS = ["Sandbox.Timedout", "States.Timeout"]
+# How a Lambda run that outgrew the function shows in the workflow: out of time, or out of
+# memory (the runtime killed, or Python's MemoryError). Fargate has room for both.
+LAMBDA_LIMITS = ["Sandbox.Timedout", "States.Timeout", "Runtime.OutOfMemory",
+                 "Runtime.ExitError", "MemoryError"]
 JOB_FAILED = "JobFailed"
 
 JOB_REQUEST_MODEL: dict[str, Any] = {
@@ -129,7 +132,7 @@ class AsyncAnalyticsSettings:
     """The ``services.asyncAnalytics`` section of a stack file."""
 
     workflow: Literal["standard", "express"] = "standard"
-    lambda_input_limit_mb: Annotated[int, Field(ge=1, le=10240)] = 64
+    lambda_input_limit_mb: Annotated[int, Field(ge=1, le=10240)] = 256
     batch_size: Annotated[int, Field(ge=1, le=10)] = 10
     batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = 1
     maximum_concurrency: Annotated[int, Field(ge=2, le=1000)] = 5
@@ -263,7 +266,7 @@ def workflow_definition(*, workflow: str, table: str, input_bucket: str, job_fun
                 "TimeoutSeconds": job_timeout_seconds + 60,
                 "Retry": [{"ErrorEquals": LAMBDA_SERVICE_ERRORS, "IntervalSeconds": 2,
                            "MaxAttempts": 3, "BackoffRate": 2}],
-                "Catch": [{"ErrorEquals": LAMBDA_TIMEOUTS, "ResultPath": "$.lambdaTimeout",
+                "Catch": [{"ErrorEquals": LAMBDA_LIMITS, "ResultPath": "$.lambdaLimit",
                            "Next": "RecordRunningOnFargate"}, *failed],
                 "Next": "RecordSucceeded"},
             "RecordRunningOnFargate": update("RUNNING", "RunOnFargate",

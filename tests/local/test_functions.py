@@ -196,6 +196,24 @@ def test_an_invocation_past_the_timeout_is_ended_and_the_worker_replaced(
     assert worker.invoke({}).payload == "done"
 
 
+def test_a_runtime_that_dies_answers_an_exit_error_and_the_worker_is_replaced(
+        started: list[Worker], tmp_path: Path) -> None:
+    """As Lambda answers a function killed for its memory: ``Runtime.ExitError``."""
+    worker = start(started, tmp_path, spec(
+        {"app.py": "import os, signal\n"
+                   "def handler(event, context):\n"
+                   "    if event.get('die'):\n"
+                   "        os.kill(os.getpid(), signal.SIGKILL)\n"
+                   "    return 'alive'\n"}))
+
+    killed = worker.invoke({"die": True}, request_id="r-1")
+
+    assert killed.error
+    assert killed.payload == {"errorType": "Runtime.ExitError", "errorMessage":
+                              "RequestId: r-1 Error: Runtime exited with error: signal: killed"}
+    assert worker.invoke({}).payload == "alive"
+
+
 def test_allowed_modules_are_the_distributions_top_level_names() -> None:
     assert {"numpy"} <= allowed_modules(["numpy"])
     assert {"sklearn"} <= allowed_modules(["scikit_learn"])

@@ -178,8 +178,9 @@ def test_the_workflow_routes_by_size_and_retries_a_lambda_timeout_on_fargate() -
     run_on_lambda = states["RunOnLambda"]
     assert run_on_lambda["Resource"] == "arn:aws:states:::lambda:invoke"
     timeout, job_failed, anything = run_on_lambda["Catch"]
-    assert timeout == {"ErrorEquals": ["Sandbox.Timedout", "States.Timeout"],
-                       "ResultPath": "$.lambdaTimeout", "Next": "RecordRunningOnFargate"}
+    assert timeout == {"ErrorEquals": ["Sandbox.Timedout", "States.Timeout",
+                                       "Runtime.OutOfMemory", "Runtime.ExitError", "MemoryError"],
+                       "ResultPath": "$.lambdaLimit", "Next": "RecordRunningOnFargate"}
     assert job_failed["ErrorEquals"] == ["JobFailed"]
     assert anything["Next"] == "RecordCouldNotRun"
     assert run_on_lambda["TimeoutSeconds"] == 900 + 60

@@ -36,6 +36,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -441,9 +442,28 @@ class Worker:
                 payload = {"errorType": "Sandbox.Timedout", "errorMessage":
                            f"Task timed out after {self.spec.timeout:.2f} seconds"}
                 error = True
+            except (ConnectionError, http.client.HTTPException):
+                payload = {"errorType": "Runtime.ExitError", "errorMessage":
+                           f"RequestId: {request_id} Error: Runtime exited with error: "
+                           f"{self._exit_status()}"}
+                self._restart()
+                error = True
             finally:
                 connection.close()
             return Invocation(payload, error, request_id, time.monotonic() - started)
+
+    def _exit_status(self) -> str:
+        """How the runtime ended, in Lambda's words (an OOM kill is ``signal: killed``)."""
+        if self._process is None:
+            return "exit status 1"
+        try:
+            code = self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            code = -signal.SIGKILL
+        if code < 0:
+            return f"signal: {(signal.strsignal(-code) or str(-code)).lower()}"
+        return f"exit status {code}"
 
     def _restart(self) -> None:
         self._kill()
