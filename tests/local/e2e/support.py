@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +20,7 @@ from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials as BotoCredentials  # type: ignore[import-untyped]
 
 from tools.local.aws import Credentials
+from tools.local.stack import LocalStack
 
 
 @dataclass(frozen=True)
@@ -84,3 +88,27 @@ class Lines:
     def matching(self, *parts: str) -> list[str]:
         with self._lock:
             return [line for line in self._lines if all(part in line for part in parts)]
+
+
+README = Path(__file__).resolve().parents[3] / "README.md"
+
+
+def walk_through(service: str) -> str:
+    """The shell lines of the README's walk-through of ``service``: the setup block that opens
+    the walk-throughs, then every bash block of the service's paragraph."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### Walk-throughs"):text.index("### What differs from AWS")]
+    blocks = section.split("```bash\n")
+    setup = blocks[1].split("```")[0]
+    ours = section[section.index(f"**{service}.**"):].split("\n**")[0]
+    return setup + "".join(block.split("```")[0] for block in ours.split("```bash\n")[1:])
+
+
+def run_walk_through(stack: LocalStack, service: str, folder: Path
+                     ) -> subprocess.CompletedProcess[str]:
+    """Runs the walk-through under ``set -euo pipefail`` from ``folder``, made to hold what the
+    README assumes: ``.local-mode`` of the running stack and ``venv``."""
+    (folder / ".local-mode").symlink_to(stack.run_folder)
+    (folder / "venv").symlink_to(Path(sys.prefix))
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", walk_through(service)],  # noqa: S603,S607
+                          cwd=folder, capture_output=True, text=True, timeout=300, check=False)

@@ -11,13 +11,14 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
 import numpy as np
 import pytest
 
-from tests.local.e2e.support import Answer, call, eventually
+from tests.local.e2e.support import Answer, call, eventually, run_walk_through
 from tools.local.stack import LocalStack
 
 SERVICE = "asyncAnalytics"
@@ -164,3 +165,21 @@ def test_a_bad_job_ends_failed_with_its_message_and_bad_requests_get_400(
     assert (refused.status, refused.json()) == (400, {"message": "Invalid request body"})
     assert jobs(local_dev, "GET", str(uuid.uuid4())).status == 404
     assert jobs(local_dev, "GET", "not-a-uuid").status == 400
+
+
+def test_the_readme_walk_through_works_as_written(local_dev: LocalStack, tmp_path: Path) -> None:
+    done = run_walk_through(local_dev, SERVICE, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    queued = json.loads(lines[0])
+    assert queued["status"] == "QUEUED"
+    assert lines[1] == '{"status":"SUCCEEDED","platform":"lambda","rows":3000}'
+    result = json.loads(lines[2])
+    assert result["nClusters"] == 3
+    assert all(900 < size < 1_100 for size in result["sizes"]), result
+    assert lines[3] == ("SUCCEEDED ['Prepare', 'Measure', 'Route', 'RecordRunningOnLambda', "
+                        "'RunOnLambda', 'RecordSucceeded']")
+    assert lines[4] == '{"message": "Invalid request body"}'
+    assert lines[5] == ('{"status":"FAILED","message":"The job request is invalid: '
+                        'parameters.nClusters must be a whole number from 2 to 50 (default 8)"}')

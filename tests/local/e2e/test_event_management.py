@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,7 +23,7 @@ from botocore import UNSIGNED  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 from moto.backends import get_backend
 
-from tests.local.e2e.support import Answer, call, eventually
+from tests.local.e2e.support import Answer, call, eventually, run_walk_through
 from tests.web.browser import chromium_page, file_request, ready, sign_in
 from tools.local.stack import LocalStack
 
@@ -370,32 +368,15 @@ def test_in_the_browser_a_guest_registers_and_asks_and_staff_check_them_in(
 
 # --- the README's walk-through, run as written ---------------------------------------------------
 
-README = Path(__file__).resolve().parents[3] / "README.md"
-
-
-def walk_through(service: str) -> str:
-    """The shell lines of the README's walk-through of ``service``: the setup block that opens
-    the walk-throughs, then every bash block of the service's paragraph."""
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("### Walk-throughs"):text.index("### What differs from AWS")]
-    blocks = section.split("```bash\n")
-    setup = blocks[1].split("```")[0]
-    ours = section[section.index(f"**{service}.**"):].split("\n**")[0]
-    return setup + "".join(block.split("```")[0] for block in ours.split("```bash\n")[1:])
-
 
 def test_the_readme_walk_through_works_as_written(local_dev: LocalStack, tmp_path: Path) -> None:
     """From a folder that holds what the README assumes (``.local-mode`` of the running stack,
     ``venv``), the walk-through runs under ``set -euo pipefail`` and says what it documents."""
     assert local_dev.aws is not None
-    (tmp_path / ".local-mode").symlink_to(local_dev.run_folder)
-    (tmp_path / "venv").symlink_to(Path(sys.prefix))
     ses = get_backend("ses")[local_dev.aws.account_id][REGION]
     sent_before = len(ses.sent_messages)
 
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", walk_through(SERVICE)],  # noqa: S603,S607
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          check=False)
+    done = run_walk_through(local_dev, SERVICE, tmp_path)
 
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
