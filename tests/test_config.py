@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pytest
@@ -11,6 +12,7 @@ from pydantic import Field, StringConstraints
 from pydantic import dataclasses as pydantic_dataclasses
 
 from components import config
+from tests.certificates import ca_and_client
 from tools import plan
 from tools.mock_runtime import (
     SECRET_PLACEHOLDER,
@@ -66,7 +68,7 @@ def test_misspelt_service_setting_gets_a_suggestion_at_any_depth() -> None:
     assert sorted(found) == [
         # Not also "domain.name: is required": the suggestion says it.
         "blueprints:services.headerVersioning.domain.nmae: is not a known setting; did you mean "
-        "'name'? known settings: name, certificateArn",
+        "'name'? known settings: name, certificateArn, mutualTls",
         "blueprints:services.headerVersioning.headerNmae: is not a known setting; did you mean "
         "'headerName'? known settings: versions, headerName, cacheTtlSeconds, cacheMaxEntries, "
         "replicaRegions, domain, webAclArn, accessLogging, priceClass, routerMemorySize, "
@@ -496,3 +498,17 @@ def test_without_botocore_the_region_list_of_pulumi_aws_stands_in(
         assert message.endswith(", us-west-2 (pulumi-aws's list)")
     finally:
         config._partitions.cache_clear()
+
+
+def test_a_truststore_that_is_not_one_is_named_with_its_key(tmp_path: Path) -> None:
+    _, client = ca_and_client()
+    leaf = tmp_path / "client.pem"
+    leaf.write_bytes(client)
+    certificate = "arn:aws:acm:eu-west-1:111122223333:certificate/0a1b"
+    message = only_problem(services=dev_services(queryKeyApi={"domain": {
+        "name": "partners.example.com", "certificateArn": certificate,
+        "mutualTls": {"truststore": str(leaf)}}}))
+    assert message == (
+        "blueprints:services.queryKeyApi.domain.mutualTls.truststore: "
+        f"{str(leaf)!r} holds 1 certificate(s) that are not CAs; a truststore holds the CAs that "
+        "issue client certificates, not the client certificates")

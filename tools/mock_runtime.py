@@ -305,6 +305,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 extra = {"bucket": physical,
                          "bucketDomainName": f"{physical}.s3.amazonaws.com",
                          "bucketRegionalDomainName": f"{physical}.s3.{region}.amazonaws.com"}
+            case "aws:s3/bucketObjectv2:BucketObjectv2":
+                # Every object the stacks upload goes to a versioned bucket.
+                extra = {"versionId": _digest(typ, name), "etag": _digest(typ, "etag", name)}
             case "aws:s3/accessPoint:AccessPoint":
                 arn = f"arn:aws:s3:{region}:{account}:accesspoint/{physical}"
                 extra["alias"] = f"{physical}-{_digest(typ, name)}-s3alias"

@@ -62,8 +62,10 @@ from components.foundation.cors import (
 from components.foundation.domain import (
     ApiDomain,
     DomainTarget,
+    Truststore,
     domain_exports,
     domain_problems,
+    truststore,
 )
 from components.foundation.logs import access_log_format, log_group
 from components.foundation.validation import InvalidArgs, require_valid, warn_override
@@ -322,7 +324,7 @@ class HttpApi(pulumi.ComponentResource):
 
         self.domain_target = None
         if args.domain is not None:
-            self.domain_target = self._domain(name, args.domain)
+            self.domain_target = self._domain(name, args.domain, defaults)
             self.api_endpoint = pulumi.Output.from_input(f"https://{args.domain.name}")
 
         self.register_outputs({
@@ -336,15 +338,20 @@ class HttpApi(pulumi.ComponentResource):
             **domain_exports(self.domain_target),
         })
 
-    def _domain(self, name: str, domain: ApiDomain) -> DomainTarget:
+    def _domain(self, name: str, domain: ApiDomain, defaults: Defaults) -> DomainTarget:
         """The custom domain, serving the ``$default`` stage at its root."""
         child = pulumi.ResourceOptions(parent=self)
+        mutual_tls = domain.mutual_tls
         custom = aws.apigatewayv2.DomainName(
             f"{name}-domain",
             domain_name=domain.name,
-            domain_name_configuration={"certificate_arn": domain.certificate_arn,
-                                       "endpoint_type": "REGIONAL",
-                                       "security_policy": "TLS_1_2"},
+            domain_name_configuration={
+                "certificate_arn": domain.certificate_arn, "endpoint_type": "REGIONAL",
+                "security_policy": "TLS_1_2",
+                "ownership_verification_certificate_arn": None if mutual_tls is None else
+                mutual_tls.ownership_verification_certificate_arn},
+            mutual_tls_authentication=None if mutual_tls is None else
+            _mutual_tls(truststore(name, mutual_tls, defaults, self)),
             opts=child)
         aws.apigatewayv2.ApiMapping(f"{name}-domain-mapping", api_id=self.api.id,
                                     domain_name=custom.domain_name, stage=self.stage.id,
@@ -408,3 +415,7 @@ class HttpApi(pulumi.ComponentResource):
         )
         self.routes[route.route_key] = resources
         return resources
+
+
+def _mutual_tls(store: Truststore) -> aws.apigatewayv2.DomainNameMutualTlsAuthenticationArgsDict:
+    return {"truststore_uri": store.uri, "truststore_version": store.version}

@@ -98,8 +98,10 @@ from components.foundation.cors import CorsArgs, cors_problems
 from components.foundation.domain import (
     ApiDomain,
     DomainTarget,
+    Truststore,
     domain_exports,
     domain_problems,
+    truststore,
 )
 from components.foundation.logs import access_log_format, log_group
 from components.foundation.validation import InvalidArgs, require_valid, warn_override
@@ -710,7 +712,7 @@ class RestStage(pulumi.ComponentResource):
         ) if args.web_acl_arn is not None else None
 
         self.domain_target = None if args.domain is None else self._domain(
-            name, args.domain, args.rest_api_id)
+            name, args.domain, args.rest_api_id, defaults)
         self.invoke_url = self.stage.invoke_url
         if args.domain is not None:
             self.invoke_url = pulumi.Output.from_input(f"https://{args.domain.name}")
@@ -725,12 +727,13 @@ class RestStage(pulumi.ComponentResource):
             "accessLogGroupName": self.access_log_group.name,
         })
 
-    def _domain(self, name: str, domain: ApiDomain,
-                rest_api_id: pulumi.Input[str]) -> DomainTarget:
+    def _domain(self, name: str, domain: ApiDomain, rest_api_id: pulumi.Input[str],
+                defaults: Defaults) -> DomainTarget:
         """The custom domain, serving this stage at its root."""
         child = pulumi.ResourceOptions(parent=self)
         endpoint: RestApiEndpointConfigurationArgsDict = {
             "types": str(EndpointType.EDGE if domain.edge else EndpointType.REGIONAL)}
+        mutual_tls = domain.mutual_tls
         custom = aws.apigateway.DomainName(
             f"{name}-domain",
             domain_name=domain.name,
@@ -738,6 +741,10 @@ class RestStage(pulumi.ComponentResource):
             security_policy="TLS_1_2",
             certificate_arn=domain.certificate_arn if domain.edge else None,
             regional_certificate_arn=None if domain.edge else domain.certificate_arn,
+            mutual_tls_authentication=None if mutual_tls is None else
+            _mutual_tls(truststore(name, mutual_tls, defaults, self)),
+            ownership_verification_certificate_arn=None if mutual_tls is None else
+            mutual_tls.ownership_verification_certificate_arn,
             opts=child)
         aws.apigateway.BasePathMapping(
             f"{name}-domain-mapping", domain_name=custom.domain_name, rest_api=rest_api_id,
@@ -745,3 +752,7 @@ class RestStage(pulumi.ComponentResource):
         if domain.edge:
             return DomainTarget(custom.cloudfront_domain_name, custom.cloudfront_zone_id)
         return DomainTarget(custom.regional_domain_name, custom.regional_zone_id)
+
+
+def _mutual_tls(store: Truststore) -> aws.apigateway.DomainNameMutualTlsAuthenticationArgsDict:
+    return {"truststore_uri": store.uri, "truststore_version": store.version}

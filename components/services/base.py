@@ -8,13 +8,19 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import pulumi
-from pydantic import StringConstraints
+from pydantic import StringConstraints, field_validator
 from pydantic import dataclasses as pydantic_dataclasses
 
 from components.accounts import Providers
 from components.config import SETTINGS, Defaults, Meaning
 from components.environment import EnvironmentContract
-from components.foundation.domain import ACM_CERTIFICATE, DOMAIN_NAME, ApiDomain
+from components.foundation.domain import (
+    ACM_CERTIFICATE,
+    DOMAIN_NAME,
+    ApiDomain,
+    MutualTls,
+    truststore_problems,
+)
 
 CertificateArn = Annotated[str, StringConstraints(pattern=ACM_CERTIFICATE.pattern),
                           Meaning("an ACM certificate ARN (arn:aws:acm:<region>:<account>:"
@@ -22,16 +28,38 @@ CertificateArn = Annotated[str, StringConstraints(pattern=ACM_CERTIFICATE.patter
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
+class MutualTlsSettings:
+    """Mutual TLS on a domain: ``truststore``, a PEM bundle of the CAs that issue the clients'
+    certificates (a path in the project), and ``ownershipVerificationCertificateArn``, a public
+    ACM certificate for the domain, needed when ``certificateArn`` is imported or private."""
+
+    truststore: str
+    ownership_verification_certificate_arn: CertificateArn | None = None
+
+    @field_validator("truststore")
+    @classmethod
+    def _a_truststore_api_gateway_takes(cls, path: str) -> str:
+        problems = truststore_problems(path)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return path
+
+
+@pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
 class DomainSettings:
     """A custom domain (``name``) and the ACM certificate that covers it (``certificateArn``):
-    in the stack's region for an API, in us-east-1 for CloudFront or an edge-optimized API."""
+    in the stack's region for an API, in us-east-1 for CloudFront or an edge-optimized API.
+    ``mutualTls`` makes clients present a certificate (regional domains only)."""
 
     name: Annotated[str, StringConstraints(pattern=DOMAIN_NAME.pattern),
                     Meaning("a lower-case DNS name such as api.example.com")]
     certificate_arn: CertificateArn
+    mutual_tls: MutualTlsSettings | None = None
 
     def api_domain(self, *, edge: bool = False) -> ApiDomain:
-        return ApiDomain(self.name, self.certificate_arn, edge=edge)
+        mutual_tls = None if self.mutual_tls is None else MutualTls(
+            self.mutual_tls.truststore, self.mutual_tls.ownership_verification_certificate_arn)
+        return ApiDomain(self.name, self.certificate_arn, edge=edge, mutual_tls=mutual_tls)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from components.services.query_key_api import (
     ThrottleSettings,
     customization_schema,
 )
+from tests.certificates import ca_and_client
 from tests.support import json_input, run_service
 from tools.mock_runtime import Secret, StackRun, reveal
 
@@ -273,3 +275,14 @@ def test_an_edge_api_takes_a_us_east_1_certificate_for_its_domain() -> None:
     domain = run.one("aws:apigateway/domainName:DomainName").inputs
     assert domain["endpointConfiguration"] == {"types": "EDGE"}
     assert domain["certificateArn"] == certificate
+
+
+def test_mutual_tls_on_the_domain_keeps_execute_api_closed(tmp_path: Path) -> None:
+    ca, _ = ca_and_client()
+    (tmp_path / "partners.pem").write_bytes(ca)
+    certificate = "arn:aws:acm:eu-west-1:111111111111:certificate/0a1b"
+    run = build(settings(domain={"name": "api.example.com", "certificateArn": certificate,
+                                 "mutualTls": {"truststore": str(tmp_path / "partners.pem")}}))
+    assert run.one("aws:apigateway/restApi:RestApi").inputs["disableExecuteApiEndpoint"] is True
+    domain = run.one("aws:apigateway/domainName:DomainName").inputs
+    assert domain["mutualTlsAuthentication"]["truststoreUri"].endswith("/partners.pem")
