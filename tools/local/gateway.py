@@ -59,6 +59,9 @@ class Request:
     headers: list[tuple[str, str]]
     body: bytes
     source_ip: str = HOST
+    # Set when the request came through a VPC interface endpoint (a private API's only way in).
+    source_vpce: str | None = None
+    source_vpc: str | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of a header, by case-insensitive name."""

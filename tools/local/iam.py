@@ -64,6 +64,7 @@ LOG = logging.getLogger("tools.local.iam")
 HOOK_ID = "blueprints-local-iam"
 
 OBJECT_LAMBDA = "s3-object-lambda.amazonaws.com"
+ANONYMOUS = "anonymous"
 
 
 class PolicyError(ValueError):
@@ -184,6 +185,12 @@ class Principal:
     @classmethod
     def service_principal(cls, service: str) -> Principal:
         return cls(service, service=service)
+
+    @classmethod
+    def anonymous(cls) -> Principal:
+        """An unsigned caller (of an API with no IAM authorization): only a resource policy
+        that names every principal (``*``) can let it in."""
+        return cls(ANONYMOUS)
 
 
 def _role_parts(role_arn: str) -> tuple[str, str, str]:
@@ -442,7 +449,8 @@ def evaluate(request: Request, identity: Sequence[Policy] = (),
     the principal in an Allow."""
     principal = request.principal
     context = {**_default_context(principal), **request.context}
-    iam_caller = principal.service is None
+    # A role's session; a service or an anonymous caller has no identity policies.
+    iam_caller = principal.service is None and principal.arn != ANONYMOUS
     if iam_caller:
         for ref in _statements(identity):
             if ref.statement["Effect"] == "Deny" and _applies(ref.statement, request.action,
@@ -582,6 +590,9 @@ def _default_context(principal: Principal) -> dict[str, Any]:
                                "aws:EpochTime": str(int(now.timestamp()))}
     if principal.service is not None:
         context["aws:PrincipalServiceName"] = principal.service
+        return context
+    if principal.arn == ANONYMOUS:
+        context["aws:PrincipalType"] = "Anonymous"
         return context
     context.update({"aws:PrincipalArn": principal.role_arn or principal.arn,
                     "aws:PrincipalAccount": principal.account,

@@ -24,7 +24,14 @@ Gateway takes, each answering its documented error:
    ``apigateway.amazonaws.com`` (its Lambda permission is checked), caches the answer for
    ``authorizerResultTtlInSeconds`` by identity source values and evaluates the cached policy
    against each request's method ARN (Deny over Allow, wildcards); ``COGNITO_USER_POOLS``
-   verifies the token against the local user pool's keys (``tools.local.tokens``).
+   verifies the token against the local user pool's keys (``tools.local.tokens``). Then the
+   API's **resource policy** (``policy``, or a ``RestApiPolicy``; ``execute-api:/...`` written
+   out) decides ``execute-api:Invoke`` on the method ARN, with ``aws:SourceIp``, and
+   ``aws:SourceVpce``/``aws:SourceVpc`` for a request through a VPC endpoint: an explicit deny
+   refuses anyone, a caller IAM did not authorize needs an Allow for ``anonymous``, both
+   ``403 ACCESS_DENIED`` in API Gateway's words. A **PRIVATE** API answers only requests that
+   came through a VPC endpoint (``tools.local.endpoints``); from anywhere else it is
+   ``403 Forbidden``, as from the internet.
 4. **API keys and usage plans** for ``apiKeyRequired`` methods: the key from ``x-api-key``
    (source ``HEADER``) or the authorizer's ``usageIdentifierKey`` (``AUTHORIZER``) must be a known,
    enabled key of a usage plan of this stage (else ``403 INVALID_API_KEY``); the plan's rate and
@@ -640,8 +647,8 @@ class RestApi:
             dict(v.get("responseTemplates") or {})) for _, v in plan.of(GATEWAY_RESPONSE,
                                                                          self.api_id)}
         self._root = self._read_tree(plan, str(values["rootResourceId"]))
-        if values.get("policy") or plan.of(REST_API_POLICY, self.api_id):
-            self._note(f"{self.resource}: the API's resource policy is not evaluated")
+        self.private = "PRIVATE" in _endpoint_types(values)
+        self._resource_policy = self._read_resource_policy(plan, values)
         for key in usage.keys_of(self.api_id, self.stage):
             if key.generated:
                 self._note(f"{self.resource}/{self.stage}: API key {key.name} has no value in "
@@ -653,6 +660,26 @@ class RestApi:
             self.notes.append(text)
 
     # reading
+
+    def _read_resource_policy(self, plan: _Plan, values: Mapping[str, Any]) -> Policy | None:
+        """The API's resource policy (``policy``, or a ``RestApiPolicy`` of it), its
+        ``execute-api:/...`` resources written out as API Gateway reads them."""
+        documents = [values.get("policy"), *(v.get("policy") for _, v in
+                                              plan.of(REST_API_POLICY, self.api_id))]
+        document = next((d for d in documents if d), None)
+        if document is None:
+            return None
+        base = f"arn:{self._partition}:execute-api:{self.region}:{self.account}:{self.api_id}/"
+        text = document if isinstance(document, str) else json.dumps(document)
+        try:
+            return Policy.parse(text.replace('"execute-api:/', f'"{base}'),
+                                f"the resource policy of {self.resource}")
+        except PolicyError as error:
+            # Refused rather than allowed: every request then meets an explicit deny.
+            self._note(f"{self.resource}: its resource policy cannot be evaluated ({error}); "
+                       "every request is refused")
+            return Policy(f"the resource policy of {self.resource}", (
+                {"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"},))
 
     def _read_stage(self, plan: _Plan, stage: Mapping[str, Any]) -> _Stage:
         throttles: dict[tuple[str, str], _Throttle] = {}
@@ -864,7 +891,9 @@ class RestApi:
             "requestTime": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "requestTimeEpoch": int(now * 1000), "stage": self.stage,
             "identity": {"sourceIp": request.source_ip,
-                         "userAgent": request.header("User-Agent")},
+                         "userAgent": request.header("User-Agent"),
+                         **({"vpceId": request.source_vpce, "vpcId": request.source_vpc}
+                            if request.source_vpce else {})},
             "error": {}, "integration": {}, "authorizer": {}, "waf": {},
         }
         return _Call(request, request_id, now, context)
@@ -873,6 +902,10 @@ class RestApi:
         if len(call.request.body) > MAX_PAYLOAD_BYTES:
             raise GatewayError("REQUEST_TOO_LARGE", "Request Too Long")
         self._check_host(call.request)
+        if self.private and call.request.source_vpce is None:
+            # Outside every VPC, as from the internet: a private API answers no one.
+            raise GatewayError("MISSING_AUTHENTICATION_TOKEN", "Forbidden",
+                               error_type="ForbiddenException")
         self._route(call)
         assert call.method is not None
         assert call.resource is not None
@@ -884,6 +917,7 @@ class RestApi:
             self._authorize_custom(call)
         elif method.authorization == "COGNITO_USER_POOLS":
             self._authorize_cognito(call)
+        self._apply_resource_policy(call)
         if method.api_key_required:
             key = (call.usage_identifier_key if self._key_source == "AUTHORIZER"
                    else call.request.header("x-api-key"))
@@ -979,6 +1013,29 @@ class RestApi:
         if not decision.allowed:
             LOG.info("%s: %s", self.resource, decision.explain())
             raise GatewayError("ACCESS_DENIED", decision.message)
+
+    def _apply_resource_policy(self, call: _Call) -> None:
+        """The API's resource policy decides ``execute-api:Invoke`` on the method: an explicit
+        deny refuses anyone; a caller that IAM did not authorize needs an Allow in it."""
+        if self._resource_policy is None:
+            return
+        request = call.request
+        principal = (Principal.assumed_role(call.caller_role, SESSION_NAME) if call.caller_role
+                     else Principal.anonymous())
+        context: dict[str, Any] = {"aws:SourceIp": request.source_ip}
+        if request.source_vpce is not None:
+            context.update({"aws:SourceVpce": request.source_vpce,
+                            "aws:SourceVpc": request.source_vpc})
+        arn = self.method_arn(call)
+        decision = evaluate(IamRequest(principal, "execute-api:Invoke", arn, context),
+                            resources=[(arn, self._resource_policy)])
+        if decision.allowed or (call.caller_role and decision.outcome != "explicit-deny"):
+            return
+        LOG.info("%s: %s", self.resource, decision.explain())
+        who = principal.arn if call.caller_role else "anonymous"
+        explicit = " with an explicit deny" if decision.outcome == "explicit-deny" else ""
+        raise GatewayError("ACCESS_DENIED", f"User: {who} is not authorized to perform: "
+                                            f"execute-api:Invoke on resource: {arn}{explicit}")
 
     def _authorize_custom(self, call: _Call) -> None:
         assert call.method is not None
@@ -1689,7 +1746,9 @@ def _identity(identity: Mapping[str, Any]) -> dict[str, Any]:
               "principalOrgId", "accessKey", "cognitoAuthenticationType",
               "cognitoAuthenticationProvider", "userArn", "userAgent", "user", "apiKey",
               "apiKeyId", "clientCert")
-    return {name: identity.get(name) for name in fields}
+    # A request through a VPC endpoint also names the endpoint and its VPC.
+    private = ("vpceId", "vpcId") if identity.get("vpceId") else ()
+    return {name: identity.get(name) for name in (*fields, *private)}
 
 
 def _authorizer_answer_problem(answer: Any) -> str | None:
@@ -1981,3 +2040,8 @@ def _extended_id(request_id: str) -> str:
 
 def _trace_id(started: float) -> str:
     return f"Root=1-{int(started):08x}-{uuid.uuid4().hex[:24]}"
+
+
+def _endpoint_types(values: Mapping[str, Any]) -> list[str]:
+    types = (values.get("endpointConfiguration") or {}).get("types") or ["EDGE"]
+    return [str(t) for t in ([types] if isinstance(types, str) else types)]

@@ -42,6 +42,7 @@ from tools.local.aws import (
 )
 from tools.local.boot import OBJECT_LAMBDA_URL
 from tools.local.cloudfront import distributions
+from tools.local.endpoints import execute_api_endpoints
 from tools.local.events import EventWiring
 from tools.local.gateway import LocalAddresses, LocalServer, Reply, Request, ServedApi
 from tools.local.http_api import HttpApi, http_apis
@@ -220,6 +221,11 @@ class LocalStack:
             domain = f"{api.api_id}.execute-api.{api.region}.amazonaws.com"
             origins[domain] = served.url.removesuffix(f"/{api.stage}")
             self.addresses.add(origins[domain], f"https://{domain}")
+        rest = [api for _, api in apis if isinstance(api, RestApi)]
+        for endpoint in execute_api_endpoints(run, rest):
+            started.fronts.append(self._serve(endpoint, next(ports), "VpcEndpoint",
+                                              endpoint.resource, endpoint.endpoint_id,
+                                              aws.region))
         for distribution in sorted(distributions(run, lambdas=lambdas, origins=origins, aws=aws,
                                                  policies=policies), key=lambda d: d.resource):
             started.notes += distribution.notes
