@@ -57,13 +57,21 @@ from typing import Annotated, Any, Literal
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_docker_build as docker_build
 from pydantic import Field, StringConstraints, model_validator
 from pydantic import dataclasses as pydantic_dataclasses
 
 from components.config import SETTINGS, Defaults, Meaning, SettingsError
 from components.foundation import iam
 from components.foundation.bucket import Bucket, BucketArgs
+from components.foundation.container import (
+    ContainerImageArgs,
+    FargateTaskArgs,
+    container_image,
+    fargate_size_problem,
+    fargate_task,
+    source_digest,
+    task_log_group,
+)
 from components.foundation.function import (
     FUNCTIONS_DIR,
     Function,
@@ -87,11 +95,6 @@ IMAGES_KEPT = 20
 ANALYSES = ("kmeans", "linearRegression", "pca")
 # A UUID, as the client's job id must be.
 JOB_ID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-# Fargate's CPU units and the memory (MB) each allows.
-FARGATE_MEMORY: Mapping[int, range] = {
-    256: range(512, 2049, 512), 512: range(1024, 4097, 1024), 1024: range(2048, 8193, 1024),
-    2048: range(4096, 16385, 1024), 4096: range(8192, 30721, 1024),
-    8192: range(16384, 61441, 4096), 16384: range(32768, 122881, 8192)}
 HEARTBEAT_SECONDS = 300
 CONSUMER_TIMEOUT_SECONDS = 60
 # PUT /jobs/{jobId} to SQS: the job id from the path (lower case: records are keyed so), the
@@ -152,23 +155,15 @@ class AsyncAnalyticsSettings:
 
     @model_validator(mode="after")
     def _fargate_size(self) -> AsyncAnalyticsSettings:
-        allowed = FARGATE_MEMORY[self.fargate_cpu]
-        if self.fargate_memory_mb not in allowed:
-            raise SettingsError([("fargateMemoryMb", (
-                f"{self.fargate_memory_mb} MB does not go with fargateCpu {self.fargate_cpu}; "
-                f"use {allowed.start} to {allowed.stop - 1} MB in steps of {allowed.step}"))])
+        problem = fargate_size_problem(self.fargate_cpu, self.fargate_memory_mb)
+        if problem:
+            raise SettingsError([("fargateMemoryMb", problem)])
         return self
 
 
 def image_digest(folders: tuple[str, ...] = IMAGE_SOURCES, root: Path = FUNCTIONS_DIR) -> str:
     """The image's tag: a digest of what its Dockerfile copies (caches excluded)."""
-    digest = hashlib.sha256()
-    for folder in folders:
-        for path in sorted((root / folder).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(path.relative_to(root).as_posix().encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()[:32]
+    return source_digest(folders, root)
 
 
 def _status_update(status: str, *, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -340,9 +335,7 @@ class AsyncAnalytics(ServiceComponent):
                 "ecs-tasks.amazonaws.com",
                 conditions={"StringEquals": {"aws:SourceAccount": defaults.account_id}}),
             opts=child)
-        self.task_logs = log_group(f"{name}-task-logs", defaults, kms_key_arn=key,
-                                   log_group_name_prefix=f"/blueprints/{defaults.stage}/{name}"
-                                                         "-task/", opts=child)
+        self.task_logs = task_log_group(name, defaults, key, child)
         self.task_definition = self._task_definition(
             name, settings, defaults, image_uri, environment, job_environment, child)
         self.state_machine = self._workflow(name, settings, defaults, environment, child)
@@ -404,38 +397,10 @@ class AsyncAnalytics(ServiceComponent):
     def _image(self, name: str, context: ServiceContext, key: pulumi.Input[str],
                child: pulumi.ResourceOptions
                ) -> tuple[aws.ecr.Repository, pulumi.Output[str]]:
-        defaults = context.defaults
-        repository = aws.ecr.Repository(
-            f"{name}-images", image_tag_mutability="IMMUTABLE",
-            image_scanning_configuration={"scan_on_push": True},
-            encryption_configurations=[{"encryption_type": "KMS", "kms_key": key}],
-            force_delete=not defaults.protect,
-            opts=pulumi.ResourceOptions(parent=self, protect=defaults.protect))
-        aws.ecr.LifecyclePolicy(f"{name}-images", repository=repository.name, policy=json.dumps(
-            {"rules": [{"rulePriority": 1, "description": f"Keep the last {IMAGES_KEPT} images",
-                        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
-                                      "countNumber": IMAGES_KEPT},
-                        "action": {"type": "expire"}}]}), opts=child)
-        token = aws.ecr.get_authorization_token_output(
-            registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self))
-        platform = (docker_build.Platform.LINUX_ARM64
-                    if defaults.functions.architecture == "arm64"
-                    else docker_build.Platform.LINUX_AMD64)
-        image = docker_build.Image(
-            f"{name}-image",
-            context={"location": str(FUNCTIONS_DIR)},
-            dockerfile={"location": str(FUNCTIONS_DIR / IMAGE_CODE / "Dockerfile")},
-            platforms=[platform],
-            # A preview (and a policy pack run in preview) needs no Docker engine.
-            build_on_preview=False,
-            tags=[pulumi.Output.concat(repository.repository_url, ":",
-                                       image_digest())],
-            push=True,
-            registries=[{"address": repository.repository_url, "username": token.user_name,
-                         "password": token.password}],
-            opts=pulumi.ResourceOptions(parent=self, provider=context.providers.images))
-        # By digest: a function or task always runs exactly the image that was built.
-        return repository, pulumi.Output.concat(repository.repository_url, "@", image.digest)
+        built = container_image(name, ContainerImageArgs(
+            code=IMAGE_CODE, sources=IMAGE_SOURCES, kms_key_arn=key, images_kept=IMAGES_KEPT),
+            context.defaults, parent=self, provider=context.providers.images)
+        return built.repository, built.uri
 
     def _allow_lambda_to_pull(self, name: str, defaults: Defaults,
                               child: pulumi.ResourceOptions) -> None:
@@ -460,46 +425,19 @@ class AsyncAnalytics(ServiceComponent):
                          image_uri: pulumi.Output[str], environment: Any,
                          job_environment: Mapping[str, pulumi.Input[str]],
                          child: pulumi.ResourceOptions) -> aws.ecs.TaskDefinition:
-        aws.iam.RolePolicy(
-            f"{name}-task-execution", role=environment.task_execution_role_name,
-            policy=iam.policy_document([
-                iam.allow(["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
-                           "ecr:BatchCheckLayerAvailability"], self.repository.arn),
-                iam.allow(["logs:CreateLogStream", "logs:PutLogEvents"],
-                          pulumi.Output.concat(self.task_logs.arn, ":*")),
-                iam.allow(["kms:Decrypt"], environment.kms_key_arn),
-            ]), opts=child)
-        container = pulumi.Output.all(
-            image=image_uri, logs=self.task_logs.name,
-            variables=pulumi.Output.all(**job_environment)).apply(
-            lambda values: json.dumps([{
-                "name": CONTAINER, "image": values["image"], "essential": True,
-                # The Lambda base image's entry point is the runtime interface; a task runs
-                # the job's command instead.
-                "entryPoint": ["python3"], "command": ["task.py"],
-                "workingDirectory": "/var/task",
-                "user": "1000:1000",
-                "readonlyRootFilesystem": True,
-                "mountPoints": [{"sourceVolume": "tmp",
-                                 "containerPath": "/tmp"}],  # noqa: S108 (a volume of its own)
-                "environment": [{"name": key, "value": value} for key, value in sorted(
-                    {**values["variables"], "POWERTOOLS_SERVICE_NAME": name,
-                     "POWERTOOLS_LOG_LEVEL": defaults.functions.log_level}.items())],
-                "logConfiguration": {"logDriver": "awslogs", "options": {
-                    "awslogs-group": values["logs"], "awslogs-region": defaults.region,
-                    "awslogs-stream-prefix": CONTAINER}},
-            }]))
-        return aws.ecs.TaskDefinition(
-            f"{name}-task", family=f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"[:255],
-            requires_compatibilities=["FARGATE"], network_mode="awsvpc",
-            cpu=str(settings.fargate_cpu), memory=str(settings.fargate_memory_mb),
-            runtime_platform={"operating_system_family": "LINUX",
-                              "cpu_architecture": "ARM64"
-                              if defaults.functions.architecture == "arm64" else "X86_64"},
+        return fargate_task(name, FargateTaskArgs(
+            container=CONTAINER, image=image_uri, repository_arn=self.repository.arn,
+            task_role_arn=self.task_role.arn,
             execution_role_arn=environment.task_execution_role_arn,
-            task_role_arn=self.task_role.arn, container_definitions=container,
-            volumes=[{"name": "tmp"}], ephemeral_storage={"size_in_gib": 21},
-            opts=child)
+            execution_role_name=environment.task_execution_role_name,
+            kms_key_arn=environment.kms_key_arn, cpu=settings.fargate_cpu,
+            memory_mb=settings.fargate_memory_mb, service_name=name,
+            environment=job_environment,
+            # The Lambda base image's entry point is the runtime interface; a task runs the
+            # job's command instead.
+            settings={"entryPoint": ["python3"], "command": ["task.py"],
+                      "workingDirectory": "/var/task"}),
+            defaults, parent=self, logs=self.task_logs).definition
 
     # --- the workflow -------------------------------------------------------------------
 
