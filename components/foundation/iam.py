@@ -6,7 +6,9 @@ name a resource that covers a whole service or a whole resource type (``*``,
 ``arn:aws:sqs:eu-west-1:123456789012:*``, ``...:table/*``). A wildcard that narrows a named resource
 stays allowed: ``arn:aws:s3:::bucket/*``, ``...:table/orders/index/*``,
 ``...:log-group:/aws/lambda/f:*``. Deny statements may use wildcard actions and principals: they
-only ever take rights away (``deny_insecure_transport``).
+only ever take rights away (``deny_insecure_transport``). The one Allow to the wildcard
+principal is ``private_api_policy``'s, fenced by the VPC endpoints a private API may be called
+through.
 
 Resource ARNs are often outputs of other resources; they are checked once known, which is at
 ``pulumi preview`` for anything already deployed and at ``pulumi up`` otherwise.
@@ -191,3 +193,139 @@ def trust_policy(*services: str,
     if conditions:
         statement["Condition"] = dict(conditions)
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+# --- private REST APIs -----------------------------------------------------------------------
+
+INVOKE = "execute-api:Invoke"
+SOURCE_VPCE = "aws:SourceVpce"
+VPC_ENDPOINT_ID = re.compile(r"^vpce-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
+# An execute-api ARN down to the API: a named region and account, and the API's id, or ``*``
+# for the API a resource policy is attached to (its id is not known before it exists).
+EXECUTE_API_ARN = re.compile(r"^arn:aws[a-z-]*:execute-api:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:"
+                             r"(?:[a-z0-9]{10}|\*)$")
+# What a resource policy's Resource names inside an API: stage/METHOD/path, each part may be *.
+API_ROUTE = re.compile(r"^(?:\*|[A-Za-z0-9_-]{1,128})"
+                       r"(?:/(?:\*|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)(?:/[\w{}.*+-]*)*)?$")
+
+
+def private_api_policy(api_arn: pulumi.Input[str], vpc_endpoint_ids: Sequence[pulumi.Input[str]],
+                       *, routes: Sequence[str] = ("*",)) -> pulumi.Output[str]:
+    """The resource policy of a PRIVATE REST API that only the named VPC endpoints may call.
+
+    Two statements, as AWS documents for private APIs:
+
+    - **Allow** ``execute-api:Invoke`` to every principal (``Principal: *``) on ``routes`` of
+      the API (``<stage>/<METHOD>/<path>``, ``*`` for all), **only when** ``aws:SourceVpce`` is
+      one of ``vpc_endpoint_ids`` (``StringEquals``);
+    - **Deny** ``execute-api:Invoke`` on the whole API (``<api>/*``) to every principal whose
+      request did not come through one of them (``StringNotEquals``), so that no other
+      statement, and no caller's own IAM policy, can open another path.
+
+    ``api_arn`` is the API's ARN without a stage: its ``execution_arn``, or, for the policy the
+    API is created with (its id does not exist yet), ``arn:<partition>:execute-api:<region>:
+    <account>:*``; a resource policy only ever governs the API it is attached to, so ``*``
+    there names that API and no other. The full form is used rather than AWS's
+    ``execute-api:/`` shorthand, which API Gateway stores expanded: the provider would then see
+    a changed policy on every preview.
+
+    ``Statement`` refuses the wildcard principal in an Allow, and goes on refusing it: this is
+    the one place that admits it, and only fenced by the endpoint condition. The document is
+    checked with ``private_api_policy_problems`` before it is returned: an empty endpoint list
+    or anything but ``vpce-`` ids raises ``PolicyError`` (once known, for outputs).
+    """
+    if not vpc_endpoint_ids:
+        raise PolicyError("a private API policy needs at least one VPC endpoint id: without "
+                          "one, Principal * would be allowed with nothing to fence it")
+    if not routes:
+        raise PolicyError("a private API policy needs at least one route to allow")
+    bad = [route for route in routes if not API_ROUTE.match(route)]
+    if bad:
+        raise PolicyError(f"routes {bad} are not <stage>/<METHOD>/<path> (each part may be *)")
+    if isinstance(api_arn, str):
+        _check_api_arn(api_arn)
+    for endpoint in vpc_endpoint_ids:
+        if isinstance(endpoint, str) and not VPC_ENDPOINT_ID.match(endpoint):
+            raise PolicyError(f"{endpoint!r} is not a VPC endpoint id (vpce-...)")
+    return pulumi.Output.json_dumps(pulumi.Output.all(api_arn, *vpc_endpoint_ids).apply(
+        lambda values: _private_api_document(values[0], list(values[1:]), tuple(routes))))
+
+
+def _check_api_arn(api_arn: str) -> None:
+    if not EXECUTE_API_ARN.match(api_arn):
+        raise PolicyError(f"{api_arn!r} is not an API's execute-api ARN "
+                          "(arn:<partition>:execute-api:<region>:<account>:<api id or *>)")
+
+
+def _private_api_document(api_arn: str, endpoint_ids: list[str],
+                          routes: tuple[str, ...]) -> dict[str, Any]:
+    _check_api_arn(api_arn)
+    endpoints = sorted(set(endpoint_ids))
+    resources = sorted(f"{api_arn}/{route}" for route in set(routes))
+    document: dict[str, Any] = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "InvokeThroughTheVpcEndpoints", "Effect": "Allow", "Principal": "*",
+         "Action": INVOKE, "Resource": resources[0] if len(resources) == 1 else resources,
+         "Condition": {"StringEquals": {SOURCE_VPCE: endpoints}}},
+        {"Sid": "DenyEveryOtherPath", "Effect": "Deny", "Principal": "*", "Action": INVOKE,
+         "Resource": f"{api_arn}/*",
+         "Condition": {"StringNotEquals": {SOURCE_VPCE: endpoints}}},
+    ]}
+    problems = private_api_policy_problems(document)
+    if problems:
+        raise PolicyError("; ".join(problems))
+    return document
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _wildcard_principal(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    return isinstance(principal, Mapping) and any(
+        "*" in _listed(value) for value in principal.values())
+
+
+def _whole_api(resource: Any) -> bool:
+    """Whether ``resource`` is every stage, method and path of one API."""
+    return isinstance(resource, str) and (resource == "execute-api:/*" or (
+        resource.endswith("/*") and EXECUTE_API_ARN.match(resource[:-2]) is not None))
+
+
+def private_api_policy_problems(document: Mapping[str, Any]) -> list[str]:
+    """What keeps ``document`` from fencing a private API to its VPC endpoints: an Allow to a
+    wildcard principal must carry ``StringEquals aws:SourceVpce`` with ``vpce-`` ids, and a Deny
+    of ``execute-api:Invoke`` on the whole API must carry ``StringNotEquals aws:SourceVpce``
+    with the same ids."""
+    problems: list[str] = []
+    statements = [s for s in _listed(document.get("Statement")) if isinstance(s, Mapping)]
+    allowed: list[set[str]] = []
+    denied: list[set[str]] = []
+    for index, statement in enumerate(statements):
+        condition = statement.get("Condition") or {}
+        wildcard = _wildcard_principal(statement.get("Principal"))
+        if statement.get("Effect") == "Allow" and wildcard:
+            endpoints = _listed((condition.get("StringEquals") or {}).get(SOURCE_VPCE, []))
+            if not endpoints:
+                problems.append(f"Statement[{index}] allows Principal * without a StringEquals "
+                                f"{SOURCE_VPCE} condition: anyone who reaches the API could "
+                                "call it")
+                continue
+            problems += [f"Statement[{index}]: {endpoint!r} is not a VPC endpoint id (vpce-...)"
+                         for endpoint in endpoints
+                         if not (isinstance(endpoint, str) and VPC_ENDPOINT_ID.match(endpoint))]
+            allowed.append(set(map(str, endpoints)))
+        elif statement.get("Effect") == "Deny" and wildcard \
+                and INVOKE in _listed(statement.get("Action")) \
+                and any(map(_whole_api, _listed(statement.get("Resource")))):
+            fence = _listed((condition.get("StringNotEquals") or {}).get(SOURCE_VPCE, []))
+            if fence:
+                denied.append(set(map(str, fence)))
+    if not allowed and not problems:
+        problems.append("no statement allows the VPC endpoints to invoke the API")
+    for fenced in allowed:
+        if fenced not in denied:
+            problems.append(f"no Deny of {INVOKE} on the whole API for callers whose "
+                            f"{SOURCE_VPCE} is not one of {sorted(fenced)}")
+    return problems
