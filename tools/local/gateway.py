@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import posixpath
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 LOG = logging.getLogger("tools.local.gateway")
 HOST = "127.0.0.1"
@@ -213,6 +214,43 @@ class LocalServer:
             LOG.exception("%s failed on %s %s", self.name, request.method, request.raw_path)
             return Reply.json(500, {"message": f"local mode's {self.name} failed on this "
                                     "request; its log has the details"})
+
+
+# Headers that belong to one connection, not to the request a proxy passes on.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "te", "trailer", "transfer-encoding", "upgrade", "host",
+                        "content-length"})
+
+
+class BackendError(Exception):
+    """An HTTP back end a front passes a request to did not answer; ``timed_out`` says why."""
+
+    def __init__(self, message: str, *, timed_out: bool) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+def forward(method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes,
+            timeout: float) -> Reply:
+    """Passes a request on to an HTTP back end (a VPC link's target), as a proxy does."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or HOST, parts.port or 80,
+                                            timeout=timeout)
+    target = parts.path or "/"
+    if parts.query:
+        target += f"?{parts.query}"
+    try:
+        connection.request(method, target, body=body or None, headers=dict(
+            (name, value) for name, value in headers if name.lower() not in HOP_BY_HOP))
+        answer = connection.getresponse()
+        return Reply(answer.status, [(name, value) for name, value in answer.getheaders()
+                                     if name.lower() not in HOP_BY_HOP], answer.read())
+    except TimeoutError as error:
+        raise BackendError(f"{url}: no answer within {timeout:g} s", timed_out=True) from error
+    except (ConnectionError, http.client.HTTPException, OSError) as error:
+        raise BackendError(f"{url}: {error}", timed_out=False) from error
+    finally:
+        connection.close()
 
 
 class _TooLargeError(Exception):

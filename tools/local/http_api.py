@@ -42,8 +42,13 @@ Gateway's order:
    ``$context`` variables filled (``-`` for those local mode does not know), passed to
    ``output``.
 
+An ``HTTP_PROXY`` integration through a **VPC link** (an ALB listener's or a Cloud Map service's
+ARN) passes the request on, its path as routed or as ``overwrite:path`` maps it, to the ECS
+service that target leads to (``tools.local.services``); no answer is a ``503``.
+
 Not emulated, and said at start-up (``HttpApi.notes``) when the plan uses it: integrations other
-than Lambda proxies (HTTP proxies, AWS service integrations, VPC links), Lambda (``CUSTOM``)
+than Lambda proxies and VPC links (HTTP proxies to the internet, AWS service integrations),
+Lambda (``CUSTOM``)
 authorizers, parameter mapping (``requestParameters``, ``responseParameters``), mutual TLS,
 custom domains and API mappings (each API is served on its own port), an API's quick-create
 ``target``, and JWT issuers other than the embedded AWS's user pools (their tokens are refused).
@@ -66,19 +71,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import boto3  # type: ignore[import-untyped]
 
 from tools.local.aws import LOCAL_ROLE, EmbeddedAws, plan_account, plan_region, region_of
 from tools.local.functions import Invocation
 from tools.local.gateway import (
+    BackendError,
     Reply,
     Request,
     ServedApi,
     SignatureError,
     TokenBucket,
     fill_references,
+    forward,
     verify_sigv4,
 )
 from tools.local.iam import Check, Decision, Principal, execute_api_check, partition
@@ -138,6 +145,11 @@ class Integration:
     timeout_ms: int
     credentials_arn: str | None
     unsupported: str | None = None
+    # An HTTP proxy through a VPC link: its target (an ALB listener's or a Cloud Map
+    # service's ARN), its method, and the path it overwrites, if any.
+    vpc_link_target: str | None = None
+    method: str = "ANY"
+    overwrite_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -333,12 +345,17 @@ def _integration(resource: Resource, notes: list[str]) -> Integration:
     function = uri if _FUNCTION_ARN.match(uri) else (
         match.group(1) if (match := _LAMBDA_URI.match(uri)) else None)
     unsupported = None
-    if kind != "AWS_PROXY" or inputs.get("integrationSubtype") or function is None:
+    vpc_link = kind == "HTTP_PROXY" and inputs.get("connectionType") == "VPC_LINK"
+    if not vpc_link and (kind != "AWS_PROXY" or inputs.get("integrationSubtype")
+                         or function is None):
         target = inputs.get("integrationSubtype") or uri
         unsupported = (f"integration {resource.name} ({kind} {target}) is not emulated: local "
-                       "mode calls Lambda proxy integrations only")
+                       "mode calls Lambda proxy integrations and HTTP proxies through VPC "
+                       "links only")
+    parameters = dict(inputs.get("requestParameters") or {})
+    overwrite_path = parameters.pop("overwrite:path", None) if vpc_link else None
     for mapping in ("requestParameters", "responseParameters", "requestTemplates"):
-        if inputs.get(mapping):
+        if (parameters if mapping == "requestParameters" else inputs.get(mapping)):
             notes.append(f"integration {resource.name}: {mapping} (parameter mapping) is not "
                          "emulated; requests pass unchanged")
     if unsupported:
@@ -347,7 +364,8 @@ def _integration(resource: Resource, notes: list[str]) -> Integration:
         resource.name, str(resource.state.get("id") or resource.id), function,
         str(inputs.get("payloadFormatVersion") or "1.0"),
         int(inputs.get("timeoutMilliseconds") or DEFAULT_TIMEOUT_MS),
-        inputs.get("credentialsArn"), unsupported)
+        inputs.get("credentialsArn"), unsupported, uri if vpc_link else None,
+        str(inputs.get("integrationMethod") or "ANY"), overwrite_path)
 
 
 def _authorizer(resource: Resource, notes: list[str]) -> JwtAuthorizer | None:
@@ -410,12 +428,15 @@ def _cors(settings: Mapping[str, Any] | None) -> Cors | None:
 
 def http_apis(run: StackRun, *, lambdas: Lambdas, policies: Policies, aws: EmbeddedAws,
               output: Callable[[str], None] = print, clock: Callable[[], float] = time.time,
-              throttle_clock: Callable[[], float] = time.monotonic) -> list[HttpApi]:
+              throttle_clock: Callable[[], float] = time.monotonic,
+              vpc_link: Callable[[str, str], str | None] | None = None) -> list[HttpApi]:
     """One ``HttpApi`` per HTTP API of the plan. ``clock`` is the wall clock (event times,
-    token expiry, signature skew), ``throttle_clock`` the token buckets' clock."""
+    token expiry, signature skew), ``throttle_clock`` the token buckets' clock;
+    ``vpc_link(target, path)`` is the local URL a VPC link's target leads to."""
     issuers = LocalIssuers(aws)
     return [HttpApi(plan, lambdas=lambdas, policies=policies, aws=aws, issuers=issuers,
-                    output=output, clock=clock, throttle_clock=throttle_clock)
+                    output=output, clock=clock, throttle_clock=throttle_clock,
+                    vpc_link=vpc_link)
             for plan in read_http_apis(run)]
 
 
@@ -488,8 +509,10 @@ class HttpApi:
     def __init__(self, plan: ApiPlan, *, lambdas: Lambdas, policies: Policies, aws: EmbeddedAws,
                  issuers: LocalIssuers | None = None, output: Callable[[str], None] = print,
                  clock: Callable[[], float] = time.time,
-                 throttle_clock: Callable[[], float] = time.monotonic) -> None:
+                 throttle_clock: Callable[[], float] = time.monotonic,
+                 vpc_link: Callable[[str, str], str | None] | None = None) -> None:
         self.plan = plan
+        self._vpc_link = vpc_link
         self.resource = plan.resource
         self.api_id = plan.api_id
         self.region = plan.region
@@ -655,6 +678,8 @@ class HttpApi:
     def _integrate(self, exchange: _Exchange, routed: _Routed) -> Reply:
         route, stage = routed.route, routed.stage
         integration = route.integration
+        if integration is not None and integration.vpc_link_target is not None:
+            return self._http_proxy(exchange, routed, integration)
         if integration is None or integration.unsupported or integration.function is None:
             LOG.error("%s: route %s: %s", self.resource, route.key,
                       integration.unsupported if integration else "no integration")
@@ -694,6 +719,39 @@ class HttpApi:
                                          f"response: {malformed}"
             LOG.warning("%s: %s", self.resource, exchange.integration_error)
             raise _refusal(500, "Internal Server Error") from None
+        exchange.function_status = reply.status
+        return reply
+
+    def _http_proxy(self, exchange: _Exchange, routed: _Routed,
+                    integration: Integration) -> Reply:
+        """An HTTP proxy through a VPC link: the request passes on, its path as routed (or
+        ``overwrite:path``), to where the link's target leads here."""
+        request = exchange.request
+        path = routed.path
+        if integration.overwrite_path is not None:
+            path = re.sub(r"\$request\.path(?:\.(\w+))?",
+                          lambda m: routed.parameters.get(m.group(1), "") if m.group(1)
+                          else routed.path, integration.overwrite_path)
+        target = str(integration.vpc_link_target)
+        base = self._vpc_link(target, path) if self._vpc_link else None
+        if base is None:
+            exchange.integration_error = f"The VPC link target {target} leads nowhere"
+            LOG.error("%s: route %s: %s", self.resource, routed.route.key,
+                      exchange.integration_error)
+            raise _refusal(500, "Internal Server Error")
+        method = request.method if integration.method == "ANY" else integration.method
+        url = base + quote(path, safe="/") + (f"?{request.query}" if request.query else "")
+        started = time.monotonic()
+        try:
+            reply = forward(method, url, request.headers, request.body,
+                            integration.timeout_ms / 1000)
+        except BackendError as error:
+            exchange.integration_error = str(error)
+            LOG.error("%s: %s", self.resource, error)
+            raise _refusal(503, "Service Unavailable") from None
+        finally:
+            exchange.integration_latency = int((time.monotonic() - started) * 1000)
+        exchange.integration_status = str(reply.status)
         exchange.function_status = reply.status
         return reply
 

@@ -75,7 +75,10 @@ Gateway takes, each answering its documented error:
    response headers. No answer within the timeout is a ``504``. A body whose
    ``Content-Type`` is one of the API's ``binaryMediaTypes`` reaches the function base64-encoded;
    a base64 answer is decoded only when the request's ``Accept`` names a binary media type, as
-   API Gateway does (else the base64 text is the body).
+   API Gateway does (else the base64 text is the body). ``HTTP_PROXY`` through a **VPC link**
+   passes the request on, with the integration's path, header and query string mappings, to
+   the ECS service the ``uri``'s Network Load Balancer leads to (``tools.local.services``); no
+   answer in time is a ``504 INTEGRATION_TIMEOUT``, none at all ``504 INTEGRATION_FAILURE``.
 
 Every error answer is a **gateway response**: the API's own for its type, else its
 ``DEFAULT_4XX``/``DEFAULT_5XX``, else API Gateway's default, with their status, headers
@@ -115,7 +118,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import jsonschema  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
@@ -132,11 +135,13 @@ from tools.local.aws import (
 )
 from tools.local.functions import FunctionSpec, Invocation
 from tools.local.gateway import (
+    BackendError,
     Reply,
     Request,
     SignatureError,
     TokenBucket,
     fill_references,
+    forward,
     verify_sigv4,
 )
 from tools.local.iam import (
@@ -215,6 +220,7 @@ class Lambdas(Protocol):
 
 
 TokenVerifier = Callable[[str, str, Sequence[str]], Mapping[str, Any]]
+VpcLinkTarget = Callable[[str, str], str | None]
 
 
 # --- gateway responses -------------------------------------------------------------------------
@@ -306,6 +312,8 @@ class _Integration:
     credentials: str | None = None
     http_method: str = "POST"
     request_parameters: Mapping[str, str] = field(default_factory=dict)
+    uri: str | None = None
+    connection_type: str = "INTERNET"
 
 
 @dataclass(frozen=True)
@@ -558,11 +566,13 @@ def _usage_plans(plan: _Plan, clock: Callable[[], float]) -> UsagePlans:
 
 def rest_apis(run: StackRun, *, lambdas: Lambdas, policies: PlanPolicies, aws: EmbeddedAws,
               output: Callable[[str], None] = print, clock: Callable[[], float] = time.time,
-              verify_token: TokenVerifier | None = None) -> list[RestApi]:
+              verify_token: TokenVerifier | None = None,
+              vpc_link: VpcLinkTarget | None = None) -> list[RestApi]:
     """One ``RestApi`` per stage of every REST API in the plan, sharing the account's usage
     plans. ``clock`` (seconds since the epoch) drives throttles, quotas, caches and times;
     ``verify_token(token, issuer, scopes)`` checks Cognito tokens (by default with
-    ``tools.local.tokens`` against the embedded AWS's user pools)."""
+    ``tools.local.tokens`` against the embedded AWS's user pools); ``vpc_link(target, path)``
+    is the local URL a VPC link integration's target leads to (``tools.local.services``)."""
     plan = _Plan(run)
     usage = _usage_plans(plan, clock)
     account = plan_account(run)
@@ -574,7 +584,8 @@ def rest_apis(run: StackRun, *, lambdas: Lambdas, policies: PlanPolicies, aws: E
         for stage in stages:
             apis.append(RestApi(plan, resource, values, stage, account=account, region=region,
                                 lambdas=lambdas, policies=policies, aws=aws, usage=usage,
-                                output=output, clock=clock, verify_token=verify_token))
+                                output=output, clock=clock, verify_token=verify_token,
+                                vpc_link=vpc_link))
         if not stages:
             LOG.warning("REST API %s has no stage in the plan: nothing serves it", resource.name)
     return apis
@@ -608,7 +619,8 @@ class RestApi:
                  stage: Mapping[str, Any], *, account: str, region: str, lambdas: Lambdas,
                  policies: PlanPolicies, aws: EmbeddedAws, usage: UsagePlans,
                  output: Callable[[str], None], clock: Callable[[], float],
-                 verify_token: TokenVerifier | None) -> None:
+                 verify_token: TokenVerifier | None, vpc_link: VpcLinkTarget | None = None
+                 ) -> None:
         self.resource = resource.name
         self.api_id = str(resource.id or values["id"])
         self.region = region
@@ -622,6 +634,7 @@ class RestApi:
         self._output = output
         self._clock = clock
         self._verify_token = verify_token
+        self._vpc_link = vpc_link
         self._key_source = str(values.get("apiKeySource") or "HEADER")
         self._binary_types = tuple(str(t) for t in values.get("binaryMediaTypes") or ())
         self._lock = threading.Lock()
@@ -841,7 +854,10 @@ class RestApi:
             if problem is not None:
                 self._note(f"{self.resource}: {where}'s AWS integration {problem} "
                            "(answered 500)")
-        elif kind not in ("AWS_PROXY", "MOCK"):
+        elif kind == "HTTP_PROXY" and values.get("connectionType") != "VPC_LINK":
+            self._note(f"{self.resource}: {where}'s HTTP_PROXY integration to the internet "
+                       "(answered 500)")
+        elif kind not in ("AWS_PROXY", "MOCK", "HTTP_PROXY"):
             self._note(f"{self.resource}: {where}'s {kind} integration "
                        "(answered 500)")
         templates = {str(k): str(v) for k, v in (values.get("requestTemplates") or {}).items()}
@@ -862,7 +878,9 @@ class RestApi:
             int(values.get("timeoutMilliseconds") or DEFAULT_INTEGRATION_TIMEOUT_MS) / 1000,
             read, target, credentials,
             str(values.get("integrationHttpMethod") or "POST").upper(),
-            {str(k): str(v) for k, v in (values.get("requestParameters") or {}).items()})
+            {str(k): str(v) for k, v in (values.get("requestParameters") or {}).items()},
+            str(values["uri"]) if values.get("uri") else None,
+            str(values.get("connectionType") or "INTERNET"))
 
     @property
     def api_keys(self) -> dict[str, str]:
@@ -937,6 +955,8 @@ class RestApi:
             return self._mock(call, integration)
         if integration.type == "AWS" and integration.aws and integration.aws.service == SQS:
             return self._sqs(call, integration, integration.aws)
+        if integration.type == "HTTP_PROXY" and integration.connection_type == "VPC_LINK":
+            return self._http_proxy(call, integration)
         LOG.error("%s: %s integrations%s are not emulated by local mode", self.resource,
                   integration.type, f" with {integration.aws.service}" if integration.aws
                   else "")
@@ -1615,6 +1635,52 @@ class RestApi:
             context["responseOverride"] = response_override
         return {"input": MappingInput(body, parameters), "context": context,
                 "stageVariables": dict(self._stage.variables), "util": MappingUtil()}
+
+    def _http_proxy(self, call: _Call, integration: _Integration) -> Reply:
+        """An ``HTTP_PROXY`` integration through a VPC link: the request passes on as sent,
+        with the integration's path, header and query string mappings, to where the link's
+        target (a Network Load Balancer's name in the ``uri``) leads here."""
+        request = call.request
+        headers = [(name, value) for name, value in request.headers]
+        path_values: dict[str, str] = {}
+        query = request.query
+        for target, source in integration.request_parameters.items():
+            value = self._parameter_value(call, source)
+            kind, _, name = target.removeprefix("integration.request.").partition(".")
+            if value is None:
+                continue
+            if kind == "path":
+                path_values[name] = value
+            elif kind == "header":
+                headers = [(k, v) for k, v in headers if k.lower() != name.lower()]
+                headers.append((name, value))
+            elif kind == "querystring":
+                query = "&".join(filter(None, (query, urlencode({name: value}))))
+        uri = re.sub(r"\{([^{}+]+)\+?\}",
+                     lambda m: quote(path_values.get(m.group(1), ""), safe="/"),
+                     integration.uri or "")
+        parts = urlsplit(uri)
+        base = self._vpc_link(f"{parts.scheme}://{parts.netloc}", parts.path or "/") \
+            if self._vpc_link else None
+        if base is None:
+            LOG.error("%s: the VPC link target %s leads to no local ECS service", self.resource,
+                      parts.netloc)
+            raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
+        url = base + (parts.path or "/") + (f"?{query}" if query else "")
+        method = request.method if integration.http_method == "ANY" else integration.http_method
+        started = time.monotonic()
+        try:
+            reply = forward(method, url, headers, request.body, integration.timeout_seconds)
+        except BackendError as error:
+            LOG.error("%s: %s", self.resource, error)
+            if error.timed_out:
+                raise GatewayError("INTEGRATION_TIMEOUT", "Endpoint request timed out") \
+                    from None
+            raise GatewayError("INTEGRATION_FAILURE", "Internal server error") from None
+        call.context["integration"].update(
+            status=reply.status, latency=int((time.monotonic() - started) * 1000))
+        call.context["integrationStatus"] = reply.status
+        return reply
 
     def _parameter_value(self, call: _Call, source: str,
                          backend: tuple[Sequence[tuple[str, str]], str] | None = None

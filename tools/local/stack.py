@@ -42,6 +42,7 @@ from tools.local.aws import (
 )
 from tools.local.boot import OBJECT_LAMBDA_URL
 from tools.local.cloudfront import distributions
+from tools.local.containers import Containers
 from tools.local.endpoints import execute_api_endpoints
 from tools.local.events import EventWiring
 from tools.local.gateway import LocalAddresses, LocalServer, Reply, Request, ServedApi
@@ -50,6 +51,7 @@ from tools.local.iam import PlanPolicies
 from tools.local.lambdas import LocalLambda
 from tools.local.object_lambda import ObjectLambdaFront
 from tools.local.rest_api import RestApi, rest_apis
+from tools.local.services import LocalServices
 from tools.local.workflows import LocalWorkflows
 from tools.mock_runtime import ROOT, PlanError, Resource, StackRun, run_stack, stack_names
 
@@ -138,6 +140,7 @@ class LocalStack:
         self.lambdas: LocalLambda | None = None
         self.events: EventWiring | None = None
         self.workflows: LocalWorkflows | None = None
+        self.services_running: LocalServices | None = None
         self.started: Started | None = None
         self._servers: list[LocalServer] = []
         self._workdir: Path | None = None
@@ -201,13 +204,18 @@ class LocalStack:
         started.functions = [spec.resource for spec in lambdas.specs]
         if lambdas.runtime_difference:
             started.notes.append(lambdas.runtime_difference)
-        phase("functions")
+        containers = Containers(run, aws=aws, output=self.output)
+        ecs = self.services_running = LocalServices(run, containers=containers,
+                                                    output=self.output).start()
+        phase("functions and containers")
 
         apis: list[tuple[str, RestApi | HttpApi]] = [
             *(("REST", api) for api in rest_apis(run, lambdas=lambdas, policies=policies,
-                                                 aws=aws, output=self.output)),
+                                                 aws=aws, output=self.output,
+                                                 vpc_link=ecs.resolve)),
             *(("HTTP", api) for api in http_apis(run, lambdas=lambdas, policies=policies,
-                                                 aws=aws, output=self.output))]
+                                                 aws=aws, output=self.output,
+                                                 vpc_link=ecs.resolve))]
         apis.sort(key=lambda kind_api: (kind_api[0], kind_api[1].resource))
         origins: dict[str, str] = {}
         for kind, api in apis:
@@ -238,7 +246,7 @@ class LocalStack:
                           write_local_addresses(run, aws, self.addresses.to_local)]
 
         phase("APIs and distributions")
-        self.workflows = LocalWorkflows(run, aws=aws, lambdas=lambdas,
+        self.workflows = LocalWorkflows(run, aws=aws, lambdas=lambdas, containers=containers,
                                         output=self.output).start()
         self.events = EventWiring(run, lambdas=lambdas, policies=policies, aws=aws,
                                   report=report, output=self.output).start()
@@ -261,6 +269,9 @@ class LocalStack:
         if self.workflows is not None:
             self.workflows.stop()
             self.workflows = None
+        if self.services_running is not None:
+            self.services_running.stop()
+            self.services_running = None
         for server in reversed(self._servers):
             server.stop()
         self._servers.clear()

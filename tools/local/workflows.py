@@ -93,9 +93,10 @@ class LocalWorkflows:
     """Runs the plan's state machines with their tasks in local mode."""
 
     def __init__(self, run: StackRun, *, aws: EmbeddedAws, lambdas: LocalLambda,
+                 containers: Containers | None = None,
                  output: Callable[[str], None] = print) -> None:
         self.run, self.aws, self.lambdas, self.output = run, aws, lambdas, output
-        self.containers = Containers(run, aws=aws, output=output)
+        self.containers = containers or Containers(run, aws=aws, output=output)
         self.tasks: dict[str, dict[str, Any]] = {}  # by task ARN, as ECS describes them
         self._saved: dict[str, Any] = {}
 
