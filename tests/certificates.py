@@ -14,15 +14,17 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def ca_and_client(common_name: str = "Partners CA") -> tuple[bytes, bytes]:
-    """A self-signed CA and a client certificate it signed, each as PEM."""
+def ca_and_client(common_name: str = "Partners CA", *, days: int = 365) -> tuple[bytes, bytes]:
+    """A self-signed CA valid for ``days`` from yesterday (negative: expired), and a client
+    certificate it signed, each as PEM."""
     now = datetime.now(UTC)
     ca_key, client_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
         ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name(common_name))
           .issuer_name(_name(common_name)).public_key(ca_key.public_key())
           .serial_number(x509.random_serial_number())
-          .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
+          .not_valid_before(now - timedelta(days=1) + min(timedelta(days=days), timedelta(0)))
+          .not_valid_after(now + timedelta(days=days))
           .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
           .sign(ca_key, hashes.SHA256()))
     client = (x509.CertificateBuilder().subject_name(_name("partner.example.com"))

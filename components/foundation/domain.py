@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import re
 import ssl
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -62,6 +65,14 @@ class ApiDomain:
     mutual_tls: MutualTls | None = None
 
 
+def _common_name(certificate: Mapping[str, Any]) -> str:
+    for rdn in certificate.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return "unnamed"
+
+
 def truststore_problems(path: str) -> list[str]:
     """What keeps the file at ``path`` from being a truststore API Gateway accepts."""
     file = Path(path)
@@ -79,6 +90,12 @@ def truststore_problems(path: str) -> list[str]:
     if counts["x509"] > TRUSTSTORE_MAX_CERTIFICATES:
         problems.append(f"{path!r} holds {counts['x509']} certificates; API Gateway takes at "
                         f"most {TRUSTSTORE_MAX_CERTIFICATES}")
+    expired = [name for certificate in context.get_ca_certs()
+               if ssl.cert_time_to_seconds(str(certificate["notAfter"])) < time.time()
+               for name in [_common_name(certificate)]]
+    if expired:
+        problems.append(f"{path!r} holds expired CA certificates ({', '.join(expired)}); "
+                        "API Gateway would warn and refuse their clients")
     if counts["x509"] != counts["x509_ca"]:
         problems.append(f"{path!r} holds {counts['x509'] - counts['x509_ca']} certificate(s) "
                         "that are not CAs; a truststore holds the CAs that issue client "

@@ -57,6 +57,8 @@ def test_what_is_not_a_truststore_is_named(tmp_path: Path) -> None:
     text.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
     huge = tmp_path / "huge.pem"
     huge.write_bytes(b"#" * (1024 * 1024 + 1))
+    stale = tmp_path / "stale.pem"
+    stale.write_bytes(ca_and_client("Old CA", days=-2)[0] + ca_and_client()[0])
 
     assert truststore_problems(str(tmp_path / "absent.pem")) == [
         f"{str(tmp_path / 'absent.pem')!r} is not a file (paths are relative to the project)"]
@@ -67,6 +69,9 @@ def test_what_is_not_a_truststore_is_named(tmp_path: Path) -> None:
         f"{str(text)!r} is not a PEM bundle of X.509 certificates"]
     assert truststore_problems(str(huge)) == [
         f"{str(huge)!r} is larger than API Gateway's 1 MB truststore limit"]
+    assert truststore_problems(str(stale)) == [
+        f"{str(stale)!r} holds expired CA certificates (Old CA); API Gateway would warn and "
+        "refuse their clients"]
 
 
 @pytest.mark.parametrize("make", [rest, http])
