@@ -1,4 +1,5 @@
-"""API Gateway REST and HTTP APIs: logs, tracing, throttling, auth, validation, CORS, WAF, TLS.
+"""API Gateway REST and HTTP APIs: logs, tracing, throttling, auth, validation, CORS, WAF, TLS,
+and the resource policies that fence private APIs.
 
 REST stages and their ``aws.apigateway.MethodSettings`` are separate resources. A method
 settings resource belongs to a stage when its ``stageName`` was computed from that stage, or
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
+from fnmatch import fnmatchcase
 from typing import Any
 
 from pulumi_policy import Policy
@@ -24,12 +26,16 @@ from .core import (
     Props,
     Stack,
     Subject,
+    as_list,
+    everyone,
     is_unknown,
     resource_rule,
     stack_rule,
+    statements,
 )
 
 REST_API = "aws:apigateway/restApi:RestApi"
+REST_API_POLICY = "aws:apigateway/restApiPolicy:RestApiPolicy"
 REST_STAGE = "aws:apigateway/stage:Stage"
 METHOD_SETTINGS = "aws:apigateway/methodSettings:MethodSettings"
 METHOD = "aws:apigateway/method:Method"
@@ -585,6 +591,214 @@ def apigateway_endpoint_types(api: Subject, config: Config) -> Iterator[str]:
                f"{' or '.join(str(a) for a in allowed) or 'an allowed type'}")
 
 
+# --- 45: private APIs fenced by their resource policy -----------------------------------------
+
+INVOKE = "execute-api:invoke"
+# The condition keys that name where a request to a private API came from, lower case (condition
+# keys are case-insensitive), with the spelling used in messages.
+_SOURCE_KEYS = {"aws:sourcevpce": "aws:SourceVpce", "aws:sourcevpc": "aws:SourceVpc"}
+# Operators that match only the listed endpoints or VPCs. ForAllValues is left out: on a missing
+# key it matches, so a request from outside any VPC would pass. ...IfExists is left out too.
+_MATCHING = frozenset({"stringequals", "stringequalsignorecase", "stringlike"})
+_MATCHING_ANY = frozenset({f"foranyvalue:{op}" for op in _MATCHING}) | _MATCHING
+# Operators that match every request not from the listed endpoints or VPCs (the IfExists forms
+# also match a request that has no such key, which a Deny should refuse anyway).
+_NOT_MATCHING = frozenset({"stringnotequals", "stringnotequalsignorecase", "stringnotlike"})
+_NOT_MATCHING_ANY = _NOT_MATCHING | frozenset(f"{op}ifexists" for op in _NOT_MATCHING)
+
+
+def _contains_unknown(value: Any) -> bool:
+    if is_unknown(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(_contains_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains_unknown(v) for v in value)
+    return False
+
+
+def _covers_invoke(statement: Mapping[str, Any]) -> bool:
+    """Whether a statement's Action (or NotAction) takes in execute-api:Invoke."""
+    if "NotAction" in statement:
+        return not any(isinstance(a, str) and fnmatchcase(INVOKE, a.lower())
+                       for a in as_list(statement.get("NotAction")))
+    return any(isinstance(a, str) and fnmatchcase(INVOKE, a.lower())
+               for a in as_list(statement.get("Action")))
+
+
+def _whole_api(resource: Any) -> bool:
+    """Whether a Resource names every stage, method and path of the API the policy is attached
+    to: ``*``, ``execute-api:/*``, or an execute-api ARN whose part after the API id is ``*``
+    (``arn:aws:execute-api:eu-west-1:111122223333:*/*``, ``...:a1b2c3d4e5/*``)."""
+    if not isinstance(resource, str):
+        return False
+    if resource in ("*", "execute-api:/*", "execute-api:*"):
+        return True
+    parts = resource.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "execute-api":
+        return False
+    api, _, rest = parts[5].partition("/")
+    return rest == "*" or (not rest and api == "*")
+
+
+def _source_values(condition: Any, operators: frozenset[str]) -> dict[str, set[str]]:
+    """The endpoints and VPCs a Condition names under ``operators``, by (lower-case) key; only
+    literal ids count (a value with a wildcard fences nothing)."""
+    found: dict[str, set[str]] = {}
+    if not isinstance(condition, Mapping):
+        return found
+    for operator, clauses in condition.items():
+        if str(operator).lower() not in operators or not isinstance(clauses, Mapping):
+            continue
+        for key, value in clauses.items():
+            values = as_list(value)
+            if str(key).lower() in _SOURCE_KEYS and values and all(
+                    isinstance(v, str) and v and not set(v) & set("*?") for v in values):
+                found.setdefault(str(key).lower(), set()).update(values)
+    return found
+
+
+def _label(statement: Mapping[str, Any], index: int) -> str:
+    sid = statement.get("Sid")
+    return f"statement {sid!r}" if isinstance(sid, str) and sid else f"Statement[{index}]"
+
+
+def _fence_problems(document: Any) -> Any:
+    """What keeps a private API's resource policy from fencing it to VPC endpoints or VPCs: a
+    list of problems (empty when it fences), or ``UNKNOWN`` while any part is not known."""
+    found = statements(document)
+    if is_unknown(found) or _contains_unknown(found):
+        return UNKNOWN
+    problems: list[str] = []
+    allowed: dict[str, set[str]] = {}
+    for index, statement in enumerate(found):
+        if statement.get("Effect") != "Allow" or not _covers_invoke(statement):
+            continue
+        fence = _source_values(statement.get("Condition"), _MATCHING_ANY)
+        if not fence:
+            problems.append(
+                f"{_label(statement, index)} allows execute-api:Invoke with no StringEquals "
+                "aws:SourceVpce (or aws:SourceVpc) condition, so a VPC endpoint of any account "
+                "may call the API; add the condition with the endpoint (or VPC) ids")
+        for key, values in fence.items():
+            allowed.setdefault(key, set()).update(values)
+    near: list[str] = []
+    for index, statement in enumerate(found):
+        if statement.get("Effect") != "Deny" or not everyone(statement.get("Principal")) \
+                or not _covers_invoke(statement) \
+                or not any(_whole_api(r) for r in as_list(statement.get("Resource"))):
+            continue
+        condition = statement.get("Condition")
+        fence = _source_values(condition, _NOT_MATCHING_ANY)
+        if not fence or not isinstance(condition, Mapping):
+            continue
+        clauses = [c for c in condition.values() if isinstance(c, Mapping)]
+        if len(condition) != 1 or len(clauses) != 1 or len(clauses[0]) != 1:
+            near.append(f"{_label(statement, index)} denies only the requests that also meet "
+                        "its other conditions; keep the endpoint (or VPC) condition alone")
+            continue
+        key, values = next(iter(fence.items()))
+        # The Deny may name no endpoint or VPC that no Allow names: that one would get through.
+        extra = values - allowed.get(key, set()) if allowed else set()
+        if not extra:
+            return problems
+        near.append(f"{_label(statement, index)} lets {', '.join(sorted(extra))} through "
+                    f"({_SOURCE_KEYS[key]}), which no Allow names")
+    names = "; ".join(f"{_SOURCE_KEYS[k]} {', '.join(sorted(v))}" for k, v in sorted(
+        allowed.items())) or "aws:SourceVpce and the endpoint ids"
+    problems.append(
+        "no statement denies execute-api:Invoke on the whole API (execute-api:/*) to Principal * "
+        "for every request that did not come through the endpoints or VPCs the policy allows"
+        f"{' (' + '; '.join(near) + ')' if near else ''}; add a Deny with StringNotEquals on "
+        f"{names}, so that no other statement and no caller's own IAM policy can open another "
+        "path")
+    return problems
+
+
+def _rest_api_policies(stack: Stack, api: Subject) -> tuple[list[Subject], bool]:
+    """The RestApiPolicy resources of an API, and whether some could not be placed yet: linked
+    through ``restApiId``, or with the same known id."""
+    apis = {a.urn for a in stack.of_type(REST_API)}
+    linked: list[Subject] = []
+    undecided = False
+    for attached in stack.of_type(REST_API_POLICY):
+        named_from = _deps(attached, "restApiId")
+        if api.urn in named_from:
+            linked.append(attached)
+            continue
+        if named_from & apis:
+            continue  # computed from another API
+        same = _same(attached.props.get("restApiId"), api.props.get("id"))
+        if same:
+            linked.append(attached)
+        elif same is None:
+            undecided = True
+    return linked, undecided
+
+
+def _has_document(value: Any) -> bool:
+    return is_unknown(value) or isinstance(value, Mapping) or \
+        (isinstance(value, str) and bool(value.strip()))
+
+
+@stack_rule(
+    "apigateway-private-api-fenced",
+    description="PRIVATE REST APIs have a resource policy (their policy, or an "
+                "aws.apigateway.RestApiPolicy) that allows execute-api:Invoke only under an "
+                "aws:SourceVpce or aws:SourceVpc condition, and denies it to every request that "
+                "does not come through those endpoints or VPCs.",
+    anchors=("aws-docs:apigateway-resource-policies-examples",
+             "aws-docs:apigateway-resource-policies-create-attach"),
+    level=ADVISORY,
+)
+def apigateway_private_api_fenced(stack: Stack, config: Config,
+                                  ) -> Iterator[tuple[Subject | None, str]]:
+    """A private API is reachable from any interface endpoint for execute-api, in any VPC of
+    any account, unless its resource policy says which endpoints may call it. The policy is the
+    only fence: without it the API is private in name only.
+
+    AWS documents the policy as an Allow of execute-api:Invoke and a Deny of it under
+    StringNotEquals aws:SourceVpce (or aws:SourceVpc). This rule asks for the Deny, and for the
+    Allow statements to carry the matching StringEquals condition as well (AWS's example leaves
+    its Allow open and relies on the Deny alone); the Deny must name only endpoints or VPCs that
+    an Allow names, be the whole API's (execute-api:/*), to Principal *, with that one
+    condition. A private API with no policy at all cannot be deployed (API Gateway refuses the
+    deployment); it is reported too. The documents are the API's own ``policy`` and those of
+    aws.apigateway.RestApiPolicy resources whose restApiId was computed from the API (or is its
+    known id); each is checked. A document not known yet (a preview of new endpoints) is not
+    judged: the analyzer runs again during ``pulumi up``.
+
+    Advisory: the anchors are AWS's developer guide (its private API policy example, and "you
+    can't deploy your API without a resource policy"), not an error-level rule; no cdk-nag,
+    serverless-rules or Security Hub check covers it. The project's blueprints.json raises it to
+    mandatory, since its PrivateApi service builds exactly this policy (iam.private_api_policy).
+    """
+    for api in stack.of_type(REST_API):
+        types = _endpoint_types(api)
+        if is_unknown(types) or "PRIVATE" not in types:
+            continue
+        attached, undecided = _rest_api_policies(stack, api)
+        own = api.props.get("policy")
+        documents: list[tuple[Subject, Any]] = [(p, p.props.get("policy")) for p in attached]
+        if _has_document(own):
+            documents.append((api, own))
+        if not documents:
+            if not undecided:
+                yield api, ("is PRIVATE but has no resource policy (its policy, or an "
+                            "aws.apigateway.RestApiPolicy): API Gateway refuses to deploy it, "
+                            "and nothing says which VPC endpoints may call it; allow "
+                            "execute-api:Invoke under StringEquals aws:SourceVpce and deny it "
+                            "under StringNotEquals aws:SourceVpce")
+            continue
+        for subject, document in documents:
+            problems = _fence_problems(document)
+            if is_unknown(problems):
+                continue
+            where = "policy" if subject is api else f"policy of PRIVATE API {api.name}"
+            for problem in problems:
+                yield subject, f"{where}: {problem}"
+
+
 POLICIES: list[Policy] = [
     apigateway_access_logging,
     apigateway_json_access_logs,
@@ -598,4 +812,5 @@ POLICIES: list[Policy] = [
     apigateway_tls12_domains,
     apigateway_endpoint_types,
     apigateway_cache_encrypted,
+    apigateway_private_api_fenced,
 ]

@@ -103,14 +103,24 @@ def test_every_stack_draws_no_mandatory_violation(stack: str) -> None:
 
 def test_the_project_config_raises_the_house_rules() -> None:
     assert PROJECT_CONFIG == {"required-tags": "mandatory", "prod-stateful-protected": "mandatory",
-                              "explicit-provider": "mandatory"}
+                              "explicit-provider": "mandatory",
+                              "apigateway-private-api-fenced": "mandatory"}
     strict = evaluate(run_program(_untagged_queue, config=CONFIG), PROJECT_CONFIG)
     assert {(v.policy, v.mandatory) for v in strict} >= {("required-tags", True),
                                                           ("explicit-provider", True)}
+    unfenced = evaluate(run_program(_unfenced_private_api, config=CONFIG), PROJECT_CONFIG)
+    assert ("apigateway-private-api-fenced", True) in {(v.policy, v.mandatory) for v in unfenced}
+    assert ("apigateway-private-api-fenced", False) in {
+        (v.policy, v.mandatory) for v in evaluate(run_program(_unfenced_private_api,
+                                                              config=CONFIG))}
 
 
 def _untagged_queue() -> None:
     aws.sqs.Queue("stray")
+
+
+def _unfenced_private_api() -> None:
+    aws.apigateway.RestApi("private", endpoint_configuration={"types": "PRIVATE"})
 
 
 def test_the_blocks_draw_no_mandatory_violation() -> None:
