@@ -1,7 +1,7 @@
-"""The container API's HTTP app (``container_app/app.py``) served in process on 127.0.0.1 against
-moto's DynamoDB: real requests over a socket, real tables shaped as the service creates them
-(hash key ``id``). Every answer is JSON, every bad request a 4xx naming its problem without a
-stack trace; throttling is a 503 with Retry-After; draining closes idle connections, finishes
+"""The container API's HTTP app (``container_app/server.py``, not a Lambda: no ``app.py``)
+served in process on 127.0.0.1 against moto's DynamoDB: real requests over a socket, real tables
+shaped as the service creates them (hash key ``id``). Every answer is JSON, every bad request a
+4xx naming its problem without a stack trace; throttling is a 503 with Retry-After; draining closes idle connections, finishes
 requests in flight and turns the health check to 503; the process stops on SIGTERM."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from unittest import mock
 import boto3  # type: ignore[import-untyped]
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
-from container_app import app
+from container_app import server as app
 from moto import mock_aws
 
 from tests.functions.test_entity_index_builder import set_aws_environment
@@ -288,7 +288,7 @@ def test_draining_finishes_requests_in_flight_and_closes_idle_connections(api: S
 
 
 def test_the_process_serves_logs_json_and_stops_on_sigterm(tmp_path: Path) -> None:
-    """The app as the container runs it: ``python3 app.py``, against moto's server."""
+    """The app as the container runs it: ``python3 server.py``, against moto's server."""
     from moto.server import ThreadedMotoServer
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
@@ -306,7 +306,7 @@ def test_the_process_serves_logs_json_and_stops_on_sigterm(tmp_path: Path) -> No
                                    aws_access_key_id="testing",
                                    aws_secret_access_key="testing"))
         process = subprocess.Popen(  # noqa: S603 (this interpreter, the app's own file)
-            [sys.executable, str(ROOT / "functions/container_app/app.py")], env=environment,
+            [sys.executable, str(ROOT / "functions/container_app/server.py")], env=environment,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
         port = int(environment["PORT"])
@@ -352,9 +352,9 @@ def test_the_image_copies_what_the_app_imports_and_pins_what_the_tests_ran() -> 
     folder = ROOT / "functions" / "container_app"
     dockerfile = (folder / "Dockerfile").read_text(encoding="utf-8")
     assert "COPY blueprints_common/ /app/blueprints_common/" in dockerfile
-    assert "COPY container_app/app.py container_app/healthcheck.py /app/" in dockerfile
+    assert "COPY container_app/server.py container_app/healthcheck.py /app/" in dockerfile
     assert "USER 1000:1000" in dockerfile
-    assert 'CMD ["python3", "app.py"]' in dockerfile
+    assert 'CMD ["python3", "server.py"]' in dockerfile
     ignored = (folder / "Dockerfile.dockerignore").read_text(encoding="utf-8").splitlines()
     assert ignored[1] == "*"  # only what the Dockerfile copies goes into the context
 
