@@ -1,8 +1,9 @@
 """The container API's HTTP app (``container_app/server.py``, not a Lambda: no ``app.py``)
 served in process on 127.0.0.1 against moto's DynamoDB: real requests over a socket, real tables
 shaped as the service creates them (hash key ``id``). Every answer is JSON, every bad request a
-4xx naming its problem without a stack trace; throttling is a 503 with Retry-After; draining closes idle connections, finishes
-requests in flight and turns the health check to 503; the process stops on SIGTERM."""
+4xx naming its problem without a stack trace; throttling is a 503 with Retry-After; draining
+closes idle connections, finishes requests in flight and turns the health check to 503; the
+process stops on SIGTERM."""
 
 from __future__ import annotations
 
