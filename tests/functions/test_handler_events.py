@@ -176,6 +176,16 @@ def _analytics_status_event() -> dict[str, Any]:
     return event
 
 
+def _private_api_event() -> dict[str, Any]:
+    """GET /whoami through a private API's VPC endpoint, signed, carrying every secret."""
+    event = _rest_event("/whoami")
+    event["requestContext"]["identity"] |= {
+        "vpceId": "vpce-0ac4147ba9386c9a7", "vpcId": "vpc-0c00ca6aa29c8472f",
+        "accessKey": API_KEY, "caller": TOKEN,
+        "userArn": f"arn:aws:sts::111111111111:assumed-role/{COOKIE_VALUE}/engineer"}
+    return event
+
+
 def _analytics_job_request() -> dict[str, Any]:
     """A job whose parameters name columns a client could have called anything."""
     return job_request("linearRegression", {"target": TOKEN, "features": [API_KEY, COOKIE_VALUE]})
@@ -225,6 +235,7 @@ CASES = {
                           _analytics_queue_event),
     "analytics_job.run_job": Case("analytics_job", "WORKFLOW_TASK", ANALYTICS_JOB_ENVIRONMENT,
                                   _analytics_job_request, entry_point="run_job"),
+    "private_api_whoami": Case("private_api_whoami", "REST_PROXY", {}, _private_api_event),
 }
 # The kinds whose refusals are errors: nobody sees an answer, so only the log says it.
 LOGGED_AS_ERRORS = ("S3_NOTIFICATION", "S3_OBJECT_LAMBDA", "DYNAMODB_STREAM", "SCHEDULED",
