@@ -24,6 +24,8 @@ MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 QUEUE_MAPPING = f"{MAPPING} (an SQS queue)"
 FUNCTION = "aws:lambda/function:Function"
 IMAGE_FUNCTION = f"{FUNCTION} (a container image)"
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+INTERFACE_ENDPOINT = f"{ENDPOINT} (an interface)"
 
 ON_PURPOSE: dict[str, dict[str, str]] = {
     "aws:apigateway/account:Account": {
@@ -156,7 +158,17 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
     "aws:ec2/vpc:Vpc": {
         "enableDnsHostnames": "false: interface endpoints' private DNS cannot work",
         "enableDnsSupport": "true, stated"},
-    "aws:ec2/vpcEndpoint:VpcEndpoint": {"vpcEndpointType": "Gateway"},
+    ENDPOINT: {"vpcEndpointType": "Gateway"},
+    INTERFACE_ENDPOINT: {
+        "vpcEndpointType": "Gateway", "privateDnsEnabled": "false: callers must use the "
+        "endpoint's own names", "ipAddressType": "the service's choice (dualstack where "
+        "offered)", "subnetIds": "none: no interface in any zone",
+        "securityGroupIds": "the VPC's default group"},
+    "aws:ec2/managedPrefixList:ManagedPrefixList": {},
+    "aws:route53/resolverEndpoint:ResolverEndpoint": {
+        "protocols": "Do53, stated", "resolverEndpointType": "IPV4, stated"},
+    "aws:route53/resolverQueryLogConfig:ResolverQueryLogConfig": {},
+    "aws:route53/resolverQueryLogConfigAssociation:ResolverQueryLogConfigAssociation": {},
     "aws:ecr/repository:Repository": {
         "imageTagMutability": "MUTABLE: a tag can be moved to another image",
         "imageScanningConfiguration.scanOnPush": "false: no scan",
@@ -235,6 +247,27 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
         "target.retryPolicy.maximumRetryAttempts": "185",
         "target.retryPolicy.maximumEventAgeInSeconds": "86400"},
     "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": {},
+    "aws:servicediscovery/service:Service": {
+        "healthCheckCustomConfig": "none: ECS cannot report task health",
+        "forceDestroy": "false: deleting fails while tasks are registered",
+        "dnsConfig.routingPolicy": "MULTIVALUE, stated"},
+    "aws:apigateway/vpcLink:VpcLink": {},
+    "aws:apigatewayv2/vpcLink:VpcLink": {"securityGroupIds": "the VPC's default group"},
+    "aws:ecs/service:Service": {
+        "launchType": "EC2 without capacity providers", "desiredCount": "0 tasks",
+        "deploymentCircuitBreaker.enable": "false: a failing deployment keeps retrying",
+        "deploymentCircuitBreaker.rollback": "false: no rollback",
+        "networkConfiguration.assignPublicIp": "false, stated",
+        "enableExecuteCommand": "false, stated", "propagateTags": "NONE: tasks untagged"},
+    "aws:lb/loadBalancer:LoadBalancer": {
+        "internal": "false: internet-facing", "loadBalancerType": "application, stated",
+        "enableDeletionProtection": "false, stated per stage",
+        "securityGroups": "an ALB gets the VPC's default group, an NLB none, ever"},
+    "aws:lb/targetGroup:TargetGroup": {
+        "targetType": "instance: awsvpc tasks need ip", "healthCheck.path": "/ on an ALB; a "
+        "TCP check on an NLB's TCP group", "deregistrationDelay": "300 s of draining"},
+    "aws:lb/listener:Listener": {"protocol": "HTTP (an NLB needs TCP)"},
+    "aws:lb/listenerRule:ListenerRule": {"priority": "the next free one, in creation order"},
     "aws:sesv2/configurationSet:ConfigurationSet": {
         "deliveryOptions.tlsPolicy": "OPTIONAL: mail may travel unencrypted",
         "reputationOptions.reputationMetricsEnabled": "false"},
@@ -290,6 +323,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dev with async analytics": ("dev", _services_with("dev", asyncAnalytics={})),
     "dev with async analytics, Express": ("dev", _services_with(
         "dev", asyncAnalytics={"workflow": "express"})),
+    "dev, a private API on an existing endpoint": ("dev", _services_with(
+        "dev", privateApi={"vpcEndpointIds": ["vpce-0123456789abcdef0"]})),
+    "dev, the container API through Cloud Map": ("dev", _services_with(
+        "dev", containerApi={"httpApiTarget": "cloudMap"})),
 }
 
 
@@ -319,6 +356,8 @@ def purpose(resource: Resource) -> str:
         return QUEUE_MAPPING
     if resource.type == FUNCTION and resource.inputs.get("packageType") == "Image":
         return IMAGE_FUNCTION
+    if resource.type == ENDPOINT and resource.inputs.get("vpcEndpointType") == "Interface":
+        return INTERFACE_ENDPOINT
     return resource.type
 
 

@@ -16,6 +16,7 @@ import contextvars
 import hashlib
 import json
 import logging
+import re
 import runpy
 import sys
 import threading
@@ -305,6 +306,27 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 extra = {"bucket": physical,
                          "bucketDomainName": f"{physical}.s3.amazonaws.com",
                          "bucketRegionalDomainName": f"{physical}.s3.{region}.amazonaws.com"}
+            case "aws:lb/loadBalancer:LoadBalancer":
+                short = "net" if state.get("loadBalancerType") == "network" else "app"
+                suffix = f"{short}/{physical}/{_digest(typ, name, length=16)}"
+                arn = f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/{suffix}"
+                resource_id = arn
+                internal = "internal-" if state.get("internal") and short == "app" else ""
+                dns = (f"{internal}{physical}-{int(_digest(typ, name, length=8), 16)}"
+                       f".{region}.elb.amazonaws.com" if short == "app" else
+                       f"{physical}-{_digest(typ, name, length=16)}.elb.{region}.amazonaws.com")
+                extra = {"arnSuffix": suffix, "dnsName": dns, "zoneId": "Z32O12XQLNTSW2"}
+            case "aws:lb/targetGroup:TargetGroup":
+                suffix = f"targetgroup/{physical}/{_digest(typ, name, length=16)}"
+                arn = f"arn:aws:elasticloadbalancing:{region}:{account}:{suffix}"
+                resource_id = arn
+                extra = {"arnSuffix": suffix}
+            case "aws:lb/listener:Listener" | "aws:lb/listenerRule:ListenerRule":
+                parent = str(state.get("loadBalancerArn") or state.get("listenerArn") or "")
+                kind_name = "listener" if typ.endswith(":Listener") else "listener-rule"
+                arn = (re.sub(r":(loadbalancer|listener)/", f":{kind_name}/", parent, count=1)
+                       + f"/{_digest(typ, name, length=16)}")
+                resource_id = arn
             case "aws:s3/bucketObjectv2:BucketObjectv2":
                 # Every object the stacks upload goes to a versioned bucket.
                 extra = {"versionId": _digest(typ, name), "etag": _digest(typ, "etag", name)}

@@ -16,10 +16,12 @@ import pulumi
 
 from components.services.async_analytics import AsyncAnalytics, AsyncAnalyticsSettings
 from components.services.base import ServiceComponent, ServiceContext
+from components.services.container_api import ContainerApi, ContainerApiSettings
 from components.services.document_watermark import DocumentWatermark, DocumentWatermarkSettings
 from components.services.entity_resolution import EntityResolution, EntityResolutionSettings
 from components.services.event_management import EventManagement, EventManagementSettings
 from components.services.header_versioning import HeaderVersionedApi, HeaderVersioningSettings
+from components.services.private_api import PrivateApi, PrivateApiSettings
 from components.services.query_key_api import QueryKeyApi, QueryKeyApiSettings
 
 __all__ = ["CATALOG", "CatalogEntry", "ServiceComponent", "ServiceContext", "build_services"]
@@ -40,6 +42,8 @@ CATALOG: Mapping[str, CatalogEntry] = {
     "documentWatermark": CatalogEntry(DocumentWatermarkSettings, DocumentWatermark),
     "eventManagement": CatalogEntry(EventManagementSettings, EventManagement),
     "asyncAnalytics": CatalogEntry(AsyncAnalyticsSettings, AsyncAnalytics),
+    "privateApi": CatalogEntry(PrivateApiSettings, PrivateApi),
+    "containerApi": CatalogEntry(ContainerApiSettings, ContainerApi),
 }
 
 

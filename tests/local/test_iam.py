@@ -843,6 +843,8 @@ HANDLER_CALLS: dict[str, list[HandlerCall]] = {
         HandlerCall("get_object", "s3", "GetObject",
                     lambda f: _index(f, "20261202T160000Z-9b2cf535/manifest.json")),
     ],
+    # It answers who called, from the event alone.
+    "private_api_whoami": [],
     "version_router": [
         HandlerCall("get_item", "dynamodb", "GetItem",
                     lambda f: {"TableName": f["table_name"], "Key": {"hk": {"S": "v1"}}},
@@ -973,7 +975,8 @@ def _aws_calls(path: Path) -> set[str]:
 
 FUNCTIONS = ROOT / "functions"
 # A Lambda's handler module, and the job image's Fargate command.
-ENTRY_POINTS = frozenset({"app.py", "task.py"})
+# A Lambda handler, a workflow task, a container service.
+ENTRY_POINTS = frozenset({"app.py", "task.py", "server.py"})
 
 
 def test_every_handler_call_is_in_the_table() -> None:

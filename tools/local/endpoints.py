@@ -50,10 +50,7 @@ class ExecuteApiEndpoint:
                     if api.api_id == api_id and api.stage == stage), None)
         if api is None:
             return _forbidden()
-        headers = [(name, api.domain_name if name.lower() == "host" else value)
-                   for name, value in request.headers]
-        return api.handle(replace(request, headers=headers, source_vpce=self.endpoint_id,
-                                  source_vpc=self.vpc_id))
+        return api.handle(replace(request, source_vpce=self.endpoint_id, source_vpc=self.vpc_id))
 
 
 def _forbidden() -> Reply:
