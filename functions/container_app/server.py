@@ -327,6 +327,15 @@ class Server(ThreadingHTTPServer):
         with self._lock:
             self._connections.pop(connection, None)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection the client (or a load balancer's health check) dropped is one log
+        line, not the stack trace ``socketserver`` prints."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            logger.info("connection dropped", client=client_address[0], error=type(error).__name__)
+            return
+        logger.exception("connection failed", client=client_address[0])
+
     def drain(self) -> None:
         """Stop accepting, close idle keep-alive connections, let requests in flight finish
         (they answer with ``Connection: close``). Returns once nothing is being served."""

@@ -63,7 +63,7 @@ def start(started: list[Worker], tmp_path: Path, function: FunctionSpec,
 
 def test_every_function_of_the_dev_stack_has_its_package_and_layers() -> None:
     specs = dev_specs()
-    assert len(specs) == 15
+    assert len(specs) == 16
     for function in specs.values():
         assert "app.py" in function.files, function.resource
         assert "blueprints_common/entry.py" in function.files, function.resource

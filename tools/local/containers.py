@@ -2,10 +2,11 @@
 
 A container of the plan's task definition starts from its image's task root (read from the
 image's Dockerfile, as for image functions: ``functions.image_contents``), with the container's
-entry point and command (``python`` is this machine's Python), its environment and any
-overrides, the task role's credentials and the embedded AWS's endpoint. Its output is relayed
-line by line, prefixed with the task definition's name. Workflow tasks
-(``tools.local.workflows``) and ECS services (``tools.local.services``) both start theirs here.
+entry point and command, else the image's (``python`` is this machine's Python), the image's
+``ENV``, the container's environment and any overrides, the task role's credentials and the
+embedded AWS's endpoint. Its output is relayed line by line, prefixed with the task
+definition's name. Workflow tasks (``tools.local.workflows``) and ECS services
+(``tools.local.services``) both start theirs here.
 
 What differs from AWS: a container's own calls are not checked against its role, it shares this
 machine's network (no subnets, no security groups), and its CPU and memory are not enforced.
@@ -75,15 +76,17 @@ class Containers:
             raise LookupError(f"task {definition.name} runs {settings['image']}, which the "
                               "plan does not build")
         task_id = uuid.uuid4().hex
-        root = unpack(image_contents(self._images[digest]).files, self._folder / task_id)
+        image = image_contents(self._images[digest])
+        root = unpack(image.files, self._folder / task_id)
         credentials = self.aws.credentials_for_role(str(inputs["taskRoleArn"]))
         variables = {
-            "PATH": os.environ.get("PATH", ""), "HOME": str(root),
+            "PATH": os.environ.get("PATH", ""), "HOME": str(root), **image.environment,
             **{v["name"]: v["value"] for v in settings.get("environment", [])},
             **(environment or {}),
             **self.aws.environment(credentials=credentials),
             "TMPDIR": str(root), "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1"}
-        command = [*settings.get("entryPoint", []), *settings.get("command", [])]
+        command = ([*settings.get("entryPoint", []), *settings.get("command", [])]
+                   or list(image.command))
         if command and command[0].startswith("python"):
             command[0] = sys.executable  # this machine's Python, as image functions use
         process = subprocess.Popen(  # noqa: S603 (the plan's own container command)

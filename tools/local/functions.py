@@ -149,18 +149,22 @@ def _spec(function: Resource, layers: Mapping[str, Resource],
 
 @dataclass(frozen=True)
 class ImageContents:
-    """What a Lambda image built from a Dockerfile holds, read without building it."""
+    """What an image built from a Dockerfile holds, read without building it."""
 
-    files: Mapping[str, Path | str]  # under the task root
+    files: Mapping[str, Path | str]  # under the task root (the app's WORKDIR, for other images)
     distributions: Mapping[str, str]  # pinned by the requirements it installs
     runtime: str  # from the AWS base image's tag
+    command: tuple[str, ...] = ()  # ENTRYPOINT, then CMD, in exec form
+    environment: Mapping[str, str] = field(default_factory=dict)  # ENV
 
 
 def image_contents(image: Resource) -> ImageContents:
     """Reads the image's Dockerfile (``docker-build:index:Image``'s ``dockerfile`` and
-    ``context``): its ``COPY`` instructions into the task root are the package, the
-    requirements files its ``pip install`` reads are the libraries, and the AWS Lambda base
-    image's tag is the runtime. Multi-stage copies and other instructions are not followed."""
+    ``context``): its ``COPY`` instructions into the task root (``LAMBDA_TASK_ROOT``, or the
+    ``WORKDIR`` of an image on another base) are the package, the requirements files its
+    ``pip install`` reads are the libraries, the AWS Lambda base image's tag is the runtime, and
+    ``ENV``, ``ENTRYPOINT`` and ``CMD`` (exec form) are how it starts. Multi-stage copies and
+    other instructions are not followed."""
     inputs = reveal(dict(image.inputs))
     context = Path(str((inputs.get("context") or {}).get("location", ".")))
     dockerfile = Path(str((inputs.get("dockerfile") or {}).get("location")
@@ -168,20 +172,29 @@ def image_contents(image: Resource) -> ImageContents:
     files: dict[str, Path | str] = {}
     copied: dict[str, Path] = {}  # container path -> the context's file, outside the task root
     distributions: dict[str, str] = {}
-    runtime = "python3.13"
+    environment: dict[str, str] = {}
+    start: dict[str, list[str]] = {"ENTRYPOINT": [], "CMD": []}
+    runtime, workdir = "python3.13", None
     for instruction, arguments in _instructions(dockerfile.read_text(encoding="utf-8")):
         if instruction == "FROM" and (base := BASE_IMAGE.match(arguments[0])):
             runtime = f"python{base.group(1)}"
+        elif instruction == "WORKDIR":
+            workdir = arguments[0].rstrip("/")
+        elif instruction == "ENV":
+            environment.update(pair.partition("=")[::2] for pair in arguments if "=" in pair)
+        elif instruction in start:
+            start[instruction] = [str(word) for word in json.loads(" ".join(arguments))]
         elif instruction == "COPY" and not any(a.startswith("--from") for a in arguments):
             *sources, target = [a for a in arguments if not a.startswith("--")]
             for source in sources:
                 _copy(context / source, target, multiple=len(sources) > 1, files=files,
-                      copied=copied)
+                      copied=copied, workdir=workdir)
         elif instruction == "RUN" and "pip" in arguments and "install" in arguments:
             for requirements in _requirement_files(arguments):
                 if requirements in copied:
                     distributions.update(_pins(copied[requirements]))
-    return ImageContents(files, distributions, runtime)
+    return ImageContents(files, distributions, runtime,
+                         (*start["ENTRYPOINT"], *start["CMD"]), environment)
 
 
 def _instructions(text: str) -> Iterator[tuple[str, list[str]]]:
@@ -193,8 +206,9 @@ def _instructions(text: str) -> Iterator[tuple[str, list[str]]]:
 
 
 def _copy(source: Path, target: str, *, multiple: bool, files: dict[str, Path | str],
-          copied: dict[str, Path]) -> None:
-    root = TASK_ROOT.match(target)
+          copied: dict[str, Path], workdir: str | None = None) -> None:
+    root = TASK_ROOT.match(target) or (
+        re.match(rf"^{re.escape(workdir)}(?=/|$)", target) if workdir else None)
     if source.is_dir():
         into = target.rstrip("/")
         for path in sorted(source.rglob("*")):

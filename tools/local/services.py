@@ -2,8 +2,9 @@
 them, so that API Gateway's VPC link integrations reach them as they would in AWS.
 
 ``LocalServices(run, containers=...).start()`` starts one task of each ``aws:ecs/service``
-(``tools.local.containers``), on a port of this machine given to the container as ``PORT`` (in
-AWS the container listens on its ``portMappings`` port inside its own network namespace), and
+(``tools.local.containers``), on a port of this machine given to the container as ``PORT``, on
+127.0.0.1 (``HOST``) (in AWS the container listens on its ``portMappings`` port inside its own
+network namespace), and
 waits until the target group's health check path answers 200, as a load balancer waits before
 it sends traffic. ``resolve(target, path)`` is where a VPC link integration goes:
 
@@ -60,6 +61,11 @@ def _free_port() -> int:
         return port
 
 
+def _listed(value: Any) -> list[Any]:
+    """A block that is an object where the provider takes one, a list where it takes several."""
+    return [value] if isinstance(value, dict) else list(value or [])
+
+
 def _forward_target(actions: Any) -> str | None:
     """The target group a listener's or rule's actions forward to."""
     for action in actions or []:
@@ -88,11 +94,12 @@ class LocalServices:
             inputs = reveal(dict(resource.inputs))
             port = _free_port()
             container = self.containers.start(
-                self.containers.definition(str(inputs["taskDefinition"])), {"PORT": str(port)})
+                self.containers.definition(str(inputs["taskDefinition"])),
+                {"PORT": str(port), "HOST": "127.0.0.1"})
             groups = tuple(str(b["targetGroupArn"]) for b in inputs.get("loadBalancers") or []
                            if b.get("targetGroupArn"))
             registries = tuple(str(r["registryArn"]) for r in
-                               inputs.get("serviceRegistries") or [] if r.get("registryArn"))
+                               _listed(inputs.get("serviceRegistries")) if r.get("registryArn"))
             service = RunningService(resource.name, f"http://127.0.0.1:{port}", container,
                                      groups, registries)
             self.services.append(service)
