@@ -263,6 +263,29 @@ def test_an_images_package_libraries_and_runtime_come_from_its_dockerfile(
     assert contents.runtime == "python3.12"
 
 
+def test_an_image_on_another_base_starts_from_its_workdir_env_and_cmd(tmp_path: Path) -> None:
+    dockerfile = """FROM public.ecr.aws/docker/library/python:3.13-slim-bookworm
+ENV PYTHONUNBUFFERED=1 \\
+    PORT=8080
+WORKDIR /app
+COPY library/ /app/library/
+COPY job/app.py /app/
+ENTRYPOINT ["python3"]
+CMD ["app.py", "--serve"]
+"""
+    for name, text in {"job/Dockerfile": dockerfile, "job/app.py": "",
+                       "library/core.py": ""}.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+
+    contents = image_contents(image_resource(tmp_path))
+
+    assert contents.files == {"library/core.py": tmp_path / "library/core.py",
+                              "app.py": tmp_path / "job/app.py"}
+    assert contents.command == ("python3", "app.py", "--serve")
+    assert contents.environment == {"PYTHONUNBUFFERED": "1", "PORT": "8080"}
+
+
 def test_an_image_function_runs_its_command_from_the_images_files(
         started: list[Worker], tmp_path: Path) -> None:
     specs = dev_specs()
