@@ -179,20 +179,36 @@ def test_rest_stages_wait_for_the_account_logging_role_built_in_the_same_stack(
 def test_prod_declares_the_services_with_prod_settings() -> None:
     run = planned("prod")
     assert {r.name for r in run.resources if r.type.startswith("blueprints:services:")} == {
-        "headerVersioning", "queryKeyApi", "entityResolution", "documentWatermark"}
-    domains = {d.inputs["domainName"] for d in [
+        "headerVersioning", "queryKeyApi", "entityResolution", "documentWatermark",
+        "eventManagement", "asyncAnalytics", "privateApi", "containerApi"}
+    domains = {d.inputs["domainName"]: d.inputs for d in [
         *run.of_type("aws:apigateway/domainName:DomainName"),
         *run.of_type("aws:apigatewayv2/domainName:DomainName")]}
-    assert domains == {"partners.api.example.com", "match.api.example.com",
-                       "documents.api.example.com"}
-    assert run.one("aws:cloudfront/distribution:Distribution").inputs["aliases"] == [
+    assert set(domains) == {"partners.api.example.com", "match.api.example.com",
+                            "documents.api.example.com"}
+    # Partners present a client certificate that chains to the truststore in the repository.
+    partners = domains["partners.api.example.com"]["mutualTlsAuthentication"]
+    assert partners["truststoreUri"].endswith("/partners-ca.pem")
+    assert run.one("aws:apigateway/restApi:RestApi", "queryKeyApi-api").inputs[
+        "disableExecuteApiEndpoint"] is True
+    # Every regional stage but the header-versioning origins (CloudFront's WAF covers those)
+    # has its web ACL.
+    guarded = {a.name.removesuffix("-waf") for a in run.of_type(
+        "aws:wafv2/webAclAssociation:WebAclAssociation")}
+    assert {"asyncAnalytics", "eventManagement", "containerApi-rest"} <= guarded
+    # Three zones: the private API's endpoint and resolver, the container services' tasks.
+    endpoint = run.one("aws:ec2/vpcEndpoint:VpcEndpoint", "privateApi-execute-api")
+    assert len(endpoint.inputs["subnetIds"]) == 3
+    assert {s.inputs["desiredCount"] for s in run.of_type("aws:ecs/service:Service")} == {3}
+    assert run.one("aws:cloudfront/distribution:Distribution",
+                   "headerVersioning-distribution").inputs["aliases"] == [
         "versions.api.example.com"]
     warm = run.one("aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig")
     assert warm.name == "entityResolution-matcher-provisioned"
     assert warm.inputs["provisionedConcurrentExecutions"] == 2
-    pool = run.one("aws:cognito/userPool:UserPool")
-    assert pool.inputs["emailConfiguration"]["emailSendingAccount"] == "DEVELOPER"
-    assert pool.protect
+    for pool in run.of_type("aws:cognito/userPool:UserPool"):
+        assert pool.inputs["emailConfiguration"]["emailSendingAccount"] == "DEVELOPER"
+        assert pool.protect
     assert all(table.protect for table in run.of_type("aws:dynamodb/table:Table"))
     assert {g.inputs["retentionInDays"] for g in run.of_type(
         "aws:cloudwatch/logGroup:LogGroup")} == {365}

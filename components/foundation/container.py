@@ -139,8 +139,9 @@ def container_image(name: str, args: ContainerImageArgs, defaults: Defaults, *,
         tags=[pulumi.Output.concat(repository.repository_url, ":",
                                    source_digest(args.sources, args.code_root))],
         push=True,
+        # A push credential, valid for 12 hours: never shown in a plan or a state diff.
         registries=[{"address": repository.repository_url, "username": token.user_name,
-                     "password": token.password}],
+                     "password": pulumi.Output.secret(token.password)}],
         opts=pulumi.ResourceOptions(parent=parent, provider=provider))
     # By digest: a function or task always runs exactly the image that was built.
     return ContainerImage(repository, image,
