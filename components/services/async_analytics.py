@@ -57,10 +57,10 @@ from typing import Annotated, Any, Literal
 
 import pulumi
 import pulumi_aws as aws
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 from pydantic import dataclasses as pydantic_dataclasses
 
-from components.config import SETTINGS, Defaults, Meaning, SettingsError
+from components.config import SETTINGS, Defaults, SettingsError
 from components.foundation import iam
 from components.foundation.bucket import Bucket, BucketArgs
 from components.foundation.container import (
@@ -82,7 +82,7 @@ from components.foundation.logs import log_group
 from components.foundation.queue import Queue, QueueArgs
 from components.foundation.rest_api import RestApi, RestApiArgs, RestStage, RestStageArgs
 from components.foundation.table import Key, Table, TableArgs
-from components.services.base import ServiceComponent, ServiceContext
+from components.services.base import RegionalWebAclArn, ServiceComponent, ServiceContext
 
 IMAGE_CODE = "analytics_job"
 # What the image's Dockerfile copies from its context (functions/).
@@ -149,9 +149,7 @@ class AsyncAnalyticsSettings:
     result_retention_days: Annotated[int, Field(ge=1, le=365)] = 30
     throttling_rate_limit: Annotated[float, Field(gt=0, le=10_000)] = 20
     throttling_burst_limit: Annotated[int, Field(ge=1, le=5_000)] = 40
-    api_web_acl_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[\w-]*:wafv2:[a-z0-9-]+"
-                                                       r":\d{12}:regional/webacl/.+$"),
-                               Meaning("a REGIONAL web ACL ARN")] | None = None
+    api_web_acl_arn: RegionalWebAclArn | None = None
 
     @model_validator(mode="after")
     def _fargate_size(self) -> AsyncAnalyticsSettings:

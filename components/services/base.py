@@ -21,10 +21,15 @@ from components.foundation.domain import (
     MutualTls,
     truststore_problems,
 )
+from components.foundation.rest_api import REGIONAL_WEB_ACL
 
 CertificateArn = Annotated[str, StringConstraints(pattern=ACM_CERTIFICATE.pattern),
                           Meaning("an ACM certificate ARN (arn:aws:acm:<region>:<account>:"
                                   "certificate/<id>)")]
+# A web ACL for a regional API stage (``apiWebAclArn``).
+RegionalWebAclArn = Annotated[str, StringConstraints(pattern=REGIONAL_WEB_ACL.pattern + ".+$"),
+                              Meaning("a REGIONAL web ACL ARN (arn:aws:wafv2:<region>:"
+                                      "<account>:regional/webacl/...)")]
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)

@@ -61,10 +61,10 @@ from typing import Annotated, Any, Literal
 
 import pulumi
 import pulumi_aws as aws
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 from pydantic import dataclasses as pydantic_dataclasses
 
-from components.config import SETTINGS, Defaults, Meaning, SettingsError
+from components.config import SETTINGS, Defaults, SettingsError
 from components.foundation import iam
 from components.foundation.container import (
     ContainerImageArgs,
@@ -76,7 +76,7 @@ from components.foundation.container import (
 from components.foundation.http_api import HttpApi, HttpApiArgs
 from components.foundation.rest_api import RestApi, RestApiArgs, RestStage, RestStageArgs
 from components.foundation.table import Key, Table, TableArgs
-from components.services.base import ServiceComponent, ServiceContext
+from components.services.base import RegionalWebAclArn, ServiceComponent, ServiceContext
 
 APP_CODE = "container_app"
 # What the image's Dockerfile copies from its context (functions/).
@@ -131,9 +131,7 @@ class ContainerApiSettings:
     deregistration_delay_seconds: Annotated[int, Field(ge=0, le=300)] = 30
     throttling_rate_limit: Annotated[float, Field(gt=0, le=10_000)] = 50
     throttling_burst_limit: Annotated[int, Field(ge=1, le=5_000)] = 100
-    api_web_acl_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[\w-]*:wafv2:[a-z0-9-]+"
-                                                       r":\d{12}:regional/webacl/.+$"),
-                               Meaning("a REGIONAL web ACL ARN")] | None = None
+    api_web_acl_arn: RegionalWebAclArn | None = None
 
     @model_validator(mode="after")
     def _sizes_and_counts(self) -> ContainerApiSettings:

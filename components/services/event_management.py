@@ -95,7 +95,7 @@ from components.foundation.rest_api import (
     RestStageArgs,
 )
 from components.foundation.table import GlobalIndex, Key, Table, TableArgs
-from components.services.base import ServiceComponent, ServiceContext
+from components.services.base import RegionalWebAclArn, ServiceComponent, ServiceContext
 from components.services.header_versioning import CloudFrontDomainSettings
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "event_management"
@@ -300,10 +300,7 @@ class EventManagementSettings:
         Meaning("a Cognito domain prefix: lower-case letters, digits and -")] | None = None
     web: WebSettings = WebSettings()
     cors_origins: tuple[HttpsOrigin, ...] = ()
-    api_web_acl_arn: Annotated[str, StringConstraints(
-        pattern=r"^arn:aws[\w-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/.+$"),
-        Meaning("a REGIONAL web ACL ARN (arn:aws:wafv2:<region>:<account>:regional/webacl/...)")
-    ] | None = None
+    api_web_acl_arn: RegionalWebAclArn | None = None
     api_memory_size: Annotated[int, Field(ge=128, le=10240)] = 512
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -99,30 +99,43 @@ def _deps(subject: Subject, prop: str) -> set[str]:
     return set(subject.property_dependencies.get(prop, ()))
 
 
-def _stage_settings(stack: Stack, stage: Subject) -> tuple[list[Subject], bool]:
-    """The method settings of a REST stage, and whether some could not be placed yet."""
-    stages = {s.urn for s in stack.of_type(REST_STAGE)}
-    stage_api = _deps(stage, "restApi")
+def _attached(stack: Stack, owner: Subject, kind: str, link: str, owner_kind: str,
+              same: Callable[[Subject], bool | None]) -> tuple[list[Subject], bool]:
+    """The resources of ``kind`` that belong to ``owner``, and whether some could not be placed
+    yet: their ``link`` property computed from the owner (not from another of ``owner_kind``),
+    or ``same`` (known values) says so; ``None`` from it is undecided."""
+    owners = {o.urn for o in stack.of_type(owner_kind)}
     linked: list[Subject] = []
     undecided = False
-    for settings in stack.of_type(METHOD_SETTINGS):
-        named_from = _deps(settings, "stageName")
-        if stage.urn in named_from:
-            linked.append(settings)
+    for attached in stack.of_type(kind):
+        named_from = _deps(attached, link)
+        if owner.urn in named_from:
+            linked.append(attached)
             continue
-        if named_from & stages:
-            continue  # computed from another stage
+        if named_from & owners:
+            continue  # computed from another owner
+        match = same(attached)
+        if match:
+            linked.append(attached)
+        elif match is None:
+            undecided = True
+    return linked, undecided
+
+
+def _stage_settings(stack: Stack, stage: Subject) -> tuple[list[Subject], bool]:
+    """The method settings of a REST stage, and whether some could not be placed yet."""
+    stage_api = _deps(stage, "restApi")
+
+    def same(settings: Subject) -> bool | None:
         settings_api = _deps(settings, "restApi")
         same_api = bool(stage_api & settings_api) if stage_api and settings_api else \
             _same(settings.props.get("restApi"), stage.props.get("restApi"))
         same_name = _same(settings.props.get("stageName"), stage.props.get("stageName"))
         if same_api is False or same_name is False:
-            continue
-        if same_api and same_name:
-            linked.append(settings)
-        else:
-            undecided = True
-    return linked, undecided
+            return False
+        return True if same_api and same_name else None
+
+    return _attached(stack, stage, METHOD_SETTINGS, "stageName", REST_STAGE, same)
 
 
 def _endpoint_types(api: Subject) -> Any:
@@ -718,22 +731,9 @@ def _fence_problems(document: Any) -> Any:
 def _rest_api_policies(stack: Stack, api: Subject) -> tuple[list[Subject], bool]:
     """The RestApiPolicy resources of an API, and whether some could not be placed yet: linked
     through ``restApiId``, or with the same known id."""
-    apis = {a.urn for a in stack.of_type(REST_API)}
-    linked: list[Subject] = []
-    undecided = False
-    for attached in stack.of_type(REST_API_POLICY):
-        named_from = _deps(attached, "restApiId")
-        if api.urn in named_from:
-            linked.append(attached)
-            continue
-        if named_from & apis:
-            continue  # computed from another API
-        same = _same(attached.props.get("restApiId"), api.props.get("id"))
-        if same:
-            linked.append(attached)
-        elif same is None:
-            undecided = True
-    return linked, undecided
+    return _attached(stack, api, REST_API_POLICY, "restApiId", REST_API,
+                     lambda attached: _same(attached.props.get("restApiId"),
+                                            api.props.get("id")))
 
 
 def _has_document(value: Any) -> bool:
