@@ -1,0 +1,129 @@
+"""Billing (the microservice cache's use case 1): an account's loans, status and outstanding
+balance, cache-aside over DynamoDB.
+
+One route, behind an HTTP API with IAM authorization:
+
+- ``GET /billing/{accountId}``: the summary ``{"accountId", "balance", "currency", "loans",
+  "status", "updatedAt"}`` from the cache (``X-Cache: HIT``), else from the accounts table,
+  then cached for ``BILLING_TTL_SECONDS`` (``X-Cache: MISS``). When the cache is down or
+  skipped after a failure the table answers (``X-Cache: BYPASS``): a cache outage slows the
+  service and never fails it. An id that is not 1 to 64 letters, digits, '-' or '_' is a 400;
+  an unknown account a 404; a DynamoDB failure a 503 with ``Retry-After``.
+
+A payment changes the balance: the payment service publishes ``payment_processed`` and the
+cache manager drops (or refreshes) ``billing:<accountId>``; the TTL bounds what a lost event
+could leave stale.
+
+Environment: ``ACCOUNTS_TABLE`` (required), ``BILLING_TTL_SECONDS`` (1 to 86400, default 300),
+the cache's (``cache_aside.settings``) and Powertools' ``POWERTOOLS_*``; every problem is
+reported at import, at once. The role needs ``dynamodb:GetItem`` on the table and
+``elasticache:Connect`` on the cache and its user.
+
+Metrics: ``CacheReads`` with a ``result`` dimension (``hit``, ``miss``, ``bypass``),
+``AccountNotFound`` and ``StoreUnavailable``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import (
+    BadRequestError,
+    NotFoundError,
+    ServiceError,
+)
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from blueprints_common.entry import HTTP_API, entry, http_resolver
+from blueprints_common.environment import required, whole_number
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+from cache_aside import keys, records
+from cache_aside.cache import STORE_CONFIG, Cache, Read, connect, role_credentials
+from cache_aside.settings import CacheSettings
+
+X_CACHE = {"cache": "HIT", "store": "MISS", "store-cache-down": "BYPASS"}
+BAD_ID = "accountId must be 1 to 64 letters, digits, '-' or '_'"
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@dataclass(frozen=True)
+class Settings:
+    accounts_table: str
+    ttl_seconds: int
+    cache: CacheSettings
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        problems: list[str] = []
+        table = required(environ, "ACCOUNTS_TABLE", problems)
+        ttl = whole_number(environ, "BILLING_TTL_SECONDS", 300, problems, minimum=1,
+                           maximum=86400, unit="seconds")
+        cache = CacheSettings.from_environ(environ, problems)
+        if problems:
+            raise ValueError("invalid billing settings: " + "; ".join(problems))
+        return cls(accounts_table=table, ttl_seconds=ttl, cache=cache)
+
+
+settings = Settings.from_environ()
+app = http_resolver()
+# A read is milliseconds: short timeouts turn a slow store into a 503, not a Lambda timeout.
+accounts = boto3.resource("dynamodb", config=STORE_CONFIG).Table(settings.accounts_table)
+cache = Cache(connect(settings.cache, accounts.meta.client.meta.region_name, role_credentials),
+              settings.cache.breaker_seconds)
+
+
+def count_read(read: Read) -> None:
+    result = X_CACHE[read.source].lower()
+    tracer.put_annotation("cache", result)
+    metrics.add_dimension(name="result", value=result)
+    metrics.add_metric(name="CacheReads", unit=MetricUnit.Count, value=1)
+
+
+def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response[Any]:
+    return Response(status, content_types.APPLICATION_JSON, body,
+                    headers={"Cache-Control": "no-store", **(headers or {})})
+
+
+@app.get("/billing/<account_id>")
+@tracer.capture_method(capture_response=False)
+def get_billing(account_id: str) -> Response[Any]:
+    if not keys.is_identifier(account_id):
+        raise BadRequestError(BAD_ID)
+    read = cache.read(keys.billing_key(account_id), settings.ttl_seconds,
+                      lambda: records.billing_summary(accounts, account_id))
+    count_read(read)
+    logger.info("Billing summary read", accountId=account_id, cache=X_CACHE[read.source])
+    if read.value is None:
+        metrics.add_metric(name="AccountNotFound", unit=MetricUnit.Count, value=1)
+        raise NotFoundError("Account not found")
+    return _json(200, read.value, {"X-Cache": X_CACHE[read.source]})
+
+
+@app.exception_handler(ServiceError)
+def refused(error: ServiceError) -> Response[Any]:
+    status = int(error.status_code)
+    return _json(status, {"statusCode": status, "message": error.msg})
+
+
+@app.exception_handler([ClientError, BotoCoreError])
+def store_unavailable(error: Exception) -> Response[Any]:
+    logger.error("DynamoDB failed", errorType=type(error).__name__)
+    metrics.add_metric(name="StoreUnavailable", unit=MetricUnit.Count, value=1)
+    return _json(503, {"statusCode": 503, "message": "Billing is unavailable; try again"},
+                 {"Retry-After": "2"})
+
+
+@entry(HTTP_API, logger=logger, tracer=tracer, metrics=metrics, capture_response=False,
+       clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

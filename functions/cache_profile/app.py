@@ -1,0 +1,137 @@
+"""Profile (the microservice cache's use cases 1 and 2): a customer profile, cache-aside in
+Valkey over a read-through DAX cluster in front of DynamoDB.
+
+One route, behind an HTTP API with IAM authorization:
+
+- ``GET /profiles/{profileId}``: ``{"profileId", "name", "tier", "preferences",
+  "updatedAt"}`` from Valkey (``X-Cache: HIT``), else from the profiles table through DAX (or
+  DynamoDB, see below), then cached for ``PROFILE_TTL_SECONDS`` (``X-Cache: MISS``); with the
+  cache down, straight from the store (``X-Cache: BYPASS``). 400 for an id that is not 1 to 64
+  letters, digits, '-' or '_', 404 for an unknown profile, 503 when the store fails.
+
+**DAX.** With ``DAX_ENDPOINT`` (``daxs://...``, the cluster's TLS endpoint) reads go through
+DAX (``cache_aside.dax``); a cluster that cannot be reached, or a DAX client library that is
+missing, leaves reads on DynamoDB rather than failing them. A change to a profile goes through
+the table's stream to the profile refresher, which publishes ``profile_changed``: the cache
+manager then drops (or refreshes) ``profile:<profileId>``. DAX's own item cache keeps a
+profile changed behind its back for its record TTL (the stack's ``dax.recordTtlSeconds``).
+
+Environment: ``PROFILES_TABLE`` (required), ``PROFILE_TTL_SECONDS`` (1 to 86400, default
+900), ``DAX_ENDPOINT`` (optional), the cache's (``cache_aside.settings``) and Powertools'. The
+role needs ``dynamodb:GetItem`` on the table, ``dax:GetItem`` on the cluster, and
+``elasticache:Connect`` on the cache and its user.
+
+Metrics: ``CacheReads`` with a ``result`` dimension (``hit``, ``miss``, ``bypass``),
+``ProfileNotFound`` and ``StoreUnavailable``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import (
+    BadRequestError,
+    NotFoundError,
+    ServiceError,
+)
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from blueprints_common.entry import HTTP_API, entry, http_resolver
+from blueprints_common.environment import required, whole_number
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+from cache_aside import keys, records
+from cache_aside.cache import STORE_CONFIG, Cache, Read, connect, role_credentials
+from cache_aside.dax import ProfileStore
+from cache_aside.settings import CacheSettings
+
+X_CACHE = {"cache": "HIT", "store": "MISS", "store-cache-down": "BYPASS"}
+BAD_ID = "profileId must be 1 to 64 letters, digits, '-' or '_'"
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@dataclass(frozen=True)
+class Settings:
+    profiles_table: str
+    ttl_seconds: int
+    dax_endpoint: str | None
+    cache: CacheSettings
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        problems: list[str] = []
+        table = required(environ, "PROFILES_TABLE", problems)
+        ttl = whole_number(environ, "PROFILE_TTL_SECONDS", 900, problems, minimum=1,
+                           maximum=86400, unit="seconds")
+        endpoint = environ.get("DAX_ENDPOINT", "").strip() or None
+        if endpoint and not endpoint.startswith("daxs://"):
+            problems.append("DAX_ENDPOINT must be the cluster's TLS endpoint (daxs://...)")
+        cache = CacheSettings.from_environ(environ, problems)
+        if problems:
+            raise ValueError("invalid profile settings: " + "; ".join(problems))
+        return cls(table, ttl, endpoint, cache)
+
+
+settings = Settings.from_environ()
+app = http_resolver()
+profiles_table = boto3.resource("dynamodb", config=STORE_CONFIG).Table(settings.profiles_table)
+region = profiles_table.meta.client.meta.region_name
+profiles = ProfileStore(profiles_table, settings.dax_endpoint, region)
+cache = Cache(connect(settings.cache, region, role_credentials), settings.cache.breaker_seconds)
+
+
+def count_read(read: Read) -> None:
+    result = X_CACHE[read.source].lower()
+    tracer.put_annotation("cache", result)
+    metrics.add_dimension(name="result", value=result)
+    metrics.add_metric(name="CacheReads", unit=MetricUnit.Count, value=1)
+
+
+def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response[Any]:
+    return Response(status, content_types.APPLICATION_JSON, body,
+                    headers={"Cache-Control": "no-store", **(headers or {})})
+
+
+@app.get("/profiles/<profile_id>")
+@tracer.capture_method(capture_response=False)
+def get_profile(profile_id: str) -> Response[Any]:
+    if not keys.is_identifier(profile_id):
+        raise BadRequestError(BAD_ID)
+    read = cache.read(keys.profile_key(profile_id), settings.ttl_seconds,
+                      lambda: records.profile(profiles, profile_id))
+    count_read(read)
+    logger.info("Profile read", profileId=profile_id, cache=X_CACHE[read.source],
+                dax=profiles.through_dax)
+    if read.value is None:
+        metrics.add_metric(name="ProfileNotFound", unit=MetricUnit.Count, value=1)
+        raise NotFoundError("Profile not found")
+    return _json(200, read.value, {"X-Cache": X_CACHE[read.source]})
+
+
+@app.exception_handler(ServiceError)
+def refused(error: ServiceError) -> Response[Any]:
+    status = int(error.status_code)
+    return _json(status, {"statusCode": status, "message": error.msg})
+
+
+@app.exception_handler([ClientError, BotoCoreError])
+def store_unavailable(error: Exception) -> Response[Any]:
+    logger.error("DynamoDB failed", errorType=type(error).__name__)
+    metrics.add_metric(name="StoreUnavailable", unit=MetricUnit.Count, value=1)
+    return _json(503, {"statusCode": 503, "message": "Profiles are unavailable; try again"},
+                 {"Retry-After": "2"})
+
+
+@entry(HTTP_API, logger=logger, tracer=tracer, metrics=metrics, capture_response=False,
+       clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
