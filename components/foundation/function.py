@@ -269,7 +269,21 @@ def _problems(name: str, args: FunctionArgs, defaults: Defaults) -> list[str | N
              "and generated_files do not apply",
         None if args.image is None or args.edge_event is None else
         "image: Lambda@Edge does not run container images",
+        *_vpc_problems(args.vpc),
     ]
+
+
+def _vpc_problems(vpc: FunctionVpc | None) -> list[str]:
+    """A VPC function needs subnets (two or more, in different zones, for availability) and at
+    least one security group; lists known at preview are checked."""
+    if vpc is None:
+        return []
+    problems = []
+    if isinstance(vpc.subnet_ids, Sequence) and not vpc.subnet_ids:
+        problems.append("vpc: subnet_ids is empty; give the private subnets")
+    if isinstance(vpc.security_group_ids, Sequence) and not vpc.security_group_ids:
+        problems.append("vpc: security_group_ids is empty; give at least one group")
+    return problems
 
 
 def _powertools_environment(name: str, args: FunctionArgs, defaults: Defaults) -> dict[str, str]:

@@ -202,6 +202,14 @@ def test_vpc_function_gets_network_access(build: Build, code_root: Path) -> None
     assert "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole" in policies
 
 
+def test_vpc_function_needs_subnets_and_groups(build: Build, code_root: Path) -> None:
+    with pytest.raises(InvalidArgs) as raised:
+        one_function(build, args(code_root, vpc=FunctionVpc(subnet_ids=[],
+                                                             security_group_ids=[])))
+    assert "vpc: subnet_ids is empty" in str(raised.value)
+    assert "vpc: security_group_ids is empty" in str(raised.value)
+
+
 def test_customer_key_encrypts_environment_and_logs(build: Build, code_root: Path) -> None:
     key = "arn:aws:kms:eu-west-1:111111111111:key/1234"
     run = one_function(build, args(code_root, kms_key_arn=key))
