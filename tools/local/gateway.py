@@ -113,6 +113,13 @@ class ServedApi:
 
 # --- serving -----------------------------------------------------------------------------------
 
+class _Server(ThreadingHTTPServer):
+    # A burst of new connections (a load test, a page's parallel requests) waits in the
+    # listen queue instead of being dropped at socketserver's default of 5.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class LocalServer:
     """Serves ``handle`` on 127.0.0.1 (``port`` 0 takes a free one) in threads of its own."""
 
@@ -127,11 +134,10 @@ class LocalServer:
         from tools.local.aws import PortInUseError  # moto's, loaded only where servers run
 
         try:
-            server = ThreadingHTTPServer((HOST, self._requested_port), self._handler_class())
+            server = _Server((HOST, self._requested_port), self._handler_class())
         except OSError as error:
             raise PortInUseError(f"{self.name}: port {self._requested_port} on {HOST} is in "
                                  f"use ({error.strerror}); free it or choose another") from None
-        server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name=self.name,
                                         kwargs={"poll_interval": 0.2}, daemon=True)
