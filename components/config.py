@@ -12,7 +12,8 @@ a user: ``_Reader`` translates every error of every settings type in one place. 
 helps it by marking what a pattern means (``Meaning``) and by raising ``SettingsError`` from a
 validator that checks several settings at once, so that each problem lands on its own key.
 
-Scalar keys take their defaults from ``Pulumi.yaml``; stage-dependent defaults live in ``STAGES``.
+Scalar keys take their defaults from ``Pulumi.yaml``; stage-dependent defaults live in ``STAGES``
+and, for alarm thresholds, ``STAGE_ALARMS``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import json
 import re
 import types
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pulumi
@@ -77,6 +78,65 @@ STAGES: Mapping[str, StageDefaults] = {
     "prod": StageDefaults(log_retention_days=365, nat_gateway_per_az=True,
                           deletion_protection=True, protect=True, kms_deletion_window_days=30),
 }
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    """When an alarm of ``components.foundation.monitoring`` goes off (``blueprints:alarms``,
+    overridden per service by ``services.<name>.alarms``).
+
+    Each alarm looks at ``period_seconds`` long periods and goes off when
+    ``datapoints_to_alarm`` of the last ``evaluation_periods`` break the threshold.
+    ``notify_on_ok`` also tells the alarm topic when an alarm is over.
+    """
+
+    period_seconds: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    lambda_errors: int            # Lambda Errors (sum per period) at or above this
+    lambda_throttles: int         # Lambda Throttles (sum per period)
+    lambda_duration_percent: int  # p99 Duration above this percentage of the timeout
+    api_client_error_percent: float  # API Gateway 4XX rate (average), in percent
+    api_server_errors: int        # API Gateway 5XX (sum per period)
+    api_latency_ms: int           # API Gateway p99 Latency
+    queue_age_seconds: int        # SQS ApproximateAgeOfOldestMessage (maximum)
+    table_throttles: int          # DynamoDB read + write throttle events (sum per period)
+    workflow_failures: int        # Step Functions failed + timed-out executions (sum)
+    cache_cpu_percent: int        # DAX CPUUtilization (average)
+    cache_evictions: int          # ElastiCache Evictions / DAX EvictedSize (sum per period)
+    container_cpu_percent: int    # ECS service CPUUtilization (average)
+    container_memory_percent: int  # ECS service MemoryUtilization (average)
+    notify_on_ok: bool
+
+
+# Dev: looser thresholds on 5-minute periods, and no "OK" mail; staging and prod: 1-minute
+# periods, 3 of the last 5 breaching, and stricter thresholds.
+_DEV_ALARMS = AlarmThresholds(
+    period_seconds=300, evaluation_periods=1, datapoints_to_alarm=1,
+    lambda_errors=5, lambda_throttles=5, lambda_duration_percent=90,
+    api_client_error_percent=25, api_server_errors=5, api_latency_ms=5000,
+    queue_age_seconds=3600, table_throttles=10, workflow_failures=1,
+    cache_cpu_percent=90, cache_evictions=1000, container_cpu_percent=90,
+    container_memory_percent=90, notify_on_ok=False)
+_PROD_ALARMS = AlarmThresholds(
+    period_seconds=60, evaluation_periods=5, datapoints_to_alarm=3,
+    lambda_errors=1, lambda_throttles=1, lambda_duration_percent=80,
+    api_client_error_percent=10, api_server_errors=1, api_latency_ms=2000,
+    queue_age_seconds=900, table_throttles=1, workflow_failures=1,
+    cache_cpu_percent=75, cache_evictions=100, container_cpu_percent=80,
+    container_memory_percent=80, notify_on_ok=True)
+STAGE_ALARMS: Mapping[str, AlarmThresholds] = {
+    "dev": _DEV_ALARMS, "staging": _PROD_ALARMS, "prod": _PROD_ALARMS}
+
+
+@dataclass(frozen=True)
+class ServiceOperations:
+    """A service's own alarm thresholds (the stack's, with ``services.<name>.alarms`` over
+    them) and the reserved concurrency of its functions (``services.<name>.reservedConcurrency``,
+    function short name -> concurrent executions; 0 switches a function off)."""
+
+    alarms: AlarmThresholds
+    reserved_concurrency: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -308,10 +368,13 @@ VpcCidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_vpc_cidr_size)]
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
 class EnvironmentSettings:
-    """The platform-owned environment: network sizes and NAT.
+    """The platform-owned environment: network sizes and NAT, and who hears the alarms.
 
     Subnet CIDRs may be omitted: the VPC range is then cut into 16 equal blocks, the first ones
     public and the next ones private, one of each per availability zone.
+
+    ``alarmEmails`` and ``alarmHttpsEndpoints`` subscribe to the environment's alarm topic, to
+    which every service's alarms go (an email address confirms its subscription first).
     """
 
     vpc_cidr: VpcCidr
@@ -319,6 +382,11 @@ class EnvironmentSettings:
     public_subnet_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
     private_subnet_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
     nat_gateways: Annotated[int, Field(ge=0, le=6)] | None = None
+    alarm_emails: tuple[Annotated[str, StringConstraints(
+        pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"), Meaning("an email address")], ...] = ()
+    alarm_https_endpoints: tuple[Annotated[str, StringConstraints(
+        pattern=r"^https://[a-z0-9.-]+(:\d{1,5})?(/\S*)?$"),
+        Meaning("an https:// URL (such as https://alerts.example.com/sns)")], ...] = ()
 
     @model_validator(mode="after")
     def _subnets_fit(self) -> EnvironmentSettings:
@@ -356,6 +424,63 @@ class EnvironmentSettings:
         return tuple(map(str, public)), tuple(map(str, private))
 
 
+ALARM_PERIODS = (60, 300, 900, 3600)
+Percent = Annotated[int, Field(ge=1, le=100)]
+Count = Annotated[int, Field(ge=1)]
+
+
+@pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
+class AlarmSettings:
+    """``blueprints:alarms`` and ``services.<name>.alarms``: any threshold of
+    ``AlarmThresholds``, camelCase; what is left out keeps the stage's default (or the
+    stack's, for a service)."""
+
+    period_seconds: Annotated[int, _one_of(ALARM_PERIODS)] | None = None
+    evaluation_periods: Annotated[int, Field(ge=1, le=24)] | None = None
+    datapoints_to_alarm: Annotated[int, Field(ge=1, le=24)] | None = None
+    lambda_errors: Count | None = None
+    lambda_throttles: Count | None = None
+    lambda_duration_percent: Percent | None = None
+    api_client_error_percent: Annotated[float, Field(gt=0, le=100)] | None = None
+    api_server_errors: Count | None = None
+    api_latency_ms: Annotated[int, Field(ge=1, le=30000)] | None = None
+    queue_age_seconds: Annotated[int, Field(ge=60, le=1209600)] | None = None
+    table_throttles: Count | None = None
+    workflow_failures: Count | None = None
+    cache_cpu_percent: Percent | None = None
+    cache_evictions: Count | None = None
+    container_cpu_percent: Percent | None = None
+    container_memory_percent: Percent | None = None
+    notify_on_ok: bool | None = None
+
+    def over(self, thresholds: AlarmThresholds) -> AlarmThresholds:
+        """``thresholds`` with the values set here in their place."""
+        chosen = {item.name: getattr(self, item.name) for item in fields(AlarmThresholds)
+                  if getattr(self, item.name) is not None}
+        return replace(thresholds, **chosen)
+
+
+def alarm_problems(thresholds: AlarmThresholds) -> list[tuple[str, str]]:
+    """What no CloudWatch alarm accepts, by setting name: more datapoints than periods, or
+    periods that look back over a day."""
+    problems = []
+    if thresholds.datapoints_to_alarm > thresholds.evaluation_periods:
+        problems.append(("datapointsToAlarm",
+                         f"{thresholds.datapoints_to_alarm} is more than evaluationPeriods "
+                         f"({thresholds.evaluation_periods})"))
+    if thresholds.period_seconds * thresholds.evaluation_periods > 86400:
+        problems.append(("evaluationPeriods", f"{thresholds.evaluation_periods} periods of "
+                                              f"{thresholds.period_seconds} s look back over a "
+                                              "day, more than CloudWatch evaluates"))
+    return problems
+
+
+FunctionShortName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-zA-Z0-9-]{0,63}$"),
+                              Meaning("a function's short name (such as customizations)")]
+# Lambda's account default is 1000 concurrent executions; 0 is the kill switch.
+ReservedConcurrency = Annotated[int, Field(ge=0, le=10000)]
+
+
 @dataclass(frozen=True)
 class FunctionDefaults:
     """Settings every Lambda function of the stack shares."""
@@ -379,6 +504,13 @@ class Defaults:
     protect: bool
     kms_deletion_window_days: int
     functions: FunctionDefaults
+    # The stack's alarm thresholds, and each service's own (by catalog name).
+    alarms: AlarmThresholds = _DEV_ALARMS
+    operations: Mapping[str, ServiceOperations] = field(default_factory=dict)
+
+    def operations_of(self, service: str) -> ServiceOperations:
+        """A service's thresholds and reserved concurrency: the stack's, when it set none."""
+        return self.operations.get(service) or ServiceOperations(self.alarms)
 
 
 @dataclass(frozen=True)
@@ -409,7 +541,7 @@ class ConfigError(pulumi.RunError):
 
 KNOWN_KEYS = ("stage", "account", "externalId", "tags", "logRetentionDays", "lambdaRuntime",
               "lambdaArchitecture", "powertoolsLayerVersion", "logLevel", "debugLogSampleRate",
-              "environment", "environmentStack", "services", "apiKeys")
+              "environment", "environmentStack", "services", "apiKeys", "alarms")
 API_KEY = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 
 # --- reading and wording -------------------------------------------------------------------
@@ -748,7 +880,12 @@ def load(services: Mapping[str, type] | None = None) -> StackConfig:
         nat = environment.availability_zones if stage_defaults.nat_gateway_per_az else 1
         environment = replace(environment, nat_gateways=nat)
 
-    service_settings = _read_services(reader, catalog)
+    alarm_settings = reader.read("alarms", AlarmSettings, structured=True)
+    stage_alarms = STAGE_ALARMS.get(stage or "dev", STAGE_ALARMS["dev"])
+    alarms = stage_alarms if alarm_settings is None else alarm_settings.over(stage_alarms)
+    reader.problems += [f"{reader.key('alarms')}.{key}: {message}"
+                        for key, message in alarm_problems(alarms)]
+    service_settings, operations = _read_services(reader, catalog, alarms)
     reader.problems += _api_key_problems(reader.key("apiKeys"))
 
     if reader.problems:
@@ -772,6 +909,8 @@ def load(services: Mapping[str, type] | None = None) -> StackConfig:
             protect=stage_defaults.protect,
             kms_deletion_window_days=stage_defaults.kms_deletion_window_days,
             functions=functions,
+            alarms=alarms,
+            operations=operations,
         ),
         environment=environment,
         environment_stack=environment_stack,
@@ -801,10 +940,14 @@ def _read_region(reader: _Reader) -> str | None:
     return region
 
 
-def _read_services(reader: _Reader, catalog: Mapping[str, type]) -> dict[str, Any]:
+def _read_services(reader: _Reader, catalog: Mapping[str, type], alarms: AlarmThresholds,
+                   ) -> tuple[dict[str, Any], dict[str, ServiceOperations]]:
+    """The services switched on, and the settings every service takes besides its own:
+    ``alarms`` (over the stack's) and ``reservedConcurrency``."""
     section = reader.read("services", dict[str, Any], structured=True, default={}) or {}
     known = ", ".join(sorted(catalog)) or "none yet"
     chosen: dict[str, Any] = {}
+    operations: dict[str, ServiceOperations] = {}
     for name, value in section.items():
         key = f"{reader.key('services')}.{name}"
         if name not in catalog:
@@ -826,7 +969,17 @@ def _read_services(reader: _Reader, catalog: Mapping[str, type]) -> dict[str, An
             continue
         if not enabled:
             continue
+        own_alarms = reader.validate(f"services.{name}.alarms", AlarmSettings,
+                                     body.pop("alarms", {}))
+        reserved = reader.validate(f"services.{name}.reservedConcurrency",
+                                   dict[FunctionShortName, ReservedConcurrency],
+                                   body.pop("reservedConcurrency", {}))
         settings = reader.validate(f"services.{name}", catalog[name], body)
         if settings is not None:
             chosen[name] = settings
-    return chosen
+        if own_alarms is not None and reserved is not None:
+            thresholds = own_alarms.over(alarms)
+            reader.problems += [f"{key}.alarms.{setting}: {message}"
+                                for setting, message in alarm_problems(thresholds)]
+            operations[name] = ServiceOperations(thresholds, reserved)
+    return chosen, operations

@@ -26,6 +26,8 @@ FUNCTION = "aws:lambda/function:Function"
 IMAGE_FUNCTION = f"{FUNCTION} (a container image)"
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 INTERFACE_ENDPOINT = f"{ENDPOINT} (an interface)"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+UNFILTERED_SUBSCRIPTION = f"{SUBSCRIPTION} (every message: no filter policy)"
 
 ON_PURPOSE: dict[str, dict[str, str]] = {
     "aws:apigateway/account:Account": {
@@ -122,6 +124,11 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
         "outputFormat": "the source's own format"},
     "aws:cloudwatch/logDeliverySource:LogDeliverySource": {},
     "aws:cloudwatch/logGroup:LogGroup": {"retentionInDays": "0: logs kept forever"},
+    "aws:cloudwatch/dashboard:Dashboard": {},
+    "aws:cloudwatch/metricAlarm:MetricAlarm": {
+        "treatMissingData": "missing: a gap keeps the alarm's state, whatever the metric",
+        "actionsEnabled": "true, stated so that an alarm is never silenced by accident",
+        "datapointsToAlarm": "evaluationPeriods: every period must breach"},
     "aws:cognito/identityProvider:IdentityProvider": {
         "attributeMapping": "user name from the provider's subject only: guests arrive "
                             "without email or name"},
@@ -276,6 +283,9 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
     "aws:sns/topicSubscription:TopicSubscription": {
         "filterPolicyScope": "MessageAttributes, stated with the filter policy",
         "redrivePolicy": "none: undeliverable messages are dropped"},
+    UNFILTERED_SUBSCRIPTION: {"redrivePolicy": "none: undeliverable messages are dropped",
+                              "rawMessageDelivery": "false, stated: HTTPS endpoints check "
+                                                    "the signature of SNS's envelope"},
     "aws:sqs/queue:Queue": {
         "messageRetentionSeconds": "4 days", "visibilityTimeoutSeconds": "30 s"},
     "aws:sqs/queuePolicy:QueuePolicy": {},
@@ -327,6 +337,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "dev", privateApi={"vpcEndpointIds": ["vpce-0123456789abcdef0"]})),
     "dev, the container API through Cloud Map": ("dev", _services_with(
         "dev", containerApi={"httpApiTarget": "cloudMap"})),
+    "dev, alarm subscribers": ("dev", {"blueprints:environment": {
+        **load_stack_file("dev")["config"]["blueprints:environment"],
+        "alarmEmails": ["oncall@example.com"],
+        "alarmHttpsEndpoints": ["https://alerts.example.com/sns"]}}),
 }
 
 
@@ -358,6 +372,8 @@ def purpose(resource: Resource) -> str:
         return IMAGE_FUNCTION
     if resource.type == ENDPOINT and resource.inputs.get("vpcEndpointType") == "Interface":
         return INTERFACE_ENDPOINT
+    if resource.type == SUBSCRIPTION and resource.inputs.get("filterPolicy") is None:
+        return UNFILTERED_SUBSCRIPTION
     return resource.type
 
 

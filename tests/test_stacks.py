@@ -32,9 +32,10 @@ from tools.mock_runtime import (
 )
 
 STACKS = stack_names()
-CONTRACT_OUTPUTS = ["clusterArn", "clusterName", "kmsKeyArn", "namespaceId", "namespaceName",
-                    "privateSubnetIds", "publicSubnetIds", "serviceSecurityGroupId",
-                    "taskExecutionRoleArn", "taskExecutionRoleName", "vpcCidr", "vpcId"]
+CONTRACT_OUTPUTS = ["alarmTopicArn", "clusterArn", "clusterName", "kmsKeyArn", "namespaceId",
+                    "namespaceName", "privateSubnetIds", "publicSubnetIds",
+                    "serviceSecurityGroupId", "taskExecutionRoleArn", "taskExecutionRoleName",
+                    "vpcCidr", "vpcId"]
 
 _runs: dict[str, StackRun] = {}
 

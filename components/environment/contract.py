@@ -43,6 +43,8 @@ class EnvironmentContract:
     # ECS tasks' execution role: each service attaches a policy for its own image and log group.
     task_execution_role_arn: pulumi.Output[str]
     task_execution_role_name: pulumi.Output[str]
+    # Where every service's CloudWatch alarms go (SNS, encrypted with the environment's key).
+    alarm_topic_arn: pulumi.Output[str]
 
     @classmethod
     def _output_names(cls) -> dict[str, str]:

@@ -18,11 +18,17 @@ KMS key                       symmetric, yearly rotation, deletion window from t
 ECS cluster                   Container Insights ``enhanced``
 Cloud Map namespace           private DNS ``<stage>.blueprints.internal`` on the VPC
 API Gateway account           CloudWatch role with the AWS-managed push-to-logs policy
+Alarm topic                   SNS, encrypted with the environment key (whose policy lets
+                              CloudWatch use it), TLS-only, published to by CloudWatch alarms
+                              of this account only; one subscription per ``alarmEmails`` and
+                              ``alarmHttpsEndpoints`` entry, undeliverable notifications kept
+                              14 days in an SQS dead-letter queue
 ============================  ==============================================================
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +40,7 @@ from components.config import Defaults, EnvironmentSettings
 from components.environment.contract import EnvironmentContract
 from components.environment.network import Network, NetworkArgs
 from components.foundation import iam
+from components.foundation.queue import Queue, QueueArgs
 
 # Container Insights "enhanced" adds task- and container-level metrics (CPU, memory, network,
 # restarts) to the cluster and service aggregates that "enabled" gives; right-sizing Fargate
@@ -53,6 +60,8 @@ KEY_USAGE_ACTIONS = (
     "kms:GenerateDataKeyPair", "kms:GenerateDataKeyPairWithoutPlaintext",
     "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
 )
+# What CloudWatch needs on the key of an encrypted topic to publish its alarms there.
+ALARMS_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 # Only actions whose requests carry an encryption context: the statement's condition on the
 # log group ARN in that context would never match any other (DescribeKey, for one).
 LOGS_KEY_ACTIONS = (
@@ -80,6 +89,10 @@ def key_policy(*, partition: str, dns_suffix: str, region: str, account_id: str)
       usage actions, so IAM policies in the account can delegate either.
     - CloudWatch Logs of this region may use the key only for log groups of this account,
       which it proves with the log group ARN in the encryption context.
+    - CloudWatch (alarms) may make and read data keys, so that its alarms can publish to the
+      environment's encrypted alarm topic; without it, an alarm's notification is dropped.
+      SNS asks for the data key on CloudWatch's behalf, so no source condition can apply here:
+      the topic policy is where only this account's alarms are let in.
     """
     root = f"arn:{partition}:iam::{account_id}:root"
     return {
@@ -108,6 +121,13 @@ def key_policy(*, partition: str, dns_suffix: str, region: str, account_id: str)
                 "Condition": {"ArnLike": {
                     "kms:EncryptionContext:aws:logs:arn":
                         f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}},
+            },
+            {
+                "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": sorted(ALARMS_KEY_ACTIONS),
+                "Resource": "*",
             },
         ],
     }
@@ -174,6 +194,7 @@ class Environment(pulumi.ComponentResource):
 
         self.account_settings: list[pulumi.Resource] = [
             self._api_gateway_logging(name, partition)]
+        self.alarm_topic = self._alarm_topic(name, args.settings, defaults)
 
         self.contract = EnvironmentContract(
             vpc_id=self.network.vpc_id,
@@ -188,8 +209,49 @@ class Environment(pulumi.ComponentResource):
             kms_key_arn=self.key.arn,
             task_execution_role_arn=self.task_execution_role.arn,
             task_execution_role_name=self.task_execution_role.name,
+            alarm_topic_arn=self.alarm_topic.arn,
         )
         self.register_outputs(self.contract.outputs())
+
+    def _alarm_topic(self, name: str, settings: EnvironmentSettings,
+                     defaults: Defaults) -> aws.sns.Topic:
+        """The topic every service's alarms notify, and its subscribers from config."""
+        child = pulumi.ResourceOptions(parent=self)
+        topic = aws.sns.Topic(
+            f"{name}-alarms",
+            display_name=f"Blueprints {defaults.stage} alarms",
+            kms_master_key_id=self.key.arn,
+            fifo_topic=False,
+            opts=child)
+        aws.sns.TopicPolicy(
+            f"{name}-alarms-policy",
+            arn=topic.arn,
+            policy=iam.policy_document([
+                iam.deny_insecure_transport("sns", topic.arn),
+                iam.allow(["sns:Publish"], topic.arn,
+                          principals={"Service": "cloudwatch.amazonaws.com"},
+                          conditions={"StringEquals": {
+                              "aws:SourceAccount": defaults.account_id}}),
+            ]),
+            opts=child)
+        endpoints = [("email", address) for address in settings.alarm_emails]
+        endpoints += [("https", url) for url in settings.alarm_https_endpoints]
+        if endpoints:
+            undelivered = Queue(f"{name}-alarms-undelivered", QueueArgs(
+                allow_send_from=(("sns.amazonaws.com", topic.arn),)), defaults, child)
+            for protocol, endpoint in endpoints:
+                digest = hashlib.sha256(endpoint.lower().encode()).hexdigest()[:8]
+                aws.sns.TopicSubscription(
+                    f"{name}-alarms-{protocol}-{digest}",
+                    topic=topic.arn,
+                    protocol=protocol,
+                    endpoint=endpoint,
+                    # HTTPS endpoints get the notification as SNS sends it, with its signature.
+                    raw_message_delivery=False,
+                    redrive_policy=pulumi.Output.json_dumps(
+                        {"deadLetterTargetArn": undelivered.arn}),
+                    opts=child)
+        return topic
 
     def _api_gateway_logging(self, name: str, partition: pulumi.Output[aws.GetPartitionResult],
                              ) -> aws.apigateway.Account:

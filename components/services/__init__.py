@@ -49,7 +49,14 @@ CATALOG: Mapping[str, CatalogEntry] = {
 
 def build_services(services: Mapping[str, Any],
                    context: ServiceContext) -> dict[str, ServiceComponent]:
-    """Builds every service the stack switched on, on the stack's regional provider."""
+    """Builds every service the stack switched on, on the stack's regional provider, and
+    finishes each (``ServiceComponent.finish``): its functions' reserved concurrency checked
+    against config, its alarms and its dashboard made from what it built. This is the only way
+    into a stack, so no service goes without them."""
     options = pulumi.ResourceOptions(provider=context.providers.regional)
-    return {name: CATALOG[name].build(name, settings, context, options)
-            for name, settings in services.items()}
+    built = {}
+    for name, settings in services.items():
+        service = CATALOG[name].build(name, settings, context, options)
+        service.finish(context)
+        built[name] = service
+    return built

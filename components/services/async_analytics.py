@@ -317,6 +317,7 @@ class AsyncAnalytics(ServiceComponent):
             "JOBS_TABLE": self.jobs.name, "JOB_RETENTION_DAYS": str(settings.job_retention_days)}
 
         self.job_function = Function(f"{name}-job", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, "job"),
             code=IMAGE_CODE, handler="app.run_job", image=FunctionImage(image_uri),
             memory_size=settings.job_memory_mb, timeout=settings.job_timeout_seconds,
             long_running=settings.job_timeout_seconds > 300,
@@ -349,6 +350,7 @@ class AsyncAnalytics(ServiceComponent):
                            policy=iam.policy_document(task_statements), opts=child)
 
         self.consumer = Function(f"{name}-consumer", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, "consumer"),
             code=IMAGE_CODE, handler="app.handler", image=FunctionImage(image_uri),
             memory_size=512, timeout=CONSUMER_TIMEOUT_SECONDS,
             description="Records each queued job and starts its workflow",
@@ -368,6 +370,7 @@ class AsyncAnalytics(ServiceComponent):
             function_response_types=["ReportBatchItemFailures"], enabled=True, opts=child)
 
         self.status_function = Function(f"{name}-status", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, "status"),
             code=STATUS_CODE, memory_size=512, timeout=10,
             description="Answers a job's status and a link to its result",
             statements=[iam.allow(["dynamodb:GetItem"], self.jobs.arn),

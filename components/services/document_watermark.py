@@ -195,6 +195,7 @@ class DocumentWatermark(ServiceComponent):
             no_deps=True), defaults, child)
         office = settings.office
         self.transform = Function(f"{name}-transform", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, "transform"),
             code="document_transform", libraries=["pdf_watermark"],
             layers=[pdf.arn, *([office.layer_arn] if office else [])],
             memory_size=settings.transform_memory_size, timeout=TRANSFORM_TIMEOUT,
@@ -231,6 +232,7 @@ class DocumentWatermark(ServiceComponent):
             opts=child)
 
         self.api_function = Function(f"{name}-api", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, "api"),
             code="document_api", memory_size=settings.api_memory_size, timeout=API_TIMEOUT,
             service_name=name, description="Logs and serves watermarked documents",
             environment={

@@ -135,6 +135,7 @@ class EntityResolution(ServiceComponent):
         }
 
         self.builder = Function(f"{name}-builder", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, "builder"),
             code="entity_index_builder", libraries=[LIBRARY], layers=[numeric.arn, learning.arn],
             memory_size=settings.builder_memory_size, timeout=900, invoked_async=True,
             long_running=True,
@@ -159,6 +160,7 @@ class EntityResolution(ServiceComponent):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]))
 
         self.matcher = Function(f"{name}-matcher", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, "matcher"),
             code="entity_matcher", libraries=[LIBRARY], layers=[numeric.arn],
             memory_size=settings.matcher_memory_size, timeout=10, service_name=name,
             # A new version downloads beside the one serving (184 MB each at 1M names).

@@ -624,6 +624,7 @@ class EventManagement(ServiceComponent):
             QR_REQUIREMENTS, description="segno, for QR codes drawn as SVG", no_deps=True),
             defaults, child)
         return Function(f"{name}-api", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, "api"),
             code="event_api", libraries=["event_tickets"], layers=[qr.arn],
             memory_size=settings.api_memory_size, timeout=10, service_name=name,
             description="Sessions, registrations with QR tickets, check-in and guest requests",
@@ -771,6 +772,7 @@ class EventManagement(ServiceComponent):
         failures = Queue(f"{name}-notifier-failures", QueueArgs(), defaults, child)
         stream = self.requests.stream_arn
         notifier = Function(f"{name}-notifier", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, "notifier"),
             code="event_notifier", libraries=["event_tickets"], memory_size=256, timeout=30,
             service_name=name, description="Tells staff of each new guest request (SNS)",
             environment={"TOPIC_ARN": self.topic.arn},
@@ -827,6 +829,7 @@ class EventManagement(ServiceComponent):
         if sms:
             statements.append(iam.allow(["sms-voice:SendTextMessage"], sms))
         function = Function(f"{name}-reminders", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, "reminders"),
             code="event_reminders", libraries=["event_tickets"], memory_size=512,
             timeout=reminders.timeout_seconds, long_running=reminders.timeout_seconds > 300,
             service_name=name, invoked_async=True,

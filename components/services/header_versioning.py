@@ -212,6 +212,7 @@ class HeaderVersionedApi(ServiceComponent):
                      opts: pulumi.ResourceOptions) -> RestStage:
         defaults = context.defaults
         hello = Function(f"{name}-hello", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, f"{version}-hello"),
             code="hello", memory_size=128, timeout=5, environment={"GREETING": message},
             service_name=name, description=f"Answers GET /{HELLO_PATH} for API {version}",
         ), defaults, opts)
@@ -261,6 +262,7 @@ class HeaderVersionedApi(ServiceComponent):
             "log_level": defaults.functions.log_level,
         })
         return Function(f"{name}-router", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, "router", edge=True),
             code="version_router", memory_size=settings.router_memory_size,
             timeout=settings.router_timeout, edge_event="origin-request",
             replica_provider=context.providers.in_region,

@@ -259,6 +259,7 @@ class PrivateApi(ServiceComponent):
         policy = iam.private_api_policy(this_api, endpoint_ids,
                                         routes=[f"{stage_name}/{METHOD}/{PATH}"])
         backend = Function(f"{name}-whoami", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, "whoami"),
             code=CODE, memory_size=128, timeout=5, service_name=name,
             description="Answers who called the private API, and through which endpoint",
         ), defaults, child)

@@ -231,6 +231,7 @@ class QueryKeyApi(ServiceComponent):
         self.table = Table(f"{name}-customizations", TableArgs(hash_key=Key("id")), defaults,
                            child)
         backend = Function(f"{name}-customizations", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, "customizations"),
             code="customizations", memory_size=256, timeout=10, service_name=name,
             description="Stores and returns unicorn customizations",
             environment={
@@ -244,6 +245,7 @@ class QueryKeyApi(ServiceComponent):
         ), defaults, child)
         cached = settings.authorizer_cache_seconds > 0 and not settings.accept_header_key
         authorizer_function = Function(f"{name}-authorizer", FunctionArgs(
+            reserved_concurrency=self.reserved_concurrency(defaults, "authorizer"),
             code="query_key_authorizer", memory_size=128, timeout=5, service_name=name,
             description="Checks the API key's shape and hands it to the usage plan",
             environment={"ACCEPT_HEADER_KEY": str(settings.accept_header_key).lower(),

@@ -20,7 +20,7 @@ ENVIRONMENT_STACK = "organization/blueprints/dev"
 OUTPUT_NAMES = {
     "vpcId", "vpcCidr", "publicSubnetIds", "privateSubnetIds", "serviceSecurityGroupId",
     "clusterArn", "clusterName", "namespaceId", "namespaceName", "kmsKeyArn",
-    "taskExecutionRoleArn", "taskExecutionRoleName",
+    "taskExecutionRoleArn", "taskExecutionRoleName", "alarmTopicArn",
 }
 SETTINGS = EnvironmentSettings(vpc_cidr=ipaddress.IPv4Network("10.20.0.0/16"),
                                availability_zones=2, nat_gateways=1)

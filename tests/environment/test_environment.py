@@ -82,7 +82,8 @@ def test_account_administers_and_uses_the_key_through_iam(dev: StackRun) -> None
 def test_cloudwatch_logs_may_use_the_key_only_for_this_accounts_log_groups(dev: StackRun) -> None:
     found = key_statements(dev)
     assert set(found) == {"AccountAdministersKey", "AccountUsesKey",
-                          "CloudWatchLogsEncryptsLogGroups"}
+                          "CloudWatchLogsEncryptsLogGroups",
+                          "CloudWatchAlarmsPublishToEncryptedTopics"}
     logs = found["CloudWatchLogsEncryptsLogGroups"]
     assert logs["Principal"] == {"Service": f"logs.{REGION}.amazonaws.com"}
     assert set(logs["Action"]) == {

@@ -607,6 +607,9 @@ NOT_EMULATED: Mapping[str, str] = {
                      "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination",
                      "aws:cloudwatch/logDeliverySource:LogDeliverySource"),
                     "vended logs (CloudFront access logs) are not delivered locally"),
+    **dict.fromkeys(("aws:cloudwatch/metricAlarm:MetricAlarm",
+                     "aws:cloudwatch/dashboard:Dashboard"),
+                    "CloudWatch alarms and dashboards: local functions publish no metrics"),
     "aws:cloudfront/function:Function": "CloudFront Functions do not run locally",
     "aws:cloudfront/originAccessIdentity:OriginAccessIdentity":
         "legacy origin access identities: local mode serves S3 origins through an origin "
