@@ -345,7 +345,8 @@ class MicroserviceCache(ServiceComponent):
                 memory_size=settings.memory_size, timeout=10, service_name=name,
                 description=description, statements=[connect, *statements],
                 environment={**cache_environment, **variables}, vpc=vpc, kms_key_arn=key,
-                invoked_async=invoked_async), defaults, child)
+                invoked_async=invoked_async,
+                reserved_concurrency=self.reserved_concurrency(defaults, role)), defaults, child)
 
         self.billing = function(
             "billing", "cache_billing", "Billing summaries, cache-aside over DynamoDB",
@@ -407,6 +408,7 @@ class MicroserviceCache(ServiceComponent):
             code="profile_refresher", libraries=[LIBRARY], memory_size=256, timeout=30,
             service_name=name, description="Publishes profile_changed for each profile change",
             environment={"EVENT_BUS_NAME": self.bus.name}, kms_key_arn=key,
+            reserved_concurrency=self.reserved_concurrency(defaults, "refresher"),
             statements=[
                 iam.allow(["events:PutEvents"], self.bus.arn),
                 iam.allow(["dynamodb:DescribeStream", "dynamodb:GetRecords",

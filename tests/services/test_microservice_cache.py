@@ -242,3 +242,20 @@ def test_tables_use_the_environments_key() -> None:
 def test_bad_settings_name_their_keys(values: dict[str, Any], key: str) -> None:
     with pytest.raises(ValueError, match=key):
         settings(**values)
+
+
+def _finished(context: Any, opts: Any) -> MicroserviceCache:
+    service = MicroserviceCache("cache", settings(), context, opts)
+    service.finish(context)
+    return service
+
+
+def test_every_function_takes_its_reserved_concurrency_and_is_watched() -> None:
+    run = run_service(_finished, environment={**ENVIRONMENT, "alarm_topic_arn":
+                                              f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms"})
+    functions = {r.name for r in run.of_type(FUNCTION)}
+    assert functions == {f"cache-{name}-function" for name in
+                         ("billing", "payment", "profile", "manager", "refresher")}
+    alarms = [r.inputs for r in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
+    namespaces = {alarm.get("namespace") for alarm in alarms}
+    assert {"AWS/Lambda", "AWS/ElastiCache", "AWS/DAX"} <= namespaces
