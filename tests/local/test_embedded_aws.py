@@ -260,7 +260,8 @@ class TestDevStack:
             "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace",
             "aws:ecs/taskDefinition:TaskDefinition", "aws:ecr/repository:Repository",
             "aws:ecr/lifecyclePolicy:LifecyclePolicy", "aws:ecr/repositoryPolicy:RepositoryPolicy",
-            "docker-build:index:Image"}
+            "docker-build:index:Image", "aws:cloudwatch/metricAlarm:MetricAlarm",
+            "aws:cloudwatch/dashboard:Dashboard"}
         printed = "\n".join(report.lines())
         assert "aws:ec2/vpc:Vpc (networking: local processes share this machine's network): " \
                "dev-network-vpc" in printed
