@@ -21,6 +21,7 @@ from components.services.document_watermark import DocumentWatermark, DocumentWa
 from components.services.entity_resolution import EntityResolution, EntityResolutionSettings
 from components.services.event_management import EventManagement, EventManagementSettings
 from components.services.header_versioning import HeaderVersionedApi, HeaderVersioningSettings
+from components.services.microservice_cache import MicroserviceCache, MicroserviceCacheSettings
 from components.services.private_api import PrivateApi, PrivateApiSettings
 from components.services.query_key_api import QueryKeyApi, QueryKeyApiSettings
 
@@ -44,6 +45,7 @@ CATALOG: Mapping[str, CatalogEntry] = {
     "asyncAnalytics": CatalogEntry(AsyncAnalyticsSettings, AsyncAnalytics),
     "privateApi": CatalogEntry(PrivateApiSettings, PrivateApi),
     "containerApi": CatalogEntry(ContainerApiSettings, ContainerApi),
+    "microserviceCache": CatalogEntry(MicroserviceCacheSettings, MicroserviceCache),
 }
 
 

@@ -29,11 +29,19 @@ from typing import Any
 import pytest
 from blueprints_common.entry import JobFailed
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+from cache_aside.cache import CacheUnavailableError
 from moto import mock_aws
 
 from tests.functions import events
 from tests.functions.analytics_support import ENVIRONMENT as ANALYTICS_JOB_ENVIRONMENT
 from tests.functions.analytics_support import job_request, sqs_event
+from tests.functions.cache_support import (
+    billing_event,
+    bus_event,
+    payment_event,
+    profile_event,
+    profile_stream_record,
+)
 from tests.functions.document_support import object_lambda_event
 from tests.functions.event_management_support import scheduled_event, stream_record
 from tests.functions.events import LambdaContext
@@ -199,6 +207,36 @@ def _analytics_queue_event() -> dict[str, Any]:
     return event
 
 
+def _with_secrets(event: dict[str, Any]) -> dict[str, Any]:
+    """An HTTP API event (after IAM authorization) carrying every secret a caller can send."""
+    event["headers"].update({name.lower(): value for name, value in SECRET_HEADERS.items()})
+    event["cookies"] = [f"session={COOKIE_VALUE}"]
+    event["rawQueryString"] = f"apiKey={API_KEY}"
+    event["queryStringParameters"] = {"apiKey": API_KEY}
+    event["requestContext"]["authorizer"]["iam"]["accessKey"] = API_KEY
+    return event
+
+
+def _cache_manager_event() -> dict[str, Any]:
+    return bus_event("blueprints.cache.payments", "payment_processed",
+                     {"accountId": "acct-1", "note": TOKEN, "key": API_KEY,
+                      "cookie": COOKIE_VALUE})
+
+
+def _profile_stream_event() -> dict[str, Any]:
+    record = profile_stream_record("prof-1", sequence=1)
+    record["userIdentity"] = {"principalId": API_KEY, "type": TOKEN}
+    record["dynamodb"]["NewImage"] = {"secret": {"S": COOKIE_VALUE}}
+    return {"Records": [record]}
+
+
+# The microservice cache's functions, their cache where nothing listens (the walk needs no
+# server: a cache that cannot be reached is a miss, and the stores are missing).
+CACHE_ENVIRONMENT = {
+    "CACHE_HOST": "127.0.0.1", "CACHE_PORT": "9", "CACHE_TLS": "false", "CACHE_AUTH": "none",
+    "CACHE_TIMEOUT_MS": "50", "ACCOUNTS_TABLE": "cache-accounts",
+    "PAYMENTS_TABLE": "cache-payments", "PROFILES_TABLE": "cache-profiles",
+    "EVENT_BUS_NAME": "cache-events"}
 EVENT_TABLES = {"TABLE_NAME": "event-management-events",
                 "REQUESTS_TABLE_NAME": "event-management-requests"}
 CASES = {
@@ -236,6 +274,17 @@ CASES = {
     "analytics_job.run_job": Case("analytics_job", "WORKFLOW_TASK", ANALYTICS_JOB_ENVIRONMENT,
                                   _analytics_job_request, entry_point="run_job"),
     "private_api_whoami": Case("private_api_whoami", "REST_PROXY", {}, _private_api_event),
+    "cache_billing": Case("cache_billing", "HTTP_API", CACHE_ENVIRONMENT,
+                          lambda: _with_secrets(billing_event("acct-1"))),
+    "cache_payment": Case("cache_payment", "HTTP_API", CACHE_ENVIRONMENT,
+                          lambda: _with_secrets(payment_event(
+                              {"paymentId": "pay-1", "accountId": "acct-1", "amount": 5}))),
+    "cache_profile": Case("cache_profile", "HTTP_API", CACHE_ENVIRONMENT,
+                          lambda: _with_secrets(profile_event("prof-1"))),
+    "cache_manager": Case("cache_manager", "SCHEDULED", CACHE_ENVIRONMENT,
+                          _cache_manager_event),
+    "profile_refresher": Case("profile_refresher", "DYNAMODB_STREAM", CACHE_ENVIRONMENT,
+                              _profile_stream_event),
 }
 # The kinds whose refusals are errors: nobody sees an answer, so only the log says it.
 LOGGED_AS_ERRORS = ("S3_NOTIFICATION", "S3_OBJECT_LAMBDA", "DYNAMODB_STREAM", "SCHEDULED",
@@ -275,7 +324,7 @@ class Loaded:
         the scheduler retries a run that raised (and a workflow records a task that did)."""
         try:
             return self.call(event)
-        except ClientError:
+        except (ClientError, CacheUnavailableError):  # the cache manager's cache is down too
             if self.case.kind not in RAISING_ON_EMPTY_ACCOUNT:
                 raise
             return None
@@ -499,6 +548,7 @@ DEEP_ARRAY = "[" * 100_000 + "]" * 100_000
 BODY_PARSERS = {
     "customizations": lambda body: replaced(CASES["customizations"].event(), "body", body),
     "entity_matcher": lambda body: http_event("POST", body=body),
+    "cache_payment": lambda body: replaced(CASES["cache_payment"].event(), "body", body),
 }
 
 

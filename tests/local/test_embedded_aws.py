@@ -258,10 +258,13 @@ class TestDevStack:
             "aws:cloudwatch/logDeliverySource:LogDeliverySource",
             "aws:ecs/cluster:Cluster", "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
             "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace",
-            "aws:ecs/taskDefinition:TaskDefinition", "aws:ecr/repository:Repository",
-            "aws:ecr/lifecyclePolicy:LifecyclePolicy", "aws:ecr/repositoryPolicy:RepositoryPolicy",
-            "docker-build:index:Image", "aws:cloudwatch/metricAlarm:MetricAlarm",
-            "aws:cloudwatch/dashboard:Dashboard"}
+            "aws:ecr/repository:Repository", "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+            "aws:ecr/repositoryPolicy:RepositoryPolicy", "aws:cloudwatch/metricAlarm:MetricAlarm",
+            "aws:cloudwatch/dashboard:Dashboard", "aws:appautoscaling/target:Target",
+            "aws:appautoscaling/policy:Policy", "aws:ec2/managedPrefixList:ManagedPrefixList",
+            "aws:route53/resolverEndpoint:ResolverEndpoint",
+            "aws:route53/resolverQueryLogConfig:ResolverQueryLogConfig",
+            "aws:route53/resolverQueryLogConfigAssociation:ResolverQueryLogConfigAssociation"}
         printed = "\n".join(report.lines())
         assert "aws:ec2/vpc:Vpc (networking: local processes share this machine's network): " \
                "dev-network-vpc" in printed

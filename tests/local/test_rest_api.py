@@ -55,6 +55,8 @@ EVENT_API = "eventManagement-api"
 V1_API = "headerVersioning-v1-api"
 V2_API = "headerVersioning-v2-api"
 JOBS_API = "asyncAnalytics-api"
+PRIVATE_API = "privateApi-api"
+CONTAINER_API = "containerApi-rest-api"
 JOBS_QUEUE = "asyncAnalytics-jobs-queue"
 JOBS_SENDER = "asyncAnalytics-api-sender"
 AUTHORIZER = "queryKeyApi-authorizer-function"
@@ -209,10 +211,14 @@ def test_every_stage_of_every_rest_api_of_the_plan_is_served(dev: StackRun,
     assert served == {(V1_API, "v1", ids[V1_API], REGION), (V2_API, "v2", ids[V2_API], REGION),
                       (QUERY_KEY_API, "dev", ids[QUERY_KEY_API], REGION),
                       (EVENT_API, "dev", ids[EVENT_API], REGION),
-                      (JOBS_API, "dev", ids[JOBS_API], REGION)}
-    # The jobs API's AWS integration with SQS is emulated: nothing to say about it.
+                      (JOBS_API, "dev", ids[JOBS_API], REGION),
+                      (PRIVATE_API, "DemoStage", ids[PRIVATE_API], REGION),
+                      (CONTAINER_API, "dev", ids[CONTAINER_API], REGION)}
+    # The jobs API's AWS integration with SQS, the private API's resource policy and the
+    # container API's VPC link are emulated: nothing to say about them.
     assert harness.apis[V1_API].notes == harness.apis[V2_API].notes == []
     assert harness.apis[JOBS_API].notes == []
+    assert harness.apis[PRIVATE_API].notes == harness.apis[CONTAINER_API].notes == []
     assert harness.apis[QUERY_KEY_API].notes == [
         f"{QUERY_KEY_API}/dev: API key {name} has no value in the plan (API Gateway would "
         f"generate one); locally it is {local_key_value(name)}"

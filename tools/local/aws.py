@@ -549,6 +549,10 @@ _OBJECT_LAMBDA = ("local mode's Object Lambda front invokes the transform (moto 
 _EVENT_SOURCES = "local mode's event wiring polls the source and invokes the function"
 _SCHEDULES = "local mode fires schedules on `python -m tools.local trigger <name>`"
 _NETWORK = "networking: local processes share this machine's network"
+_CONTAINERS = ("local mode runs ECS services' and workflow tasks' containers as local processes "
+               "of their image's command, read from its Dockerfile")
+_VPC_LINKS = ("local mode's APIs pass VPC link integrations to the ECS service the load "
+              "balancer or Cloud Map name leads to")
 
 SERVED_ELSEWHERE: Mapping[str, str] = {
     **dict.fromkeys((
@@ -588,6 +592,12 @@ SERVED_ELSEWHERE: Mapping[str, str] = {
     "aws:lambda/eventSourceMapping:EventSourceMapping": _EVENT_SOURCES,
     **dict.fromkeys(("aws:scheduler/schedule:Schedule",
                      "aws:scheduler/scheduleGroup:ScheduleGroup"), _SCHEDULES),
+    **dict.fromkeys(("aws:ecs/service:Service", "aws:ecs/taskDefinition:TaskDefinition",
+                     "docker-build:index:Image"), _CONTAINERS),
+    **dict.fromkeys(("aws:apigateway/vpcLink:VpcLink", "aws:apigatewayv2/vpcLink:VpcLink",
+                     "aws:lb/loadBalancer:LoadBalancer", "aws:lb/listener:Listener",
+                     "aws:lb/listenerRule:ListenerRule", "aws:lb/targetGroup:TargetGroup",
+                     "aws:servicediscovery/service:Service"), _VPC_LINKS),
 }
 
 NOT_EMULATED: Mapping[str, str] = {
@@ -598,6 +608,7 @@ NOT_EMULATED: Mapping[str, str] = {
         "aws:ec2/eip:Eip", "aws:ec2/securityGroup:SecurityGroup",
         "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
         "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/flowLog:FlowLog",
+        "aws:ec2/managedPrefixList:ManagedPrefixList",
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
         "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"), _NETWORK),
     **dict.fromkeys(("aws:wafv2/webAcl:WebAcl", "aws:wafv2/webAclAssociation:WebAclAssociation",
@@ -615,17 +626,21 @@ NOT_EMULATED: Mapping[str, str] = {
         "legacy origin access identities: local mode serves S3 origins through an origin "
         "access control only",
     **dict.fromkeys(("aws:appautoscaling/target:Target", "aws:appautoscaling/policy:Policy"),
-                    "application auto scaling: a local table's capacity limits nothing, so "
-                    "nothing scales"),
-    "aws:ecs/cluster:Cluster": "ECS: no container runs locally yet",
-    **dict.fromkeys(("aws:ecs/taskDefinition:TaskDefinition", "aws:ecr/repository:Repository",
-                     "aws:ecr/lifecyclePolicy:LifecyclePolicy",
-                     "aws:ecr/repositoryPolicy:RepositoryPolicy", "docker-build:index:Image"),
-                    "container images: not built or run locally yet"),
+                    "application auto scaling: a local table's capacity limits nothing and one "
+                    "task serves each ECS service, so nothing scales"),
+    "aws:ecs/cluster:Cluster": "ECS cluster: tasks run as local processes, with no placement",
+    **dict.fromkeys(("aws:ecr/repository:Repository", "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+                     "aws:ecr/repositoryPolicy:RepositoryPolicy"),
+                    "container registries: images are read from their Dockerfile, not pulled"),
+    **dict.fromkeys(("aws:route53/resolverEndpoint:ResolverEndpoint",
+                     "aws:route53/resolverQueryLogConfig:ResolverQueryLogConfig",
+                     "aws:route53/resolverQueryLogConfigAssociation:"
+                     "ResolverQueryLogConfigAssociation"),
+                    "Route 53 Resolver: local mode uses this machine's DNS"),
     "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy":
         "moto 5.2.5 keeps no redrive allow policy; the plan's redrive works without it",
     "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace":
-        "Cloud Map: nothing registers locally yet",
+        "Cloud Map namespace: local mode resolves its services to their local tasks itself",
 }
 
 UNCLASSIFIED = "not classified by local mode yet (tools/local/aws.py)"
