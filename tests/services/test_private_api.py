@@ -327,8 +327,8 @@ def test_in_the_dev_stack_it_draws_no_guardrail_finding(monkeypatch: pytest.Monk
     endpoint = run.one(ENDPOINT, "privateApi-execute-api").inputs
     vpc = run.one("aws:ec2/vpc:Vpc").state["id"]
     assert endpoint["vpcId"] == vpc
-    private = [s.state["id"] for s in run.of_type("aws:ec2/subnet:Subnet") if "private" in s.name]
-    assert endpoint["subnetIds"] == private[:2]
+    # The first two of the environment's private subnets, in the contract's order.
+    assert endpoint["subnetIds"] == run.outputs["privateSubnetIds"][:2]
     assert json_input(run.one("aws:apigateway/restApi:RestApi", "privateApi-api"),
                       "policy")["Statement"][0]["Condition"] == {
         "StringEquals": {"aws:SourceVpce": [run.one(ENDPOINT, "privateApi-execute-api")
