@@ -16,4 +16,7 @@ use belongs here; third-party libraries come from layers.
   from an origin allow-list, and the same decision as a plain function).
 - ``environment``: a function's settings from its environment, every problem reported at once.
 - ``names``: the patterns of AWS names handlers check (regions, S3 sequencers), ASCII only.
+- ``idempotency``: Powertools' idempotency (DynamoDB persistence, payload validation, expiry)
+  for the routes that create something: the ``Idempotency-Key`` header, a guard that answers a
+  retry with the first answer, and the 422, 409 and 503 answers to its errors.
 """

@@ -21,10 +21,15 @@ class LambdaContext:
     memory_limit_in_mb: int = 128
     aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
     invoked_function_arn: str = ""
+    # What is left of the invocation (Powertools' idempotency holds a key that long).
+    remaining_time_in_millis: int = 10_000
 
     def __post_init__(self) -> None:
         self.invoked_function_arn = self.invoked_function_arn or (
             f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}")
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_time_in_millis
 
 # The post's valid request. Its imageUrl is garbled in the stored copy of the post; this is
 # the Wikipedia cherry image the Serverless Security Workshop uses.
