@@ -49,9 +49,14 @@ def statements(resource: Resource, key: str = "policy") -> list[dict[str, Any]]:
     return found if isinstance(found, list) else [found]
 
 
+# The environment's key, for a service tested alone: an ARN, since IAM statements name it.
+PLACEHOLDER_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-4000-8000-00000000ce11"
+
+
 def placeholder_contract(**values: Any) -> EnvironmentContract:
-    """An environment contract for a service tested alone: ``values`` by field name, every other
-    field ``"unused"``."""
+    """An environment contract for a service tested alone: ``values`` by field name, the key
+    ``PLACEHOLDER_KEY`` and every other field ``"unused"``."""
+    values = {"kms_key_arn": PLACEHOLDER_KEY, **values}
     return EnvironmentContract(**{name: pulumi.Output.from_input(values.get(name, "unused"))
                                   for name in EnvironmentContract.__dataclass_fields__})
 

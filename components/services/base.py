@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import pulumi
-from pydantic import StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
 from pydantic import dataclasses as pydantic_dataclasses
 
 from components.accounts import Providers
@@ -21,6 +21,7 @@ from components.foundation.domain import (
     MutualTls,
     truststore_problems,
 )
+from components.foundation.idempotency import MAX_EXPIRY_SECONDS, MIN_EXPIRY_SECONDS
 from components.foundation.monitoring import FUNCTION_BLOCK, Monitoring, MonitoringArgs
 from components.foundation.rest_api import REGIONAL_WEB_ACL
 
@@ -31,6 +32,9 @@ CertificateArn = Annotated[str, StringConstraints(pattern=ACM_CERTIFICATE.patter
 RegionalWebAclArn = Annotated[str, StringConstraints(pattern=REGIONAL_WEB_ACL.pattern + ".+$"),
                               Meaning("a REGIONAL web ACL ARN (arn:aws:wafv2:<region>:"
                                       "<account>:regional/webacl/...)")]
+# How long a service's idempotency records answer retries (``idempotencyExpirySeconds``), for
+# the services whose routes create something (``IdempotencyStore``).
+IdempotencyExpirySeconds = Annotated[int, Field(ge=MIN_EXPIRY_SECONDS, le=MAX_EXPIRY_SECONDS)]
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)

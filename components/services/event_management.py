@@ -29,6 +29,14 @@ variables each handler reads are in the handlers' docstrings (``functions/event_
   else. On demand, or provisioned with application auto scaling (``capacity``).
 - **An HMAC KMS key** (``HMAC_256``, ``GENERATE_VERIFY_MAC``) that signs and checks the QR
   tokens; the key never leaves KMS.
+- **Idempotent creation** (``IdempotencyStore``): ``POST /sessions/{sessionId}/registrations``
+  and ``POST /requests`` with an ``Idempotency-Key`` header run once per key and guest; a
+  retry gets the first answer (same status, registration and ticket, or ``requestId``) for
+  ``idempotencyExpirySeconds`` (24 hours), the same key with another session or request a 422,
+  a retry while the first still runs a 409 with ``Retry-After``. Without the header both work
+  as before. The records' table is on demand whatever ``capacity`` says, encrypted with the
+  environment's key, expires them by TTL, and only the API function may use it; the API's
+  CORS lets the web app send the header.
 - **Three functions** (``Function``), each with statements for exactly its calls: ``event_api``
   (every route, with ``segno`` in a layer for the QR SVG), ``event_notifier`` (the requests stream
   to SNS: batches of 10, bisected on error, 3 retries, partial batch failures, an SQS on-failure
@@ -83,6 +91,7 @@ from components.foundation import iam
 from components.foundation.bucket import Bucket, BucketArgs
 from components.foundation.cors import CorsArgs
 from components.foundation.function import Function, FunctionArgs
+from components.foundation.idempotency import IdempotencyStore, IdempotencyStoreArgs
 from components.foundation.layer import PythonLayer, PythonLayerArgs
 from components.foundation.logs import log_group
 from components.foundation.queue import Queue, QueueArgs
@@ -95,7 +104,12 @@ from components.foundation.rest_api import (
     RestStageArgs,
 )
 from components.foundation.table import GlobalIndex, Key, Table, TableArgs
-from components.services.base import RegionalWebAclArn, ServiceComponent, ServiceContext
+from components.services.base import (
+    IdempotencyExpirySeconds,
+    RegionalWebAclArn,
+    ServiceComponent,
+    ServiceContext,
+)
 from components.services.header_versioning import CloudFrontDomainSettings
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "event_management"
@@ -302,6 +316,7 @@ class EventManagementSettings:
     cors_origins: tuple[HttpsOrigin, ...] = ()
     api_web_acl_arn: RegionalWebAclArn | None = None
     api_memory_size: Annotated[int, Field(ge=128, le=10240)] = 512
+    idempotency_expiry_seconds: IdempotencyExpirySeconds = 24 * 60 * 60
 
     @model_validator(mode="after")
     def _consistent(self) -> EventManagementSettings:
@@ -463,6 +478,9 @@ class EventManagement(ServiceComponent):
             deletion_window_in_days=defaults.kms_deletion_window_days,
             opts=pulumi.ResourceOptions(parent=self, protect=defaults.protect))
 
+        self.idempotency = IdempotencyStore(f"{name}-idempotency", IdempotencyStoreArgs(
+            kms_key_arn=context.environment.kms_key_arn,
+            expiry_seconds=settings.idempotency_expiry_seconds), defaults, child)
         self._user_pool(name, settings, defaults, child)
         self.api_function = self._api_function(name, settings, defaults, child)
         self.api, stage = self._api(name, settings, context, child)
@@ -482,6 +500,7 @@ class EventManagement(ServiceComponent):
             "staffTopicArn": self.topic.arn,
             "reminderScheduleArn": self.schedule.arn,
             "qrKeyArn": self.qr_key.arn,
+            "idempotencyTableName": self.idempotency.name,
         }
         self.register_outputs(self.exports)
 
@@ -636,6 +655,7 @@ class EventManagement(ServiceComponent):
                 "STAFF_GROUP": STAFF_GROUP,
                 "REQUEST_TYPES": ",".join(settings.request_types),
                 "ALLOWED_ORIGINS": ",".join(settings.origins),
+                **self.idempotency.environment,
             },
             statements=[
                 # A registration is one transaction: the guest's item and the session's counter.
@@ -647,6 +667,7 @@ class EventManagement(ServiceComponent):
                           pulumi.Output.concat(self.events.arn, "/index/byGuest")),
                 iam.allow(["dynamodb:PutItem", "dynamodb:Query"], self.requests.arn),
                 iam.allow(["kms:GenerateMac", "kms:VerifyMac"], self.qr_key.arn),
+                *self.idempotency.statements,
             ],
         ), defaults, child)
 
@@ -658,7 +679,8 @@ class EventManagement(ServiceComponent):
             models={CHECK_IN_MODEL: check_in_schema(),
                     REQUEST_MODEL: request_schema(settings.request_types)},
             cors=CorsArgs(allow_origins=settings.origins, allow_methods=("GET", "POST", "OPTIONS"),
-                          allow_headers=("authorization", "content-type"), max_age=600),
+                          allow_headers=("authorization", "content-type", "idempotency-key"),
+                          max_age=600),
         ), defaults, child)
         self.authorizer = aws.apigateway.Authorizer(
             f"{name}-guests", rest_api=api.api_id, name="guests", type="COGNITO_USER_POOLS",

@@ -30,6 +30,12 @@ What it builds:
   table's ``KEYS_ONLY`` stream feeds the **profile refresher**.
 - **Tables** (``Table``): accounts, payments and profiles, on demand, KMS with the
   environment's key, point-in-time recovery.
+- **Idempotent payments** (``IdempotencyStore``): Powertools' records of each payment, keyed
+  by its ``paymentId`` and the caller's account, in their own table (KMS with the
+  environment's key, TTL on ``expiration``); a retried payment gets its first receipt for
+  ``idempotencyExpirySeconds`` (24 hours), with no second debit and no second event; the same
+  ``paymentId`` with another account or amount is a 422. Only the payment function may use
+  the table (get, put, update, delete).
 - **No NAT needed**: the functions run in the private subnets with two security groups: the
   service's own (the one the cache, DAX and the endpoint admit) and the environment's services
   group (HTTPS out, which reaches DynamoDB through the environment's gateway endpoint). An
@@ -43,7 +49,7 @@ The ``valkey`` client comes from a layer (``PythonLayer``); the DAX client
 (``amazon-dax-client``) is published as a source distribution only, which the layer block
 (wheels only) cannot take yet: until it can, the profile function finds no DAX client and
 reads DynamoDB (logged), while the cluster, its role and the function's ``dax:GetItem`` are in
-place. Payment's ``process_payment`` is the seam for Powertools' idempotency.
+place.
 """
 
 from __future__ import annotations
@@ -61,10 +67,15 @@ from components.config import SETTINGS, Defaults, SettingsError
 from components.foundation import iam
 from components.foundation.function import Function, FunctionArgs, FunctionVpc
 from components.foundation.http_api import HttpApi, HttpApiArgs, LambdaRoute, RouteAuthorization
+from components.foundation.idempotency import IdempotencyStore, IdempotencyStoreArgs
 from components.foundation.layer import PythonLayer, PythonLayerArgs
 from components.foundation.queue import Queue, QueueArgs
 from components.foundation.table import Key, Table, TableArgs
-from components.services.base import ServiceComponent, ServiceContext
+from components.services.base import (
+    IdempotencyExpirySeconds,
+    ServiceComponent,
+    ServiceContext,
+)
 
 LIBRARY = "cache_aside"
 # The handlers' one third-party library; the tests pin the same (requirements-dev.txt).
@@ -128,6 +139,7 @@ class MicroserviceCacheSettings:
     create_events_endpoint: bool = True
     throttling_rate_limit: Annotated[float, Field(gt=0, le=10_000)] = 50
     throttling_burst_limit: Annotated[int, Field(ge=1, le=5_000)] = 100
+    idempotency_expiry_seconds: IdempotencyExpirySeconds = 24 * 60 * 60
 
     @model_validator(mode="after")
     def _consistent(self) -> MicroserviceCacheSettings:
@@ -165,6 +177,8 @@ class MicroserviceCache(ServiceComponent):
 
         self._network(name, settings, context, child)
         self._tables(name, defaults, key, child)
+        self.idempotency = IdempotencyStore(f"{name}-idempotency", IdempotencyStoreArgs(
+            kms_key_arn=key, expiry_seconds=settings.idempotency_expiry_seconds), defaults, child)
         self._cache(name, settings, environment, child)
         self._dax(name, settings, environment, child)
         self.bus = aws.cloudwatch.EventBus(
@@ -198,6 +212,7 @@ class MicroserviceCache(ServiceComponent):
             "accountsTableName": self.accounts.name,
             "paymentsTableName": self.payments.name,
             "profilesTableName": self.profiles.name,
+            "idempotencyTableName": self.idempotency.name,
             "functionsSecurityGroupId": self.functions_group.id,
         }
         self.register_outputs(self.exports)
@@ -358,9 +373,9 @@ class MicroserviceCache(ServiceComponent):
             [iam.allow(["dynamodb:PutItem"], self.payments.arn),
              iam.allow(["dynamodb:UpdateItem"], self.accounts.arn),
              iam.allow(["events:PutEvents"], self.bus.arn),
-             iam.allow(["kms:GenerateDataKey"], key)],
+             iam.allow(["kms:GenerateDataKey"], key), *self.idempotency.statements],
             {"ACCOUNTS_TABLE": self.accounts.name, "PAYMENTS_TABLE": self.payments.name,
-             "EVENT_BUS_NAME": self.bus.name})
+             "EVENT_BUS_NAME": self.bus.name, **self.idempotency.environment})
         self.profile = function(
             "profile", "cache_profile", "Profiles, cache-aside over DAX and DynamoDB",
             [iam.allow(["dynamodb:GetItem"], self.profiles.arn),

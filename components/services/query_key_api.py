@@ -22,6 +22,13 @@ What it builds, on the foundation blocks:
   ``400 {"message": "Invalid request body"}``, CORS preflights and CORS on error responses.
 - ``POST /customizations`` (validated body) and ``GET /customizations/{id}``, both behind the
   authorizer and requiring a key, answered by the ``customizations`` function over a table.
+- ``IdempotencyStore``: a POST with an ``Idempotency-Key`` header is stored once per key and
+  API key; a retry gets the first 201 (same ``id``, same ``Location``) for
+  ``idempotencyExpirySeconds`` (24 hours), the same key with another customization a 422, a
+  retry while the first still runs a 409 with ``Retry-After``. A POST without the header is
+  stored as before. The records' table is encrypted with the environment's key, expires them
+  by TTL, and only the customizations function may use it. CORS lets browsers send the header
+  (``idempotency-key`` is among ``cors.allowHeaders``' defaults).
 - ``RestStage``: JSON access logs, X-Ray, default ``*/*`` throttling from config, execution
   logging, and the ``WebAcl``: a body-size limit, SQL-injection matching, a per-IP rate limit and
   optional AWS managed rule groups, logged to an ``aws-waf-logs-*`` group.
@@ -53,6 +60,7 @@ from components.foundation import iam
 from components.foundation.cors import CorsArgs
 from components.foundation.domain import domain_exports
 from components.foundation.function import FUNCTIONS_DIR, Function, FunctionArgs
+from components.foundation.idempotency import IdempotencyStore, IdempotencyStoreArgs
 from components.foundation.rest_api import (
     ApiKeySource,
     EndpointType,
@@ -71,7 +79,12 @@ from components.foundation.usage_plans import (
     UsagePlanTier,
 )
 from components.foundation.waf import WebAcl, WebAclArgs
-from components.services.base import DomainSettings, ServiceComponent, ServiceContext
+from components.services.base import (
+    DomainSettings,
+    IdempotencyExpirySeconds,
+    ServiceComponent,
+    ServiceContext,
+)
 
 SCHEMA_FILE = FUNCTIONS_DIR / "customizations" / "customization.schema.json"
 MODEL = "CustomizationPost"
@@ -131,7 +144,7 @@ class CorsSettings:
 
     allow_origins: Annotated[tuple[str, ...], Field(min_length=1)]
     allow_methods: tuple[str, ...] = ("GET", "POST", "OPTIONS")
-    allow_headers: tuple[str, ...] = ("content-type", "x-api-key")
+    allow_headers: tuple[str, ...] = ("content-type", "idempotency-key", "x-api-key")
     max_age: Annotated[int, Field(ge=0, le=86_400)] = 600
     allow_credentials: bool = False
     allow_any_origin: bool = False
@@ -162,6 +175,7 @@ class QueryKeyApiSettings:
     cors: CorsSettings | None = None
     waf: WafSettings = WafSettings()
     domain: DomainSettings | None = None
+    idempotency_expiry_seconds: IdempotencyExpirySeconds = 24 * 60 * 60
 
     @model_validator(mode="after")
     def _consumers_have_tiers(self) -> QueryKeyApiSettings:
@@ -230,6 +244,9 @@ class QueryKeyApi(ServiceComponent):
 
         self.table = Table(f"{name}-customizations", TableArgs(hash_key=Key("id")), defaults,
                            child)
+        self.idempotency = IdempotencyStore(f"{name}-idempotency", IdempotencyStoreArgs(
+            kms_key_arn=context.environment.kms_key_arn,
+            expiry_seconds=settings.idempotency_expiry_seconds), defaults, child)
         backend = Function(f"{name}-customizations", FunctionArgs(
             reserved_concurrency=self.reserved_concurrency(defaults, "customizations"),
             code="customizations", memory_size=256, timeout=10, service_name=name,
@@ -240,8 +257,10 @@ class QueryKeyApi(ServiceComponent):
                 else "",
                 "ALLOW_ANY_ORIGIN": str(bool(settings.cors and settings.cors.allow_any_origin))
                 .lower(),
+                **self.idempotency.environment,
             },
-            statements=[iam.allow(["dynamodb:GetItem", "dynamodb:PutItem"], self.table.arn)],
+            statements=[iam.allow(["dynamodb:GetItem", "dynamodb:PutItem"], self.table.arn),
+                        *self.idempotency.statements],
         ), defaults, child)
         cached = settings.authorizer_cache_seconds > 0 and not settings.accept_header_key
         authorizer_function = Function(f"{name}-authorizer", FunctionArgs(
@@ -337,6 +356,7 @@ class QueryKeyApi(ServiceComponent):
             "usagePlanIds": {tier: plan.id for tier, plan in plans.plans.items()},
             "apiKeyIds": {consumer: key.id for consumer, key in plans.api_keys.items()},
             "webAclArn": waf.arn if waf else None,
+            "idempotencyTableName": self.idempotency.name,
             **domain_exports(stage.domain_target),
         }
         self.secret_exports = {"apiKeys": plans.key_values}

@@ -19,7 +19,16 @@ from components.services.event_management import (
     EventManagementSettings,
     web_files,
 )
-from tests.support import ACCOUNT, PROD, REGION, json_input, run_service, statements
+from tests.services.idempotency_support import check_idempotency_store
+from tests.support import (
+    ACCOUNT,
+    PLACEHOLDER_KEY,
+    PROD,
+    REGION,
+    json_input,
+    run_service,
+    statements,
+)
 from tools.mock_runtime import Resource, StackRun, load_stack_file, reveal, run_stack
 
 FUNCTION = "aws:lambda/function:Function"
@@ -282,8 +291,9 @@ def test_the_api_handler_may_make_and_check_macs_with_the_hmac_key_only() -> Non
     requests = run.one("aws:dynamodb/table:Table", "events-requests-table").state["arn"]
     assert {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:Query"],
             "Resource": requests} in policy
-    # Nothing else: no scans, no deletes, no other key.
-    assert len(policy) == 5  # the log group's statement and these four
+    # Nothing else: no scans, no deletes, no other key (the idempotency table's delete and
+    # the environment's key are checked in test_registrations_and_requests_are_idempotent).
+    assert len(policy) == 7  # the log group's statement, these four, the idempotency store's
     function = run.one(FUNCTION, "events-api-function").inputs
     layer = run.one("aws:lambda/layerVersion:LayerVersion").state["arn"]
     assert function["layers"][1:] == [layer]
@@ -306,6 +316,30 @@ def test_dev_tables_are_on_demand() -> None:
     for table in run.of_type("aws:dynamodb/table:Table"):
         assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
     assert not run.of_type("aws:appautoscaling/target:Target")
+
+
+def test_registrations_and_requests_are_idempotent() -> None:
+    run = built()
+    check_idempotency_store(run, "events", "api", PLACEHOLDER_KEY)
+    assert run.outputs["exports"]["idempotencyTableName"] == run.one(
+        "aws:dynamodb/table:Table", "events-idempotency-records-table").state["name"]
+    # Browsers may send the key: every preflight names the header.
+    preflights = [r.inputs["responseParameters"]
+                  ["method.response.header.Access-Control-Allow-Headers"]
+                  for r in run.of_type("aws:apigateway/integrationResponse:IntegrationResponse")
+                  if "method.response.header.Access-Control-Allow-Headers"
+                  in r.inputs.get("responseParameters", {})]
+    assert preflights
+    assert set(preflights) == {"'authorization,content-type,idempotency-key'"}
+    # Provisioned capacity is for the event's tables; the records' table stays on demand.
+    provisioned = build(settings(capacity=PROVISIONED, idempotencyExpirySeconds=7200),
+                        defaults=PROD)
+    records = check_idempotency_store(provisioned, "events", "api", PLACEHOLDER_KEY,
+                                      expiry=7200)
+    assert "readCapacity" not in records
+    assert provisioned.one("aws:dynamodb/table:Table",
+                           "events-idempotency-records-table").inputs[
+        "deletionProtectionEnabled"] is True
 
 
 def test_provisioned_tables_scale_the_table_and_every_index() -> None:

@@ -19,6 +19,7 @@ from components.services.microservice_cache import (
     MicroserviceCache,
     MicroserviceCacheSettings,
 )
+from tests.services.idempotency_support import check_idempotency_store
 from tests.support import ACCOUNT, REGION, run_service, statements
 from tools.mock_runtime import StackRun
 
@@ -50,9 +51,14 @@ def built(invalidation: str = "invalidate", endpoint: bool = True) -> StackRun:
 
 
 def granted(run: StackRun, role: str) -> dict[str, Any]:
-    """Action -> resource(s), in the role policy of function ``role``."""
+    """Action -> resource(s), in the role policy of function ``role`` (the idempotency table's
+    statement apart: ``test_payments_are_idempotent`` checks it)."""
+    idempotency = run.one("aws:dynamodb/table:Table",
+                          "cache-idempotency-records-table").state["arn"]
     found: dict[str, Any] = {}
     for statement in statements(run.one(POLICY, f"cache-{role}-policy")):
+        if statement["Resource"] == idempotency:
+            continue
         for action in statement["Action"]:
             found[action] = statement["Resource"]
     return found
@@ -225,6 +231,21 @@ def test_the_api_signs_every_route() -> None:
     assert {route["authorizationType"] for route in routes.values()} == {"AWS_IAM"}
 
 
+def test_payments_are_idempotent() -> None:
+    run = built()
+    check_idempotency_store(run, "cache", "payment", KEY)
+    assert run.outputs["exports"]["idempotencyTableName"] == run.one(
+        "aws:dynamodb/table:Table", "cache-idempotency-records-table").state["name"]
+    for role in ("billing", "profile", "manager", "refresher"):
+        variables = run.one(FUNCTION, f"cache-{role}-function").inputs["environment"][
+            "variables"]
+        assert "IDEMPOTENCY_TABLE" not in variables
+    shorter = run_service(lambda context, opts: MicroserviceCache(
+        "cache", settings(idempotencyExpirySeconds=600), context, opts),
+        environment=ENVIRONMENT)
+    check_idempotency_store(shorter, "cache", "payment", KEY, expiry=600)
+
+
 def test_tables_use_the_environments_key() -> None:
     for table in built().of_type("aws:dynamodb/table:Table"):
         assert table.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": KEY}
@@ -237,6 +258,7 @@ def test_tables_use_the_environments_key() -> None:
     ({"cache": {"maxEcpuPerSecond": 10}}, "maxEcpuPerSecond"),
     ({"dax": {"nodeType": "cache.t3.micro"}}, "nodeType"),
     ({"billingTtlSeconds": 0}, "billingTtlSeconds"),
+    ({"idempotencyExpirySeconds": 30}, "idempotencyExpirySeconds"),
     ({"ttl": 5}, "ttl"),
 ])
 def test_bad_settings_name_their_keys(values: dict[str, Any], key: str) -> None:

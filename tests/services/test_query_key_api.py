@@ -18,7 +18,8 @@ from components.services.query_key_api import (
     customization_schema,
 )
 from tests.certificates import ca_and_client
-from tests.support import json_input, run_service
+from tests.services.idempotency_support import check_idempotency_store
+from tests.support import PLACEHOLDER_KEY, json_input, run_service, statements
 from tools.mock_runtime import Secret, StackRun, reveal
 
 CONFIGURED_KEY = "k" * 30
@@ -231,12 +232,35 @@ def test_keys_are_secrets_generated_or_from_config_and_exported_apart() -> None:
 
 def test_the_backend_may_only_read_and_write_its_table() -> None:
     run = built()
-    table = run.one("aws:dynamodb/table:Table").state["arn"]
+    table = run.one("aws:dynamodb/table:Table", "front-customizations-table").state["arn"]
     policy = json_input(run.one("aws:iam/rolePolicy:RolePolicy",
                                 "front-customizations-policy"), "policy")
     assert policy["Statement"][1] == {"Effect": "Allow",
                                       "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
                                       "Resource": table}
+
+
+def test_posts_are_idempotent_over_their_own_table() -> None:
+    run = built()
+    check_idempotency_store(run, "front", "customizations", PLACEHOLDER_KEY)
+    # The customizations table itself keeps its settings, and the role only the three grants
+    # (logs, the table, the idempotency table and its key).
+    assert "ttl" not in run.one("aws:dynamodb/table:Table", "front-customizations-table").inputs
+    assert len(statements(run.one("aws:iam/rolePolicy:RolePolicy",
+                                  "front-customizations-policy"))) == 4
+    assert run.outputs["exports"]["idempotencyTableName"] == run.one(
+        "aws:dynamodb/table:Table", "front-idempotency-records-table").state["name"]
+    shorter = build(settings(idempotencyExpirySeconds=3600))
+    check_idempotency_store(shorter, "front", "customizations", PLACEHOLDER_KEY, expiry=3600)
+
+
+def test_browsers_may_send_an_idempotency_key() -> None:
+    [preflight] = [r.inputs for r in built().of_type(
+        "aws:apigateway/integrationResponse:IntegrationResponse")
+        if r.name.startswith("front-customizations")]
+    allowed = preflight["responseParameters"][
+        "method.response.header.Access-Control-Allow-Headers"]
+    assert allowed == "'content-type,idempotency-key,x-api-key'"
 
 
 @pytest.mark.parametrize(("overrides", "expected"), [
@@ -249,6 +273,8 @@ def test_the_backend_may_only_read_and_write_its_table() -> None:
      "methodThrottles"),
     ({"endpointType": "PRIVATE"}, "endpointType"),
     ({"waf": {"managedRuleGroups": ["SomeoneElsesRules"]}}, "managedRuleGroups"),
+    ({"idempotencyExpirySeconds": 59}, "idempotencyExpirySeconds"),
+    ({"idempotencyExpirySeconds": 8 * 86400}, "idempotencyExpirySeconds"),
 ])
 def test_bad_settings_are_refused_with_the_setting_named(overrides: dict[str, Any],
                                                           expected: str) -> None:
