@@ -8,26 +8,37 @@ One route, behind an HTTP API with IAM authorization:
   number of at most 1,000,000 with at most two decimals. One DynamoDB transaction writes the
   payment (only if its id is new) and takes the amount off the account's balance (only if the
   account exists): 201 ``{"paymentId", "accountId", "amount", "processedAt"}``.
-  A payment id already used is a 409, an unknown account a 404, a bad body a 400, a DynamoDB
-  failure a 503 with ``Retry-After``.
+  A retry of the same payment is answered as the first time (see Idempotency); a payment id
+  already used otherwise is a 409 (or a 422), an unknown account a 404, a bad body a 400, a
+  DynamoDB failure a 503 with ``Retry-After``.
 - Then ``payment_processed`` (source ``blueprints.cache.payments``) goes to ``EVENT_BUS_NAME``
   with ``{"paymentId", "accountId", "amount"}``: the cache manager's rule matches it and drops
   or refreshes ``billing:<accountId>``. Should EventBridge refuse it, the payment stands, and
   the function drops the key itself (best effort); the billing TTL bounds the rest.
 
-**Idempotency.** ``process_payment(request=...)`` is the seam for Powertools' idempotency
-utility: it takes the validated request as one keyword argument (a dict whose ``paymentId`` is
-the idempotency key) and answers a JSON-serialisable dict, so that it can be decorated with
-``idempotent_function(data_keyword_argument="request", ...)`` and a persistence table. Until
-then the transaction's condition makes a replay a 409 rather than a second charge.
+**Idempotency** (``blueprints_common.idempotency``). The payment's idempotency key is its
+client-chosen ``paymentId``, which every request carries: no header is needed, and an
+``Idempotency-Key`` header is ignored. The key is scoped to the caller's AWS account (the IAM
+authorizer's ``accountId``). ``pay(request=...)``, the transaction and the event, runs once per
+key: a retry of the same payment (same ``paymentId``, ``accountId`` and ``amount``) within
+``IDEMPOTENCY_EXPIRY_SECONDS`` gets the first 201 and its receipt again, with no second debit
+and no second event. The same ``paymentId`` with another account or amount is a 422 JSON
+answer; a retry while the first is still running a 409 with ``Retry-After``; the idempotency
+table failing a 503 with ``Retry-After``. A refusal (400, 404, 409) is not stored: a corrected
+retry runs. After the record expires, or from another AWS account, the transaction's condition
+still makes a used ``paymentId`` a 409 rather than a second charge.
 
-Environment: ``ACCOUNTS_TABLE``, ``PAYMENTS_TABLE``, ``EVENT_BUS_NAME`` (required), the
-cache's (``cache_aside.settings``) and Powertools' ``POWERTOOLS_*``. The role needs
+Environment: ``ACCOUNTS_TABLE``, ``PAYMENTS_TABLE``, ``EVENT_BUS_NAME``, ``IDEMPOTENCY_TABLE``
+(required), ``IDEMPOTENCY_EXPIRY_SECONDS`` (default 86400), the cache's
+(``cache_aside.settings``) and Powertools' ``POWERTOOLS_*``. The role needs
 ``dynamodb:PutItem`` on the payments table, ``dynamodb:UpdateItem`` on the accounts table,
+``dynamodb:GetItem``, ``PutItem``, ``UpdateItem`` and ``DeleteItem`` on the idempotency table,
 ``events:PutEvents`` on the bus, and ``elasticache:Connect`` on the cache and its user.
 
 Metrics: ``PaymentsProcessed``, ``PaymentsRefused`` (with a ``reason`` dimension),
-``CacheNotificationsFailed`` and ``StoreUnavailable``.
+``CacheNotificationsFailed``, ``StoreUnavailable``, and the idempotency helper's
+(``IdempotentReplays``, ``IdempotencyKeyReused``, ``IdempotencyInProgress``,
+``IdempotencyStoreUnavailable``).
 """
 
 from __future__ import annotations
@@ -53,6 +64,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from blueprints_common import safe_json
 from blueprints_common.entry import HTTP_API, entry, http_resolver
 from blueprints_common.environment import required
+from blueprints_common.idempotency import Idempotency, IdempotencySettings
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from cache_aside import keys
 from cache_aside.cache import STORE_CONFIG, Cache, connect, role_credentials
@@ -72,6 +84,7 @@ class Settings:
     payments_table: str
     event_bus_name: str
     cache: CacheSettings
+    idempotency: IdempotencySettings
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -81,9 +94,10 @@ class Settings:
         payments_table = required(environ, "PAYMENTS_TABLE", problems)
         bus = required(environ, "EVENT_BUS_NAME", problems)
         cache = CacheSettings.from_environ(environ, problems)
+        idempotency = IdempotencySettings.from_environ(environ, problems)
         if problems:
             raise ValueError("invalid payment settings: " + "; ".join(problems))
-        return cls(accounts_table, payments_table, bus, cache)
+        return cls(accounts_table, payments_table, bus, cache, idempotency)
 
 
 class ConflictError(ServiceError):
@@ -97,6 +111,8 @@ dynamodb = boto3.client("dynamodb", config=STORE_CONFIG)
 events = boto3.client("events", config=STORE_CONFIG)
 cache = Cache(connect(settings.cache, dynamodb.meta.region_name, role_credentials),
               settings.cache.breaker_seconds)
+idempotency = Idempotency(settings.idempotency, dynamodb, logger=logger, metrics=metrics)
+idempotency.install(app, key_name="paymentId")
 
 
 def utcnow() -> datetime:
@@ -130,11 +146,21 @@ def payment_request(body: str | None) -> dict[str, Any]:
             "amount": str(value)}
 
 
+def caller_account(event: Mapping[str, Any]) -> str:
+    """The AWS account that signed the request (the IAM authorizer's), which scopes the
+    idempotency key; ``unknown`` without one (an HTTP API with IAM authorization always
+    has it)."""
+    context = event.get("requestContext")
+    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
+    signer = authorizer.get("iam") if isinstance(authorizer, Mapping) else None
+    account = signer.get("accountId") if isinstance(signer, Mapping) else None
+    return account if isinstance(account, str) and account else "unknown"
+
+
 def process_payment(*, request: dict[str, Any]) -> dict[str, Any]:
     """Records the payment and debits the account in one transaction; the receipt.
 
-    The seam for Powertools' idempotency (``data_keyword_argument="request"``, key
-    ``paymentId``): the request in, a JSON-serialisable receipt out, nothing else read."""
+    The validated request in, a JSON-serialisable receipt out, nothing else read."""
     now = utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z")
     amount = {"N": request["amount"]}
     try:
@@ -191,17 +217,26 @@ def notify(receipt: Mapping[str, Any]) -> bool:
     return True
 
 
-@app.post("/payments")
-@tracer.capture_method(capture_response=False)
-def post_payment() -> Response[Any]:
-    request = payment_request(app.current_event.body)
-    receipt = process_payment(request=request)
+@idempotency.guard("payment")
+def pay(*, request: dict[str, Any]) -> dict[str, Any]:
+    """The payment (``request["payload"]``), then ``payment_processed``; the receipt, which is
+    what a retry with the same ``paymentId`` is answered from."""
+    receipt = process_payment(request=request["payload"])
     metrics.add_metric(name="PaymentsProcessed", unit=MetricUnit.Count, value=1)
     logger.info("Payment processed", paymentId=receipt["paymentId"],
                 accountId=receipt["accountId"])
     if not notify(receipt):
         metrics.add_metric(name="CacheNotificationsFailed", unit=MetricUnit.Count, value=1)
         cache.drop(keys.billing_key(receipt["accountId"]))
+    return receipt
+
+
+@app.post("/payments")
+@tracer.capture_method(capture_response=False)
+def post_payment() -> Response[Any]:
+    request = payment_request(app.current_event.body)
+    receipt = pay(request=idempotency.request(
+        request["paymentId"], caller_account(app.current_event.raw_event), request))
     return _json(201, receipt)
 
 
@@ -227,4 +262,5 @@ def store_unavailable(error: Exception) -> Response[Any]:
 @entry(HTTP_API, logger=logger, tracer=tracer, metrics=metrics, capture_response=False,
        clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency.register(context)
     return app.resolve(event, context)

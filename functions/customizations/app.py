@@ -27,8 +27,21 @@ does not accept a trailing newline, which API Gateway's does.
 - DynamoDB failures are a 503 JSON answer, never a stack trace.
 - CORS headers come from ``blueprints_common.cors`` (allow-list in ``ALLOWED_ORIGINS``).
 
-Environment: ``TABLE_NAME`` (required; partition key ``id``, a string), the CORS settings of
-``blueprints_common.cors``, and Powertools' own ``POWERTOOLS_*`` variables.
+**Idempotency** (``blueprints_common.idempotency``). A POST with an ``Idempotency-Key`` header
+(any case; 1 to 255 visible ASCII characters, optionally in double quotes) is stored once per
+key and caller (the ``owner`` above): a retry with the same key and the same customization,
+within ``IDEMPOTENCY_EXPIRY_SECONDS``, gets the first answer again (201, the same ``id`` and
+``Location``) and no second item. The same key with another customization is a 422, the same
+key while the first request still runs a 409 with ``Retry-After``, a malformed key (or two) a
+400, the idempotency table failing a 503, all JSON. A POST without the header is stored as
+before, a new item each time: callers that predate the header keep working. An invalid body
+is a 400 whatever the key, and is not stored.
+
+Environment: ``TABLE_NAME`` (required; partition key ``id``, a string), ``IDEMPOTENCY_TABLE``
+(required), ``IDEMPOTENCY_EXPIRY_SECONDS`` (default 86400), the CORS settings of
+``blueprints_common.cors``, and Powertools' own ``POWERTOOLS_*`` variables. The role needs
+``dynamodb:GetItem`` and ``PutItem`` on the table, and ``GetItem``, ``PutItem``, ``UpdateItem``
+and ``DeleteItem`` on the idempotency table.
 """
 
 from __future__ import annotations
@@ -54,6 +67,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from blueprints_common import safe_json
 from blueprints_common.cors import cors_config, vary_on_origin
 from blueprints_common.entry import REST_PROXY, entry, rest_resolver
+from blueprints_common.idempotency import Idempotency, IdempotencySettings, header_key
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from fastjsonschema import JsonSchemaValueException, compile
 
@@ -77,6 +91,11 @@ metrics = Metrics()
 cors = cors_config()
 app = rest_resolver(cors=cors)
 dynamodb = boto3.resource("dynamodb")
+# Powertools writes DynamoDB's typed values: a plain client, not the resource's (which would
+# type them again).
+idempotency = Idempotency(IdempotencySettings.from_environ(), boto3.client("dynamodb"),
+                          logger=logger, metrics=metrics)
+idempotency.install(app)
 
 
 class CustomizationExistsError(Exception):
@@ -162,20 +181,29 @@ def _table() -> Any:
     return dynamodb.Table(os.environ["TABLE_NAME"])
 
 
+@idempotency.guard("customization")
+def create(*, request: dict[str, Any], collection: str) -> dict[str, Any]:
+    """Stores ``request["payload"]`` for ``request["caller"]``; the new ``id`` and its
+    ``location``, which is what a retry with the same key is answered from."""
+    item_id = store(_table(), request["payload"], request["caller"])
+    metrics.add_metric(name="CustomizationCreated", unit=MetricUnit.Count, value=1)
+    logger.info("Customization created", customization_id=item_id)
+    return {"id": item_id, "location": f"{collection}/{item_id}"}
+
+
 @app.post("/customizations")
 @tracer.capture_method
 def create_customization() -> Response[dict[str, Any]]:
     event = app.current_event
     customization = parse_customization(event)
+    request = idempotency.request(header_key(event), caller(event.raw_event), customization)
     try:
-        item_id = store(_table(), customization, caller(event))
+        created = create(request=request, collection=collection_path(event.raw_event))
     except CustomizationExistsError:
         return Response(409, content_types.APPLICATION_JSON,
                         {"statusCode": 409, "message": "Customization already exists"})
-    metrics.add_metric(name="CustomizationCreated", unit=MetricUnit.Count, value=1)
-    logger.info("Customization created", customization_id=item_id)
-    return Response(201, content_types.APPLICATION_JSON, {"id": item_id},
-                    headers={"Location": f"{collection_path(event.raw_event)}/{item_id}"})
+    return Response(201, content_types.APPLICATION_JSON, {"id": created["id"]},
+                    headers={"Location": created["location"]})
 
 
 @app.get("/customizations/<item_id>")
@@ -198,5 +226,6 @@ def storage_unavailable(error: Exception) -> Response[dict[str, Any]]:
 # entry never logs it, whatever POWERTOOLS_LOGGER_LOG_EVENT says.
 @entry(REST_PROXY, logger=logger, tracer=tracer, metrics=metrics)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency.register(context)
     response = app.resolve(event, context)
     return vary_on_origin(response) if cors is not None else response

@@ -36,10 +36,26 @@ A body that is not JSON, not an object, or has fields it should not is a 400 ``{
 400, "message": ...}`` whose message never repeats the input. DynamoDB or KMS failures are a
 503 JSON answer. An event API Gateway never sends is a 400 from ``blueprints_common.entry``.
 
+**Idempotency** (``blueprints_common.idempotency``), on the two routes that create something,
+``POST /sessions/{sessionId}/registrations`` and ``POST /requests``. With an
+``Idempotency-Key`` header (any case; 1 to 255 visible ASCII characters, optionally in double
+quotes), a request runs once per key and guest (the token's ``sub``): a retry with the same
+key, to the same session (a registration) or with the same fields (a request), within
+``IDEMPOTENCY_EXPIRY_SECONDS``, gets the first answer again: the same status (a 201 stays a
+201), the same registration and ticket, or the same ``requestId``, and no second item. The
+same key with another session or other fields is a 422, the same key while the first request
+still runs a 409 with ``Retry-After``, a malformed key (or two) a 400, the idempotency table
+failing a 503, all JSON. Without the header both routes work as before (a registration is
+idempotent per guest and session anyway; a request is filed each time), so the web app and
+older clients need no change. Refusals (401, 400, 404, the 409s of a full or ended session)
+are not stored. A replayed ticket is signed again (HMAC, the same token); the idempotency
+table holds the registration's ids, never the ticket.
+
 Tickets are ``event_tickets.tokens`` tokens, signed with the ``QR_KEY_ID`` HMAC key and valid
 until a day after the session ends; ``qrSvg`` is the same token drawn as a QR code.
 
-Environment: ``TABLE_NAME``, ``REQUESTS_TABLE_NAME``, ``EVENT_ID``, ``QR_KEY_ID`` (required),
+Environment: ``TABLE_NAME``, ``REQUESTS_TABLE_NAME``, ``EVENT_ID``, ``QR_KEY_ID``,
+``IDEMPOTENCY_TABLE`` (required), ``IDEMPOTENCY_EXPIRY_SECONDS`` (default 86400),
 ``STAFF_GROUP`` (default ``staff``), ``REQUEST_TYPES`` (comma-separated, default
 ``handout,food,help``), the CORS settings of ``blueprints_common.cors`` (``ALLOWED_ORIGINS``),
 and Powertools' ``POWERTOOLS_*``. Every problem with them is reported at import, at once.
@@ -73,6 +89,7 @@ from blueprints_common import safe_json
 from blueprints_common.cors import cors_config, vary_on_origin
 from blueprints_common.entry import REST_PROXY, entry, rest_resolver
 from blueprints_common.environment import required
+from blueprints_common.idempotency import Idempotency, IdempotencySettings, header_key
 from boto3.dynamodb.conditions import Attr, Key  # type: ignore[import-untyped]
 from boto3.dynamodb.types import TypeDeserializer  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
@@ -113,6 +130,7 @@ class Settings:
     requests_table_name: str
     event_id: str
     qr_key_id: str
+    idempotency: IdempotencySettings
     staff_group: str = DEFAULT_STAFF_GROUP
     request_types: tuple[str, ...] = DEFAULT_REQUEST_TYPES
 
@@ -144,10 +162,12 @@ class Settings:
             cors_config(environ=environ)
         except ValueError as error:
             problems.append(str(error))
+        idempotency = IdempotencySettings.from_environ(environ, problems)
         if problems:
             raise ValueError("invalid event API settings: " + "; ".join(problems))
         return cls(table_name=table, requests_table_name=requests_table, event_id=event_id,
-                   qr_key_id=key_id, staff_group=group, request_types=types)
+                   qr_key_id=key_id, idempotency=idempotency, staff_group=group,
+                   request_types=types)
 
 
 settings = Settings.from_environ()
@@ -158,6 +178,11 @@ kms = boto3.client("kms")
 events_table = dynamodb.Table(settings.table_name)
 requests_table = dynamodb.Table(settings.requests_table_name)
 _deserialize = TypeDeserializer().deserialize
+# Powertools writes DynamoDB's typed values: a plain client, not the resource's (which would
+# type them again).
+idempotency = Idempotency(settings.idempotency, boto3.client("dynamodb"), logger=logger,
+                          metrics=metrics)
+idempotency.install(app)
 
 
 def utcnow() -> datetime:
@@ -485,25 +510,39 @@ def get_sessions() -> Response[Any]:
                     {"sessions": [session_view(item) for item in list_sessions()]})
 
 
+@idempotency.guard("registration")
+def create_registration(*, request: dict[str, Any], who: Caller,
+                        session: Mapping[str, Any]) -> dict[str, Any]:
+    """Registers the guest for the session; the answer's status and the registration's ids,
+    which is what a retry with the same key is answered from (the ticket is signed again)."""
+    registration, created = register(who, session, utcnow())
+    metrics.add_metric(name="RegistrationCreated" if created else "RegistrationRepeated",
+                       unit=MetricUnit.Count, value=1)
+    logger.info("Registered" if created else "Already registered",
+                registration_id=registration["registrationId"],
+                session_id=registration["sessionId"])
+    return {"status": 201 if created else 200, "registrationId": registration["registrationId"],
+            "sessionId": registration["sessionId"], "guestId": registration["guestId"]}
+
+
 @app.post("/sessions/<session_id>/registrations")
 @tracer.capture_method(capture_response=False)
 def post_registration(session_id: str) -> Response[Any]:
     who = caller(app.current_event.raw_event)
+    key = header_key(app.current_event)
     session = load_session(session_id)
     if session is None:
         raise NotFoundError("Session not found")
     try:
-        registration, created = register(who, session, utcnow())
+        stored = create_registration(
+            request=idempotency.request(key, who.guest_id, {"sessionId": session_id}),
+            who=who, session=session)
     except SessionFullError:
         metrics.add_metric(name="SessionFull", unit=MetricUnit.Count, value=1)
         return _json(409, {"statusCode": 409, "message": "The session is full"})
     except SessionEndedError:
         return _json(409, {"statusCode": 409, "message": "The session has ended"})
-    metrics.add_metric(name="RegistrationCreated" if created else "RegistrationRepeated",
-                       unit=MetricUnit.Count, value=1)
-    logger.info("Registered" if created else "Already registered",
-                registration_id=registration["registrationId"], session_id=session_id)
-    return _json(201 if created else 200, registration_answer(registration, session))
+    return _json(stored["status"], registration_answer(stored, session))
 
 
 @app.get("/registrations")
@@ -555,15 +594,24 @@ def post_check_in() -> Response[Any]:
         "checkedInAt": registration["checkedInAt"], "firstCheckIn": first})
 
 
+@idempotency.guard("guest-request")
+def create_request(*, request: dict[str, Any], who: Caller) -> dict[str, Any]:
+    """Files the guest's request (``request["payload"]``); its answer, which is what a retry
+    with the same key is answered from."""
+    item = store_request(who, request["payload"], utcnow())
+    metrics.add_metric(name="RequestCreated", unit=MetricUnit.Count, value=1)
+    logger.info("Request created", request_id=item["requestId"], request_type=item["type"])
+    return {"requestId": item["requestId"], "createdAt": item["createdAt"]}
+
+
 @app.post("/requests")
 @tracer.capture_method(capture_response=False)
 def post_request() -> Response[Any]:
     who = caller(app.current_event.raw_event)
+    key = header_key(app.current_event)
     fields = parse_request(parse_body(app.current_event, {"type", "note", "sessionId"}))
-    item = store_request(who, fields, utcnow())
-    metrics.add_metric(name="RequestCreated", unit=MetricUnit.Count, value=1)
-    logger.info("Request created", request_id=item["requestId"], request_type=item["type"])
-    return _json(201, {"requestId": item["requestId"], "createdAt": item["createdAt"]})
+    answer = create_request(request=idempotency.request(key, who.guest_id, fields), who=who)
+    return _json(201, answer)
 
 
 @app.get("/requests")
@@ -599,5 +647,6 @@ def store_unavailable(error: Exception) -> Response[Any]:
 @entry(REST_PROXY, logger=logger, tracer=tracer, metrics=metrics, capture_response=False,
        clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency.register(context)
     response = app.resolve(event, context)
     return vary_on_origin(response) if cors is not None else response

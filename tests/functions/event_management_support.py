@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from tests.functions import events
 from tests.functions.events import REGION
+from tests.functions.idempotency_support import create_idempotency_table
 
 EVENTS_TABLE = "event-management-events"
 REQUESTS_TABLE = "event-management-requests"
@@ -130,6 +131,7 @@ def moto_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
         client = boto3.client("dynamodb", region_name=REGION)
         create_events_table(client)
         create_requests_table(client)
+        create_idempotency_table(client)
         resource = boto3.resource("dynamodb", region_name=REGION)
         kms = boto3.client("kms", region_name=REGION)
         account = Account(resource.Table(EVENTS_TABLE), resource.Table(REQUESTS_TABLE), kms,
@@ -155,13 +157,16 @@ def import_handler(monkeypatch: pytest.MonkeyPatch, module: str,
 def api_event(path: str, *, method: str = "GET", claims: Mapping[str, str] | None = None,
               resource: str | None = None, path_parameters: dict[str, str] | None = None,
               body: Any = None, query: Mapping[str, str] | None = None,
-              origin: str | None = APP_ORIGIN) -> dict[str, Any]:
+              origin: str | None = APP_ORIGIN,
+              headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A REST request as it reaches the function after the Cognito user pools authorizer:
-    the id token's claims under ``requestContext.authorizer.claims``, every value a string."""
+    the id token's claims under ``requestContext.authorizer.claims``, every value a string;
+    ``headers`` added to the usual ones."""
     text = body if body is None or isinstance(body, str) else json.dumps(body)
     event = events.rest_event(path, method=method, resource=resource, stage=STAGE,
-                              headers={"origin": origin} if origin else None, query=query,
-                              path_parameters=path_parameters, body=text)
+                              headers={**({"origin": origin} if origin else {}),
+                                       **(headers or {})},
+                              query=query, path_parameters=path_parameters, body=text)
     if claims is not None:
         event["requestContext"]["authorizer"] = {"claims": dict(claims)}
     return event

@@ -36,6 +36,13 @@ from tests.functions.cache_support import (
 )
 from tests.functions.event_management_support import set_aws_environment
 from tests.functions.events import REGION, LambdaContext
+from tests.functions.idempotency_support import (
+    IDEMPOTENCY_TABLE,
+    create_idempotency_table,
+    duplicate_while_running,
+    expire_records,
+    records,
+)
 from tests.valkey import ValkeyServer
 
 valkey_server = servers.valkey_server
@@ -58,6 +65,7 @@ class World:
         environ = cache_environment(self.server, ACCOUNTS_TABLE=ACCOUNTS_TABLE,
                                     PAYMENTS_TABLE=PAYMENTS_TABLE, PROFILES_TABLE=PROFILES_TABLE,
                                     EVENT_BUS_NAME=BUS, CACHE_MODE=mode,
+                                    IDEMPOTENCY_TABLE=IDEMPOTENCY_TABLE,
                                     BILLING_TTL_SECONDS="300", PROFILE_TTL_SECONDS="900")
         return {code: load(monkeypatch, code, environ) for code in
                 ("cache_billing", "cache_payment", "cache_profile", "cache_manager",
@@ -83,6 +91,7 @@ def world(cache_server: ValkeyServer, monkeypatch: pytest.MonkeyPatch) -> Iterat
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
         create_tables(client)
+        create_idempotency_table(client)
         resource = boto3.resource("dynamodb", region_name=REGION)
         resource.Table(ACCOUNTS_TABLE).put_item(Item={
             "accountId": "acct-1", "balance": 1500, "currency": "EUR", "status": "current",
@@ -162,12 +171,9 @@ def test_refresh_mode_writes_the_new_summary(world: World,
     assert 290 <= world.ttl("billing:acct-1") <= 300
 
 
-def test_a_replayed_payment_is_refused_and_bad_ones_are_400(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_payments_are_refused(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     payment = world.functions(monkeypatch)["cache_payment"]
     good = {"paymentId": "pay-3", "accountId": "acct-1", "amount": "10.00"}
-    assert payment.handler(payment_event(good), CONTEXT)["statusCode"] == 201
-    assert payment.handler(payment_event(good), CONTEXT)["statusCode"] == 409
     assert payment.handler(payment_event({**good, "paymentId": "pay-4",
                                           "accountId": "nobody"}), CONTEXT)["statusCode"] == 404
     for bad in ({**good, "amount": -1}, {**good, "amount": 0.001}, {**good, "amount": True},
@@ -243,3 +249,121 @@ def test_reads_keep_answering_from_dynamodb_when_the_cache_stops(
     paid = functions["cache_payment"].handler(payment_event(
         {"paymentId": "pay-9", "accountId": "acct-1", "amount": 1}), CONTEXT)
     assert paid["statusCode"] == 201  # a payment never needs the cache
+
+
+# --- idempotent payments -----------------------------------------------------------------------
+
+PAYMENT = {"paymentId": "pay-10", "accountId": "acct-1", "amount": "10.00"}
+
+
+def balance(world: World) -> Any:
+    return world.dynamodb.Table(ACCOUNTS_TABLE).get_item(Key={"accountId": "acct-1"})["Item"][
+        "balance"]
+
+
+def payments(world: World) -> int:
+    return int(world.dynamodb.Table(PAYMENTS_TABLE).scan()["Count"])
+
+
+def idempotency_client() -> Any:
+    return boto3.client("dynamodb", region_name=REGION)
+
+
+def test_a_retried_payment_gets_its_first_receipt_and_charges_once(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    payment = world.functions(monkeypatch)["cache_payment"]
+
+    first = payment.handler(payment_event(PAYMENT), CONTEXT)
+    again = payment.handler(payment_event(PAYMENT), CONTEXT)
+
+    assert first["statusCode"] == again["statusCode"] == 201
+    assert body(again) == body(first)  # processedAt included: the first answer
+    assert payments(world) == 1
+    assert balance(world) == 1490
+    assert len(world.rule_events()) == 1  # one payment_processed
+    [record] = records(idempotency_client())
+    assert record["id"]["S"].startswith("payment#")
+    assert "pay-10" not in record["id"]["S"]  # hashed, with the caller's account
+
+
+def test_a_payment_id_reused_for_another_amount_is_a_422(world: World,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    payment = world.functions(monkeypatch)["cache_payment"]
+    payment.handler(payment_event(PAYMENT), CONTEXT)
+
+    answer = payment.handler(payment_event({**PAYMENT, "amount": "99.00"}), CONTEXT)
+
+    assert answer["statusCode"] == 422
+    assert answer["headers"]["Content-Type"] == "application/json"
+    assert body(answer) == {"statusCode": 422,
+                            "message": "This paymentId was already used with another request"}
+    assert (payments(world), balance(world)) == (1, 1490)
+
+
+def test_a_payment_duplicate_while_the_first_runs_is_a_409(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    payment = world.functions(monkeypatch)["cache_payment"]
+    duplicates = duplicate_while_running(
+        monkeypatch, payment, "process_payment",
+        lambda: payment.handler(payment_event(PAYMENT), CONTEXT))
+
+    first = payment.handler(payment_event(PAYMENT), CONTEXT)
+
+    [duplicate] = duplicates
+    assert (first["statusCode"], duplicate["statusCode"]) == (201, 409)
+    assert duplicate["headers"]["Retry-After"] == "1"
+    assert body(duplicate)["message"] == ("A request with this paymentId is still in progress; "
+                                          "retry later")
+    assert (payments(world), balance(world), len(world.rule_events())) == (1, 1490, 1)
+
+
+def test_after_its_record_expires_a_replay_is_refused_by_the_payments_table(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record expired: the payment runs again, and the transaction's condition (the
+    payment id exists) refuses the second charge."""
+    payment = world.functions(monkeypatch)["cache_payment"]
+    payment.handler(payment_event(PAYMENT), CONTEXT)
+    expire_records(idempotency_client())
+
+    again = payment.handler(payment_event(PAYMENT), CONTEXT)
+
+    assert again["statusCode"] == 409
+    assert body(again)["message"] == "This paymentId has already been used"
+    assert (payments(world), balance(world), len(world.rule_events())) == (1, 1490, 1)
+    assert records(idempotency_client()) == []  # a refusal is not stored
+
+
+def test_another_aws_account_never_gets_the_receipt(world: World,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    payment = world.functions(monkeypatch)["cache_payment"]
+    payment.handler(payment_event(PAYMENT), CONTEXT)
+    elsewhere = payment_event(PAYMENT)
+    elsewhere["requestContext"]["authorizer"]["iam"]["accountId"] = "222222222222"
+
+    answer = payment.handler(elsewhere, CONTEXT)
+
+    assert answer["statusCode"] == 409
+    assert (payments(world), balance(world)) == (1, 1490)
+
+
+def test_a_refused_payment_leaves_its_id_free(world: World,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    payment = world.functions(monkeypatch)["cache_payment"]
+    unknown = {**PAYMENT, "accountId": "nobody"}
+    assert payment.handler(payment_event(unknown), CONTEXT)["statusCode"] == 404
+    assert records(idempotency_client()) == []
+
+    assert payment.handler(payment_event(PAYMENT), CONTEXT)["statusCode"] == 201
+
+
+def test_the_idempotency_table_failing_is_a_503_and_charges_nothing(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    payment = world.functions(monkeypatch)["cache_payment"]
+    idempotency_client().delete_table(TableName=IDEMPOTENCY_TABLE)
+
+    answer = payment.handler(payment_event(PAYMENT), CONTEXT)
+
+    assert answer["statusCode"] == 503
+    assert answer["headers"]["Retry-After"] == "2"
+    assert body(answer)["statusCode"] == 503
+    assert (payments(world), balance(world), world.rule_events()) == (0, 1500, [])

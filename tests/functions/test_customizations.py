@@ -21,6 +21,14 @@ from moto import mock_aws
 
 from tests.functions import events
 from tests.functions.events import GOOD, REGION, SQL_INJECTION, LambdaContext
+from tests.functions.idempotency_support import (
+    HEADER,
+    IDEMPOTENCY_TABLE,
+    create_idempotency_table,
+    duplicate_while_running,
+    expire_records,
+    records,
+)
 
 TABLE = "customizations"
 STAGE = "prod"
@@ -41,7 +49,8 @@ CONTEXT = LambdaContext("customizations", 256)
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A moto DynamoDB table shaped like the component's: partition key ``id``, a string."""
+    """A moto DynamoDB table shaped like the component's (partition key ``id``, a string),
+    and the idempotency table."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
@@ -52,11 +61,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                             AttributeDefinitions=[{"AttributeName": "id",
                                                    "AttributeType": "S"}])
+        create_idempotency_table(client)
         yield boto3.resource("dynamodb", region_name=REGION).Table(TABLE)
 
 
 def load_app(monkeypatch: pytest.MonkeyPatch, **environ: str) -> ModuleType:
     monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "customizations")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ServerlessBlueprints")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
@@ -85,9 +96,14 @@ def rest_event(path: str, *, origin: str | None = APP, api_key_id: str | None = 
                              **kwargs)
 
 
-def post(payload: Any, **kwargs: Any) -> dict[str, Any]:
+def post(payload: Any, *, key: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    """A POST of ``payload``, with ``key`` as its ``Idempotency-Key`` when given."""
     body = payload if isinstance(payload, str) or payload is None else json.dumps(payload)
-    return rest_event("/customizations", method="POST", body=body, **kwargs)
+    event = rest_event("/customizations", method="POST", body=body, **kwargs)
+    if key is not None:
+        event["headers"][HEADER] = key
+        event["multiValueHeaders"][HEADER] = [key]
+    return event
 
 
 def get(item_id: str, **kwargs: Any) -> dict[str, Any]:
@@ -428,3 +444,167 @@ def test_the_api_key_in_the_event_never_reaches_the_log(
 
     assert "Customization created" in log.getvalue()
     assert key not in log.getvalue()
+
+
+# --- idempotency -------------------------------------------------------------------------------
+
+KEY = "8e03978e-40d5-43e8-bc93-6894a57f9324"
+
+
+def dynamodb() -> Any:
+    return boto3.client("dynamodb", region_name=REGION)
+
+
+def test_a_retry_with_the_same_key_gets_the_first_answer_and_stores_once(
+        app: ModuleType, aws: Any) -> None:
+    first = call(app, post(GOOD, key=KEY))
+    again = call(app, post(GOOD, key=KEY))
+
+    assert first["statusCode"] == again["statusCode"] == 201
+    assert body(again) == body(first)
+    assert header(again, "Location") == header(first, "Location") == [
+        f"/{STAGE}/customizations/{body(first)['id']}"]
+    assert aws.scan()["Count"] == 1
+    [record] = records(dynamodb())
+    # The key is hashed with the caller, under the guard's stable name.
+    assert record["id"]["S"].startswith("customization#")
+    assert KEY not in json.dumps(record)
+    assert record["status"]["S"] == "COMPLETED"
+    assert json.loads(record["data"]["S"]) == {
+        "id": body(first)["id"], "location": f"/{STAGE}/customizations/{body(first)['id']}"}
+    lifetime = int(record["expiration"]["N"]) - int(datetime.now().timestamp())
+    assert 86_390 <= lifetime <= 86_400
+
+
+def test_a_quoted_key_in_any_case_is_the_same_key(app: ModuleType, aws: Any) -> None:
+    first = call(app, post(GOOD, key=KEY))
+    event = post(GOOD)
+    event["headers"]["idempotency-key"] = f'"{KEY}"'
+    event["multiValueHeaders"]["idempotency-key"] = [f'"{KEY}"']
+
+    assert body(call(app, event)) == body(first)
+    assert aws.scan()["Count"] == 1
+
+
+def test_the_key_is_scoped_to_the_caller(app: ModuleType, aws: Any) -> None:
+    mine = call(app, post(GOOD, key=KEY))
+    theirs = call(app, post(GOOD, key=KEY, api_key_id=OTHER_KEY_ID))
+
+    assert theirs["statusCode"] == 201
+    assert body(theirs)["id"] != body(mine)["id"]
+    assert aws.get_item(Key={"id": body(theirs)["id"]})["Item"]["owner"] == OTHER_KEY_ID
+    assert len(records(dynamodb())) == 2
+
+
+@NO_METRICS
+def test_the_same_key_with_another_customization_is_a_json_422(app: ModuleType,
+                                                                aws: Any) -> None:
+    call(app, post(GOOD, key=KEY))
+
+    answer = call(app, post({**GOOD, "name": "Another unicorn"}, key=KEY))
+
+    assert answer["statusCode"] == 422
+    assert header(answer, "Content-Type") == ["application/json"]
+    assert body(answer) == {"statusCode": 422, "message": "This Idempotency-Key was already "
+                                                          "used with another request"}
+    assert aws.scan()["Count"] == 1
+
+
+def test_a_duplicate_while_the_first_runs_is_a_409_then_gets_the_first_answer(
+        app: ModuleType, aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    duplicates = duplicate_while_running(monkeypatch, app, "store",
+                                         lambda: call(app, post(GOOD, key=KEY)))
+
+    first = call(app, post(GOOD, key=KEY))
+
+    [duplicate] = duplicates
+    assert duplicate["statusCode"] == 409
+    assert header(duplicate, "Retry-After") == ["1"]
+    assert body(duplicate) == {"statusCode": 409, "message": "A request with this "
+                               "Idempotency-Key is still in progress; retry later"}
+    assert first["statusCode"] == 201
+    assert aws.scan()["Count"] == 1
+    assert body(call(app, post(GOOD, key=KEY))) == body(first)
+
+
+def test_an_expired_record_runs_the_request_again(app: ModuleType, aws: Any) -> None:
+    first = call(app, post(GOOD, key=KEY))
+    expire_records(dynamodb())
+
+    again = call(app, post(GOOD, key=KEY))
+
+    assert again["statusCode"] == 201
+    assert body(again)["id"] != body(first)["id"]
+    assert aws.scan()["Count"] == 2
+    [record] = records(dynamodb())  # the new answer replaced the expired one
+    assert json.loads(record["data"]["S"])["id"] == body(again)["id"]
+
+
+def test_without_a_key_nothing_is_recorded(app: ModuleType, aws: Any) -> None:
+    call(app, post(GOOD))
+    call(app, post(GOOD))
+
+    assert aws.scan()["Count"] == 2
+    assert records(dynamodb()) == []
+
+
+@NO_METRICS
+@pytest.mark.parametrize("key", ["", "a key", "a,b", 'a"b', "x" * 256, "caf\u00e9"])
+def test_a_malformed_key_is_a_400(app: ModuleType, aws: Any, key: str) -> None:
+    answer = call(app, post(GOOD, key=key))
+
+    assert answer["statusCode"] == 400
+    assert body(answer)["message"].startswith("Idempotency-Key must be one header")
+    assert aws.scan()["Count"] == 0
+    assert records(dynamodb()) == []
+
+
+@NO_METRICS
+def test_two_keys_are_a_400(app: ModuleType, aws: Any) -> None:
+    event = post(GOOD, key=KEY)
+    event["multiValueHeaders"][HEADER] = [KEY, "another"]
+
+    assert call(app, event)["statusCode"] == 400
+    assert aws.scan()["Count"] == 0
+
+
+@NO_METRICS
+def test_refusals_are_not_stored(app: ModuleType, aws: Any,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """An invalid body, and a creation that failed, leave the key free: the corrected retry
+    runs (it is not a 422, nor the stored failure)."""
+    assert call(app, post({**GOOD, "horn": 2}, key=KEY))["statusCode"] == 400
+
+    class FailingTable:
+        def put_item(self, **kwargs: Any) -> Any:
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}},
+                              "PutItem")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(app, "_table", FailingTable)
+        assert call(app, post(GOOD, key=KEY))["statusCode"] == 503
+    assert records(dynamodb()) == []
+
+    assert call(app, post(GOOD, key=KEY))["statusCode"] == 201
+    assert aws.scan()["Count"] == 1
+
+
+@NO_METRICS
+def test_the_idempotency_table_failing_is_a_json_503_and_creates_nothing(
+        app: ModuleType, aws: Any) -> None:
+    dynamodb().delete_table(TableName=IDEMPOTENCY_TABLE)
+
+    answer = call(app, post(GOOD, key=KEY))
+
+    assert answer["statusCode"] == 503
+    assert header(answer, "Retry-After") == ["2"]
+    assert body(answer) == {"statusCode": 503, "message": "The service is unavailable; try again"}
+    assert "Traceback" not in answer["body"]
+    assert aws.scan()["Count"] == 0
+
+
+def test_the_idempotency_table_is_required_at_import(aws: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="IDEMPOTENCY_TABLE is required"):
+        load_app(monkeypatch, IDEMPOTENCY_TABLE="")
+    sys.modules.pop("customizations.app", None)

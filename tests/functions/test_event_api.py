@@ -11,6 +11,7 @@ from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
+import boto3  # type: ignore[import-untyped]
 import pytest
 from event_tickets.tokens import make_token, read_token
 
@@ -32,12 +33,20 @@ from tests.functions.event_management_support import (
     iso,
     moto_account,
 )
-from tests.functions.events import LambdaContext
+from tests.functions.events import REGION, LambdaContext
+from tests.functions.idempotency_support import (
+    HEADER,
+    IDEMPOTENCY_TABLE,
+    duplicate_while_running,
+    expire_records,
+    records,
+)
 
 CONTEXT = LambdaContext("event-api", 256)
 MODULE = "event_api.app"
 ENVIRONMENT = {"TABLE_NAME": EVENTS_TABLE, "REQUESTS_TABLE_NAME": REQUESTS_TABLE,
-               "EVENT_ID": EVENT_ID, "STAFF_GROUP": "staff",
+               "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE, "EVENT_ID": EVENT_ID,
+               "STAFF_GROUP": "staff",
                "REQUEST_TYPES": "handout,food,help", "ALLOWED_ORIGINS": APP_ORIGIN}
 INVALID_CODE = {"statusCode": 400, "message": "Invalid code"}
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -62,19 +71,23 @@ def call(api: ModuleType, event: dict[str, Any]) -> tuple[int, Any]:
     return response["statusCode"], json.loads(response["body"])
 
 
-def register(api: ModuleType, session_id: str, claims: dict[str, str] = GUEST) -> tuple[int, Any]:
+def register(api: ModuleType, session_id: str, claims: dict[str, str] = GUEST, *,
+             key: str | None = None) -> tuple[int, Any]:
     return call(api, api_event(f"/sessions/{session_id}/registrations", method="POST",
                                claims=claims,
                                resource="/sessions/{sessionId}/registrations",
-                               path_parameters={"sessionId": session_id}))
+                               path_parameters={"sessionId": session_id},
+                               headers={HEADER: key} if key is not None else None))
 
 
 def check_in(api: ModuleType, code: Any, claims: dict[str, str] = STAFF) -> tuple[int, Any]:
     return call(api, api_event("/check-ins", method="POST", claims=claims, body={"code": code}))
 
 
-def file_request(api: ModuleType, body: Any, claims: dict[str, str] = GUEST) -> tuple[int, Any]:
-    return call(api, api_event("/requests", method="POST", claims=claims, body=body))
+def file_request(api: ModuleType, body: Any, claims: dict[str, str] = GUEST, *,
+                 key: str | None = None) -> tuple[int, Any]:
+    return call(api, api_event("/requests", method="POST", claims=claims, body=body,
+                               headers={HEADER: key} if key is not None else None))
 
 
 def registration_item(account: Account, session_id: str, guest_id: str) -> dict[str, Any]:
@@ -399,24 +412,29 @@ def test_a_missing_table_is_a_503(api: ModuleType, account: Account) -> None:
 # --- settings ----------------------------------------------------------------------------------
 
 def test_every_settings_problem_is_reported_at_import(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TABLE_NAME", "REQUESTS_TABLE_NAME", "EVENT_ID", "QR_KEY_ID"):
+    for name in ("TABLE_NAME", "REQUESTS_TABLE_NAME", "EVENT_ID", "QR_KEY_ID",
+                 "IDEMPOTENCY_TABLE"):
         monkeypatch.delenv(name, raising=False)
 
     with pytest.raises(ValueError, match="invalid event API settings") as raised:
         import_handler(monkeypatch, MODULE, {
             "STAFF_GROUP": "staff team", "REQUEST_TYPES": "food,Food,", "EVENT_ID": "ev#1",
-            "QR_KEY_ID": "not a key", "ALLOWED_ORIGINS": "*"})
+            "QR_KEY_ID": "not a key", "ALLOWED_ORIGINS": "*",
+            "IDEMPOTENCY_EXPIRY_SECONDS": "5"})
 
     message = str(raised.value)
     for problem in ("TABLE_NAME is required", "REQUESTS_TABLE_NAME is required",
                     "EVENT_ID must be", "QR_KEY_ID must be", "STAFF_GROUP must be",
-                    "REQUEST_TYPES must be", "ALLOWED_ORIGINS: '*' is not an origin"):
+                    "REQUEST_TYPES must be", "ALLOWED_ORIGINS: '*' is not an origin",
+                    "IDEMPOTENCY_TABLE is required",
+                    "IDEMPOTENCY_EXPIRY_SECONDS must be a whole number of seconds, from 60 "
+                    "to 604800"):
         assert problem in message
 
 
 def test_request_types_and_the_staff_group_default(api: ModuleType) -> None:
     environ = {"TABLE_NAME": "t", "REQUESTS_TABLE_NAME": "r", "EVENT_ID": "ev",
-               "QR_KEY_ID": "alias/qr"}
+               "QR_KEY_ID": "alias/qr", "IDEMPOTENCY_TABLE": "i"}
 
     settings = api.Settings.from_environ(environ)
 
@@ -435,3 +453,150 @@ def test_the_ticket_outlives_its_session_by_a_day(api: ModuleType, account: Acco
     assert check_in(api, registration["qr"])[0] == 200
     monkeypatch.setattr(api, "utcnow", lambda: expiry)
     assert check_in(api, registration["qr"]) == (400, INVALID_CODE)
+
+
+# --- idempotency -------------------------------------------------------------------------------
+
+KEY = "reg-2026-11-26-0001"
+
+
+def dynamodb() -> Any:
+    return boto3.client("dynamodb", region_name=REGION)
+
+
+def requests_filed(account: Account) -> int:
+    return int(account.requests.scan()["Count"])
+
+
+def test_a_registration_retried_with_its_key_gets_the_first_answer(api: ModuleType,
+                                                                  account: Account) -> None:
+    first = register(api, KEYNOTE.id, key=KEY)
+    again = register(api, KEYNOTE.id, key=KEY)
+
+    assert first[0] == again[0] == 201  # the first answer, not "already registered" (200)
+    assert again[1] == first[1]  # the same registration, the same ticket, signed again
+    assert registered(account, KEYNOTE.id) == 1
+    [record] = records(dynamodb())
+    assert record["id"]["S"].startswith("registration#")
+    # The record keeps the registration's ids, never the ticket.
+    assert json.loads(record["data"]["S"]) == {
+        "status": 201, "registrationId": first[1]["registrationId"], "sessionId": KEYNOTE.id,
+        "guestId": GUEST["sub"]}
+
+
+def test_a_registration_key_reused_for_another_session_is_a_422(api: ModuleType,
+                                                               account: Account) -> None:
+    register(api, KEYNOTE.id, key=KEY)
+
+    status, body = register(api, WORKSHOP.id, key=KEY)
+
+    assert (status, body) == (422, {"statusCode": 422, "message": "This Idempotency-Key was "
+                                                                  "already used with another "
+                                                                  "request"})
+    assert "registered" not in account.events.get_item(
+        Key={"pk": f"EVENT#{EVENT_ID}", "sk": f"SESSION#{WORKSHOP.id}"})["Item"]
+
+
+def test_a_registration_duplicate_while_the_first_runs_is_a_409(
+        api: ModuleType, account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
+    duplicates = duplicate_while_running(monkeypatch, api, "register",
+                                         lambda: api.handler(api_event(
+                                             f"/sessions/{KEYNOTE.id}/registrations",
+                                             method="POST", claims=GUEST,
+                                             resource="/sessions/{sessionId}/registrations",
+                                             path_parameters={"sessionId": KEYNOTE.id},
+                                             headers={HEADER: KEY}), CONTEXT))
+
+    status, _ = register(api, KEYNOTE.id, key=KEY)
+
+    [duplicate] = duplicates
+    assert (status, duplicate["statusCode"]) == (201, 409)
+    assert duplicate["multiValueHeaders"]["Retry-After"] == ["1"]
+    assert json.loads(duplicate["body"])["statusCode"] == 409
+    assert registered(account, KEYNOTE.id) == 1
+
+
+def test_an_expired_registration_record_runs_the_registration_again(api: ModuleType,
+                                                                    account: Account) -> None:
+    first = register(api, KEYNOTE.id, key=KEY)
+    expire_records(dynamodb())
+
+    again = register(api, KEYNOTE.id, key=KEY)
+
+    # It ran again, and found the guest already registered.
+    assert (first[0], again[0]) == (201, 200)
+    assert again[1]["registrationId"] == first[1]["registrationId"]
+    assert registered(account, KEYNOTE.id) == 1
+
+
+def test_refused_registrations_leave_the_key_free(api: ModuleType, account: Account) -> None:
+    account.events.update_item(Key={"pk": f"EVENT#{EVENT_ID}", "sk": f"SESSION#{WORKSHOP.id}"},
+                               UpdateExpression="SET registered = :full",
+                               ExpressionAttributeValues={":full": WORKSHOP.capacity})
+    assert register(api, WORKSHOP.id, key=KEY)[0] == 409  # full
+    assert register(api, "no-such-session", key=KEY)[0] == 404
+    assert records(dynamodb()) == []
+
+    assert register(api, KEYNOTE.id, key=KEY)[0] == 201
+
+
+def test_a_request_retried_with_its_key_is_filed_once(api: ModuleType,
+                                                      account: Account) -> None:
+    first = file_request(api, {"type": "food", "note": "Vegan, please"}, key=KEY)
+    again = file_request(api, {"type": "food", "note": "Vegan, please"}, key=KEY)
+
+    assert first[0] == again[0] == 201
+    assert again[1] == first[1]
+    assert requests_filed(account) == 1
+
+
+def test_a_request_key_reused_with_other_fields_is_a_422(api: ModuleType,
+                                                         account: Account) -> None:
+    file_request(api, {"type": "food", "note": "Vegan, please"}, key=KEY)
+
+    status, body = file_request(api, {"type": "food", "note": "Gluten-free"}, key=KEY)
+
+    assert status == 422
+    assert body["statusCode"] == 422
+    assert requests_filed(account) == 1
+
+
+def test_a_request_duplicate_while_the_first_runs_is_a_409(
+        api: ModuleType, account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
+    duplicates = duplicate_while_running(monkeypatch, api, "store_request",
+                                         lambda: file_request(api, {"type": "help"}, key=KEY))
+
+    status, _ = file_request(api, {"type": "help"}, key=KEY)
+
+    assert (status, duplicates[0][0]) == (201, 409)
+    assert requests_filed(account) == 1
+
+
+def test_an_expired_request_record_files_the_request_again(api: ModuleType,
+                                                           account: Account) -> None:
+    first = file_request(api, {"type": "help"}, key=KEY)
+    expire_records(dynamodb())
+
+    again = file_request(api, {"type": "help"}, key=KEY)
+
+    assert again[0] == 201
+    assert again[1]["requestId"] != first[1]["requestId"]
+    assert requests_filed(account) == 2
+
+
+def test_keys_are_per_guest_and_per_route(api: ModuleType, account: Account) -> None:
+    mine = file_request(api, {"type": "help"}, key=KEY)
+    theirs = file_request(api, {"type": "help"}, OTHER_GUEST, key=KEY)
+
+    assert theirs[0] == 201
+    assert theirs[1]["requestId"] != mine[1]["requestId"]
+    assert requests_filed(account) == 2
+    # The same key on the registration route is another key.
+    assert register(api, KEYNOTE.id, key=KEY)[0] == 201
+
+
+def test_without_a_key_nothing_is_recorded(api: ModuleType, account: Account) -> None:
+    register(api, KEYNOTE.id)
+    file_request(api, {"type": "help"})
+
+    assert records(dynamodb()) == []
