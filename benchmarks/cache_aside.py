@@ -96,7 +96,7 @@ from cache_aside.cache import STORE_CONFIG, Cache, Read, client
 from cache_aside.settings import CacheSettings
 
 from benchmarks.recording import cpu_model, write_results
-from tests.valkey import ValkeyServer, find_binary, free_port
+from tools.local.caches import ValkeyServer, find_binary, free_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cache_aside.json"
 HOST = "127.0.0.1"

@@ -148,6 +148,21 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
         "enableTokenRevocation": "true, stated", "generateSecret": "false, stated",
         "explicitAuthFlows": "every flow, passwords in the clear included",
         "refreshTokenValidity": "30 days", "accessTokenValidity": "60 minutes"},
+    "aws:cloudwatch/eventArchive:EventArchive": {"retentionDays": "0: events kept forever"},
+    "aws:cloudwatch/eventBus:EventBus": {},
+    "aws:cloudwatch/eventRule:EventRule": {
+        "eventBusName": "default: the bus every AWS service's events arrive on",
+        "state": "ENABLED, stated"},
+    "aws:cloudwatch/eventTarget:EventTarget": {
+        "retryPolicy": "185 attempts over 24 h",
+        "deadLetterConfig": "none: an event that cannot be delivered is dropped"},
+    "aws:dax/cluster:Cluster": {
+        "serverSideEncryption.enabled": "false",
+        "clusterEndpointEncryptionType": "NONE: plaintext between client and cluster",
+        "securityGroupIds": "the VPC's default security group"},
+    "aws:dax/parameterGroup:ParameterGroup": {
+        "parameters": "none: records and query results kept 5 minutes"},
+    "aws:dax/subnetGroup:SubnetGroup": {},
     "aws:dynamodb/table:Table": {
         "billingMode": "PROVISIONED", "pointInTimeRecovery.enabled": "false",
         "deletionProtectionEnabled": "false"},
@@ -172,6 +187,12 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
         "offered)", "subnetIds": "none: no interface in any zone",
         "securityGroupIds": "the VPC's default group"},
     "aws:ec2/managedPrefixList:ManagedPrefixList": {},
+    "aws:elasticache/serverlessCache:ServerlessCache": {
+        "kmsKeyId": "an AWS-owned key", "securityGroupIds": "the VPC's default security group",
+        "userGroupId": "none: any client that reaches the cache may use it",
+        "cacheUsageLimits": "none: storage and ECPUs (the bill) without a ceiling"},
+    "aws:elasticache/user:User": {},
+    "aws:elasticache/userGroup:UserGroup": {},
     "aws:route53/resolverEndpoint:ResolverEndpoint": {
         "protocols": "Do53, stated", "resolverEndpointType": "IPV4, stated"},
     "aws:route53/resolverQueryLogConfig:ResolverQueryLogConfig": {},

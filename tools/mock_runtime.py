@@ -399,6 +399,27 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 arn = f"arn:aws:cloudfront::{account}:distribution/{resource_id}"
                 extra["domainName"] = f"d{_digest(typ, name, length=13)}.cloudfront.net"
                 extra["hostedZoneId"] = "Z2FDTNDATAQYW2"
+            case "aws:elasticache/serverlessCache:ServerlessCache":
+                arn = f"arn:aws:elasticache:{region}:{account}:serverlesscache:{physical}"
+                # ElastiCache's form: <name>-<6 characters>.serverless.<use1>.cache.amazonaws.com
+                area, direction, number = region.split("-")
+                host = (f"{physical}-{_digest(typ, name, length=6)}.serverless."
+                        f"{area}{direction[0]}{number}.cache.amazonaws.com")
+                extra = {"endpoints": [{"address": host, "port": 6379}],
+                         "readerEndpoints": [{"address": host, "port": 6380}]}
+            case "aws:elasticache/user:User":
+                resource_id = str(state["userId"])
+                arn = f"arn:aws:elasticache:{region}:{account}:user:{resource_id}"
+            case "aws:elasticache/userGroup:UserGroup":
+                resource_id = str(state["userGroupId"])
+                arn = f"arn:aws:elasticache:{region}:{account}:usergroup:{resource_id}"
+            case "aws:dax/cluster:Cluster":
+                cluster = str(state.get("clusterName", physical))
+                arn = f"arn:aws:dax:{region}:{account}:cache/{cluster}"
+                address = (f"{cluster}.{_digest(typ, name, length=6)}.dax-clusters.{region}"
+                           ".amazonaws.com")
+                extra = {"clusterAddress": address, "port": 9111,
+                         "configurationEndpoint": f"daxs://{address}"}
             case "aws:cloudwatch/eventBus:EventBus":
                 arn = f"arn:aws:events:{region}:{account}:event-bus/{physical}"
             case "aws:cloudwatch/eventRule:EventRule":

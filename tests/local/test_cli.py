@@ -37,8 +37,8 @@ def test_an_unknown_service_is_named_with_the_stacks_services(
     assert main(["--stack", "dev", "--service", "notAService", "--port", "0"]) == 2
     error = capsys.readouterr().err
     assert "no service 'notAService'" in error
-    assert "documentWatermark, entityResolution, eventManagement, headerVersioning, privateApi, " \
-        "queryKeyApi" in error
+    assert "documentWatermark, entityResolution, eventManagement, headerVersioning, " \
+        "microserviceCache, privateApi, queryKeyApi" in error
 
 
 @pytest.fixture

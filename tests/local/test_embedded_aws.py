@@ -264,7 +264,9 @@ class TestDevStack:
             "aws:appautoscaling/policy:Policy", "aws:ec2/managedPrefixList:ManagedPrefixList",
             "aws:route53/resolverEndpoint:ResolverEndpoint",
             "aws:route53/resolverQueryLogConfig:ResolverQueryLogConfig",
-            "aws:route53/resolverQueryLogConfigAssociation:ResolverQueryLogConfigAssociation"}
+            "aws:route53/resolverQueryLogConfigAssociation:ResolverQueryLogConfigAssociation",
+            "aws:dax/cluster:Cluster", "aws:dax/parameterGroup:ParameterGroup",
+            "aws:dax/subnetGroup:SubnetGroup"}
         printed = "\n".join(report.lines())
         assert "aws:ec2/vpc:Vpc (networking: local processes share this machine's network): " \
                "dev-network-vpc" in printed

@@ -201,7 +201,8 @@ def tokens(dev: StackRun, local: EmbeddedAws) -> dict[str, str]:
 
 def test_each_http_api_of_the_plan_is_served_with_its_stage_routes_and_authorizer(
         dev: StackRun, harness: Harness) -> None:
-    assert sorted(harness.apis) == ["containerApi-http-api", DOCUMENT_API, ENTITY_API]
+    assert sorted(harness.apis) == ["containerApi-http-api", DOCUMENT_API, ENTITY_API,
+                                    "microserviceCache-api"]
     entity = harness[ENTITY_API]
     assert (entity.api_id, entity.region, entity.account, entity.stage) == (
         api_id(dev, ENTITY_API), REGION, ACCOUNT, "$default")

@@ -1086,18 +1086,18 @@ def _denials(plan: PlanPolicies, run: StackRun) -> dict[str, list[str]]:
     return found
 
 
-# Handlers of catalog services the dev stack does not deploy yet: checked against their own plan.
-NOT_IN_DEV = frozenset({"cache_billing", "cache_payment", "cache_profile", "cache_manager",
-                        "profile_refresher"})
+CACHE_HANDLERS = frozenset({"cache_billing", "cache_payment", "cache_profile", "cache_manager",
+                            "profile_refresher"})
 
 
 def test_every_handler_call_is_allowed_by_its_role_in_the_plan(dev: StackRun,
                                                                plan: PlanPolicies) -> None:
-    assert {info.code for info in plan.functions.values()} == set(HANDLER_CALLS) - NOT_IN_DEV
+    assert {info.code for info in plan.functions.values()} == set(HANDLER_CALLS)
     assert _denials(plan, dev) == {}
 
 
-def test_the_microservice_caches_handler_calls_are_allowed_by_its_roles() -> None:
+def test_the_cache_managers_refresh_mode_calls_are_allowed_by_its_role() -> None:
+    """The dev stack invalidates: the cache manager's role in a stack that refreshes."""
     from pydantic import TypeAdapter
 
     from components.services.microservice_cache import (
@@ -1107,11 +1107,11 @@ def test_the_microservice_caches_handler_calls_are_allowed_by_its_roles() -> Non
     from tests.services.test_microservice_cache import ENVIRONMENT
     from tests.support import run_service
 
-    settings = TypeAdapter(MicroserviceCacheSettings).validate_python({})
+    settings = TypeAdapter(MicroserviceCacheSettings).validate_python({"invalidation": "refresh"})
     run = run_service(lambda context, opts: MicroserviceCache("cache", settings, context, opts),
                       environment=ENVIRONMENT)
     plan = PlanPolicies.from_run(run)
-    assert {info.code for info in plan.functions.values()} == NOT_IN_DEV
+    assert {info.code for info in plan.functions.values()} == CACHE_HANDLERS
     assert _denials(plan, run) == {}
 
 

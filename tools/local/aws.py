@@ -553,6 +553,8 @@ _CONTAINERS = ("local mode runs ECS services' and workflow tasks' containers as 
                "of their image's command, read from its Dockerfile")
 _VPC_LINKS = ("local mode's APIs pass VPC link integrations to the ECS service the load "
               "balancer or Cloud Map name leads to")
+_CACHES = ("local mode serves each serverless cache with a Valkey server on this machine, its "
+           "users' access strings enforced (tools/local/caches.py)")
 
 SERVED_ELSEWHERE: Mapping[str, str] = {
     **dict.fromkeys((
@@ -598,6 +600,9 @@ SERVED_ELSEWHERE: Mapping[str, str] = {
                      "aws:lb/loadBalancer:LoadBalancer", "aws:lb/listener:Listener",
                      "aws:lb/listenerRule:ListenerRule", "aws:lb/targetGroup:TargetGroup",
                      "aws:servicediscovery/service:Service"), _VPC_LINKS),
+    **dict.fromkeys(("aws:elasticache/serverlessCache:ServerlessCache",
+                     "aws:elasticache/user:User", "aws:elasticache/userGroup:UserGroup"),
+                    _CACHES),
 }
 
 NOT_EMULATED: Mapping[str, str] = {
@@ -641,6 +646,9 @@ NOT_EMULATED: Mapping[str, str] = {
         "moto 5.2.5 keeps no redrive allow policy; the plan's redrive works without it",
     "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace":
         "Cloud Map namespace: local mode resolves its services to their local tasks itself",
+    **dict.fromkeys(("aws:dax/cluster:Cluster", "aws:dax/parameterGroup:ParameterGroup",
+                     "aws:dax/subnetGroup:SubnetGroup"),
+                    "DAX: no local cluster; a read through DAX is a read of its table"),
 }
 
 UNCLASSIFIED = "not classified by local mode yet (tools/local/aws.py)"
@@ -1093,6 +1101,16 @@ class _Creation:
         self.client("events", region).put_rule(**request)
         return name
 
+    def event_archive(self, resource: Resource, inputs: dict[str, Any], region: str) -> str:
+        name = str(resource.state["name"])
+        request: dict[str, Any] = {"ArchiveName": name, "EventSourceArn": inputs["eventSourceArn"]}
+        for key, api in (("description", "Description"), ("retentionDays", "RetentionDays"),
+                         ("eventPattern", "EventPattern")):
+            if inputs.get(key) is not None:
+                request[api] = inputs[key]
+        self.client("events", region).create_archive(**request)
+        return name
+
     def event_target(self, resource: Resource, inputs: dict[str, Any], region: str) -> str:
         events = self.client("events", region)
         target = dict(inputs)
@@ -1421,6 +1439,7 @@ _CREATORS: Mapping[str, Callable[[_Creation, Resource, dict[str, Any], str], str
     "aws:cloudwatch/eventBus:EventBus": _Creation.event_bus,
     "aws:cloudwatch/eventRule:EventRule": _Creation.event_rule,
     "aws:cloudwatch/eventTarget:EventTarget": _Creation.event_target,
+    "aws:cloudwatch/eventArchive:EventArchive": _Creation.event_archive,
     "aws:cognito/userPool:UserPool": _Creation.user_pool,
     "aws:cognito/userPoolClient:UserPoolClient": _Creation.user_pool_client,
     "aws:cognito/userGroup:UserGroup": _Creation.user_group,

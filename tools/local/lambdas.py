@@ -119,6 +119,7 @@ class LocalLambda:
 
     def __init__(self, run: StackRun, *, policies: PlanPolicies, aws: EmbeddedAws, root: Path,
                  local_environment: Mapping[str, str] | None = None,
+                 environment_of: Callable[[FunctionSpec], Mapping[str, str]] = lambda spec: {},
                  only: Callable[[FunctionSpec], bool] = lambda spec: True,
                  retry_delays: Sequence[float] = RETRY_DELAYS,
                  output: Callable[[str], None] = print) -> None:
@@ -130,6 +131,7 @@ class LocalLambda:
         self.settings = async_settings(run, self.specs)
         self._root = root
         self._local_environment = dict(local_environment or {})
+        self._environment_of = environment_of
         self._workers: dict[str, Worker] = {}
         self._queues: dict[str, queue.Queue[_Queued | None]] = {}
         self._threads: list[threading.Thread] = []
@@ -176,6 +178,7 @@ class LocalLambda:
         return Worker(spec, cloud, self._root / spec.resource, boot=BOOT_MODULE,
                       boot_path=REPOSITORY, output=self.output,
                       local_environment={**self._local_environment,
+                                         **self._environment_of(spec),
                                          "LOCAL_IAM_PLAN": str(plan_file)})
 
     def stop(self) -> None:

@@ -41,6 +41,7 @@ from tools.local.aws import (
     write_local_addresses,
 )
 from tools.local.boot import OBJECT_LAMBDA_URL
+from tools.local.caches import LocalCaches
 from tools.local.cloudfront import distributions
 from tools.local.containers import Containers
 from tools.local.endpoints import execute_api_endpoints
@@ -137,6 +138,7 @@ class LocalStack:
         self.run: StackRun | None = None
         self.aws: EmbeddedAws | None = None
         self.report: Report | None = None
+        self.caches: LocalCaches | None = None
         self.lambdas: LocalLambda | None = None
         self.events: EventWiring | None = None
         self.workflows: LocalWorkflows | None = None
@@ -193,9 +195,12 @@ class LocalStack:
             started.fronts.append(served)
             local_environment[OBJECT_LAMBDA_URL] = served.url
         self._workdir = Path(tempfile.mkdtemp(prefix=f"blueprints-local-{self.stack}-"))
+        caches = self.caches = LocalCaches(run, output=self.output).start()
+        started.notes += caches.notes
         lambdas = self.lambdas = LocalLambda(
             run, policies=policies, aws=aws, root=self._workdir,
-            local_environment=local_environment, output=self.output)
+            local_environment=local_environment, environment_of=caches.environment_of,
+            output=self.output)
         if OBJECT_LAMBDA_URL in local_environment:
             object_lambda.front = ObjectLambdaFront(run, lambdas=lambdas, policies=policies,
                                                     aws=aws)
@@ -278,6 +283,9 @@ class LocalStack:
         if self.lambdas is not None:
             self.lambdas.stop()
             self.lambdas = None
+        if self.caches is not None:
+            self.caches.stop()
+            self.caches = None
         if self.aws is not None:
             self.aws.stop()
             self.aws = None
@@ -366,6 +374,7 @@ class LocalStack:
             "aws": started.aws_url, "control": control_url,
             "fronts": {front.resource: front.url for front in started.fronts},
             "apiKeys": started.api_keys,
+            "caches": self.caches.to_json() if self.caches is not None else {},
             # The stack's outputs, as `pulumi stack output` shows them (secrets left out).
             "outputs": {name: value for name, value in self.run.outputs.items()
                         if not name.endswith("Secrets")},
@@ -386,6 +395,7 @@ class LocalStack:
         width = max((len(front.resource) for front in self.started.fronts), default=0)
         lines += [f"  {front.kind:<14} {front.resource:<{width}}  {front.url}"
                   for front in self.started.fronts]
+        lines += self.caches.listing() if self.caches is not None else []
         lines += [f"  function       {name}" for name in self.started.functions]
         lines += [f"  event source   {source}" for source in self.started.sources]
         lines += ["", *self.report.lines()]

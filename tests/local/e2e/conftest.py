@@ -16,7 +16,8 @@ from tools.local.stack import LocalStack
 COVERAGE_TEST = "test_every_function_of_the_dev_stack_ran_with_its_role"
 # The dev stack's services, each with its end-to-end module here.
 SERVICES = ("asyncAnalytics", "containerApi", "documentWatermark", "entityResolution",
-            "eventManagement", "headerVersioning", "privateApi", "queryKeyApi")
+            "eventManagement", "headerVersioning", "microserviceCache", "privateApi",
+            "queryKeyApi")
 HERE = Path(__file__).parent
 
 

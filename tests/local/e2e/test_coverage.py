@@ -14,7 +14,7 @@ def test_every_function_of_the_dev_stack_ran_with_its_role(local_dev: LocalStack
     assert lambdas is not None
     never = sorted(spec.resource for spec in lambdas.specs if not lambdas.invoked[spec.resource])
     assert never == [], "run the test_e2e_* modules with this one"
-    assert len(lambdas.specs) == 16
+    assert len(lambdas.specs) == 21
     for worker in lambdas._workers.values():
         assert worker.boot == BOOT_MODULE
         assert worker.local_environment["LOCAL_IAM_PLAN"]
