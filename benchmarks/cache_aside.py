@@ -95,7 +95,7 @@ from cache_aside import keys, records
 from cache_aside.cache import STORE_CONFIG, Cache, Read, client
 from cache_aside.settings import CacheSettings
 
-from benchmarks.recording import cpu_model, write_results
+from benchmarks.recording import cpu_model, environment, write_results
 from tools.local.caches import ValkeyServer, find_binary, free_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cache_aside.json"
@@ -113,21 +113,6 @@ AWS_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "tes
 def check(condition: bool, message: str) -> None:
     if not condition:
         raise RuntimeError(f"check failed: {message}")
-
-
-@contextlib.contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """``values`` in ``os.environ`` for the block, then the environment as it was."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 # ------------------------------------------------------------------------------ servers

@@ -85,7 +85,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from benchmarks.recording import cpu_model, write_results
+from benchmarks.recording import cpu_model, environment, write_results
 
 # The tables as the component declares them, shared with the handlers' tests.
 from tests.functions.event_management_support import (
@@ -117,21 +117,6 @@ SCHEDULED_EVENT = {"source": "event-management.reminders"}
 
 
 # ----------------------------------------------------------------------------- environment
-
-@contextlib.contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """``values`` in ``os.environ`` for the block, then the environment as it was."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
 
 AWS_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION,

@@ -41,6 +41,8 @@ from typing import Any, Protocol
 
 from version_router.app import Credentials, Router, Settings, Signer, candidates
 
+from benchmarks.recording import environment
+
 RESULTS = Path(__file__).resolve().parent / "results" / "version_router.json"
 TABLE = "api-versions"
 TTL_SECONDS = 300.0
@@ -333,24 +335,15 @@ def tables(use_moto: bool, header: str, signed: bool) -> Iterator[Callable[[], T
 
     fake = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1"}
-    saved = {name: os.environ.get(name) for name in fake}
-    os.environ.update(fake)
-    try:
-        with mock_aws():
-            client = boto3.client("dynamodb", region_name="us-east-1")
-            client.create_table(
-                TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                KeySchema=[{"AttributeName": "hk", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "hk", "AttributeType": "S"}])
-            for row in items(header, signed):
-                client.put_item(TableName=TABLE, Item=row)
-            yield lambda: CountingTable(client)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with environment(fake), mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "hk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "hk", "AttributeType": "S"}])
+        for row in items(header, signed):
+            client.put_item(TableName=TABLE, Item=row)
+        yield lambda: CountingTable(client)
 
 
 SCENARIOS = (
