@@ -288,7 +288,7 @@ def test_get_returns_the_stored_customization(app: ModuleType) -> None:
 
 @NO_METRICS
 @pytest.mark.parametrize("item_id", [
-    str(uuid.uuid4()),
+    "5d9e3c1a-7b2f-4e8d-9a6c-0f1e2d3c4b5a",  # a well-formed id that was never stored
     "not-a-uuid",
     "0B6F2A52-0D1E-4C8E-9D07-2F9D1C1F4E55",
     "1%3B%20DROP%20TABLE",
