@@ -89,9 +89,12 @@ def id_token(stack: LocalStack, email: str) -> str:
 
 
 def api(stack: LocalStack, method: str, path: str, token: str | None,
-        body: dict[str, Any] | None = None) -> Answer:
+        body: dict[str, Any] | None = None, *, key: str | None = None) -> Answer:
+    """A call to the API with the id token, and ``key`` as its ``Idempotency-Key``."""
     assert stack.started is not None
     headers = {"Authorization": token} if token else {}
+    if key is not None:
+        headers["Idempotency-Key"] = key
     return call(method, f"{stack.started.url(API)}{path}", headers=headers,
                 body=json.dumps(body) if body is not None else None)
 
@@ -213,6 +216,47 @@ def test_a_request_reaches_the_staff_team_that_handles_its_type(
     board = api(local_dev, "GET", "/requests?type=food", staff)
     assert food.json()["requestId"] in [r["requestId"] for r in board.json()["requests"]]
     assert api(local_dev, "GET", "/requests", guest).status == 403
+
+
+def test_a_retried_request_is_filed_once_and_a_retried_registration_answers_alike(
+        local_dev: LocalStack, guest: str, staff: str) -> None:
+    key = str(uuid.uuid4())
+    note = {"type": "help", "note": f"Lost my badge ({key[:8]})"}
+    first = api(local_dev, "POST", "/requests", guest, note, key=key)
+    again = api(local_dev, "POST", "/requests", guest, note, key=key)
+    assert (first.status, again.status) == (201, 201), (first.body, again.body)
+    assert again.json() == first.json()
+    board = api(local_dev, "GET", "/requests?type=help", staff).json()["requests"]
+    assert [r["note"] for r in board].count(note["note"]) == 1
+    other = api(local_dev, "POST", "/requests", guest, {**note, "note": "Something else"},
+                key=key)
+    assert other.status == 422, other.body
+    assert other.json()["statusCode"] == 422
+
+    registration_key = str(uuid.uuid4())
+    registered = api(local_dev, "POST", "/sessions/workshop-a/registrations", guest,
+                     key=registration_key)
+    retried = api(local_dev, "POST", "/sessions/workshop-a/registrations", guest,
+                  key=registration_key)
+    assert (registered.status, retried.status) == (201, 201), (registered.body, retried.body)
+    assert retried.json() == registered.json()
+    assert api(local_dev, "POST", "/sessions/keynote/registrations", guest,
+               key=registration_key).status == 422
+    # The records are in the service's own table, which the stack exports.
+    records = admin(local_dev, "dynamodb").scan(
+        TableName=outputs(local_dev)["idempotencyTableName"])["Items"]
+    assert {record["status"]["S"] for record in records} == {"COMPLETED"}
+    assert len(records) >= 2
+
+
+def test_the_web_app_may_send_an_idempotency_key(local_dev: LocalStack) -> None:
+    assert local_dev.started is not None
+    preflight = call("OPTIONS", f"{local_dev.started.url(API)}/requests", headers={
+        "Origin": "https://events.dev.example.com", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,idempotency-key"})
+    assert preflight.status == 200
+    allowed = (preflight.header("Access-Control-Allow-Headers") or "").split(",")
+    assert "idempotency-key" in allowed
 
 
 # --- the reminder schedule ---------------------------------------------------------------------

@@ -4,6 +4,7 @@ function, throttling per tier, CORS preflights and gateway responses."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 
 import pytest
@@ -94,3 +95,39 @@ def test_a_preflight_from_the_web_app_is_allowed_and_others_are_not(local_dev: L
     other = customizations(local_dev, "OPTIONS", path, api_key=None,
                            headers={**preflight, "Origin": "https://evil.example.com"})
     assert other.header("Access-Control-Allow-Origin") is None
+
+
+def test_a_retried_post_with_its_idempotency_key_stores_once(local_dev: LocalStack) -> None:
+    premium = key(local_dev, "wild-rydes-partner")
+    idempotency_key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = customizations(local_dev, "POST", api_key=premium, body=GOOD,
+                           headers=idempotency_key)
+    again = customizations(local_dev, "POST", api_key=premium, body=GOOD,
+                           headers=idempotency_key)
+    assert (first.status, again.status) == (201, 201), (first.body, again.body)
+    assert again.json() == first.json()
+    assert again.header("Location") == first.header("Location")
+    other = customizations(local_dev, "POST", api_key=premium,
+                           body={**GOOD, "name": "Another unicorn"}, headers=idempotency_key)
+    assert other.status == 422, other.body
+    assert other.json() == {"statusCode": 422, "message": "This Idempotency-Key was already "
+                                                          "used with another request"}
+    # Another partner's same key is another request.
+    trial = customizations(local_dev, "POST", api_key=key(local_dev, "trial-partner"),
+                           body=GOOD, headers=idempotency_key)
+    assert trial.status == 201
+    assert trial.json()["id"] != first.json()["id"]
+    assert local_dev.aws is not None
+    assert local_dev.run is not None
+    records = local_dev.aws.client("dynamodb", "eu-west-1").scan(
+        TableName=local_dev.run.outputs["queryKeyApi"]["idempotencyTableName"])["Items"]
+    assert len(records) >= 2
+
+
+def test_a_browser_may_send_an_idempotency_key(local_dev: LocalStack) -> None:
+    preflight = customizations(local_dev, "OPTIONS", api_key=None, headers={
+        "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,idempotency-key"})
+    assert preflight.status == 200
+    allowed = (preflight.header("Access-Control-Allow-Headers") or "").split(",")
+    assert "idempotency-key" in allowed
