@@ -45,11 +45,9 @@ What it builds:
 - **The HTTP API** (``HttpApi``, IAM authorization on every route, throttled):
   ``GET /billing/{accountId}``, ``POST /payments`` and ``GET /profiles/{profileId}``.
 
-The ``valkey`` client comes from a layer (``PythonLayer``); the DAX client
-(``amazon-dax-client``) is published as a source distribution only, which the layer block
-(wheels only) cannot take yet: until it can, the profile function finds no DAX client and
-reads DynamoDB (logged), while the cluster, its role and the function's ``dax:GetItem`` are in
-place.
+The clients come from one layer (``PythonLayer``): ``valkey``, and the DAX client
+(``amazon-dax-client``, a source distribution only, built into a pure-Python wheel by the layer
+block) with its ANTLR runtime and ``six`` (botocore is the runtime's).
 """
 
 from __future__ import annotations
@@ -78,8 +76,10 @@ from components.services.base import (
 )
 
 LIBRARY = "cache_aside"
-# The handlers' one third-party library; the tests pin the same (requirements-dev.txt).
-CACHE_CLIENT_REQUIREMENTS = ("valkey==6.2.0",)
+# The handlers' clients; the tests pin the same (requirements-dev.txt). The DAX client is
+# published as a source distribution only.
+CACHE_CLIENT_REQUIREMENTS = ("valkey==6.2.0", "antlr4-python3-runtime==4.13.2", "six==1.17.0")
+DAX_CLIENT_SOURCES = ("amazon-dax-client==2.1.0",)
 ENGINE = "valkey"
 ENGINE_VERSION = "8"
 CACHE_PORTS = (6379, 6380)  # the serverless endpoint, and its reader endpoint
@@ -340,9 +340,9 @@ class MicroserviceCache(ServiceComponent):
         defaults = context.defaults
         environment = context.environment
         key = environment.kms_key_arn
-        layer = PythonLayer(f"{name}-valkey", PythonLayerArgs(
-            CACHE_CLIENT_REQUIREMENTS, description="The Valkey client for the cache service",
-            no_deps=True), defaults, child)
+        layer = PythonLayer(f"{name}-clients", PythonLayerArgs(
+            CACHE_CLIENT_REQUIREMENTS, sources=DAX_CLIENT_SOURCES, no_deps=True,
+            description="The Valkey and DAX clients of the cache service"), defaults, child)
         vpc = FunctionVpc(subnet_ids=environment.private_subnet_ids, security_group_ids=[
             self.functions_group.id, environment.service_security_group_id])
         connect = iam.allow(["elasticache:Connect"], self.cache.arn, self.functions_user.arn)

@@ -7,7 +7,9 @@ settings named by their keys."""
 from __future__ import annotations
 
 import json
+import zipfile
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -165,11 +167,17 @@ def test_functions_get_the_cache_and_dax_settings() -> None:
     assert variables["CACHE_USER"] == run.one(USER, "cache-functions-user").inputs["userId"]
     assert variables["CACHE_NAME"] == run.one(CACHE).inputs["name"]
     assert variables["CACHE_TIMEOUT_MS"] == "200"
-    # daxs://<cluster address>: DAX computes the address, the mocks do not (empty here).
-    assert "DAX_ENDPOINT" in variables
+    cluster = run.one("aws:dax/cluster:Cluster").state
+    assert variables["DAX_ENDPOINT"] == f"daxs://{cluster['clusterAddress']}"
+    assert variables["CACHE_HOST"] == run.one(CACHE).state["endpoints"][0]["address"]
     assert variables["PROFILE_TTL_SECONDS"] == "900"
     layer = run.one("aws:lambda/layerVersion:LayerVersion").inputs
-    assert layer["description"] == "The Valkey client for the cache service"
+    assert layer["description"] == "The Valkey and DAX clients of the cache service"
+    with zipfile.ZipFile(Path(layer["code"].path)) as bundle:
+        names = set(bundle.namelist())
+    assert {"python/valkey/__init__.py", "python/amazondax/__init__.py",
+            "python/antlr4/__init__.py", "python/six.py"} <= names
+    assert not any(name.startswith("python/botocore/") for name in names)  # the runtime's
     manager = run.one(FUNCTION, "cache-manager-function").inputs["environment"]["variables"]
     assert manager["CACHE_MODE"] == "invalidate"
 
