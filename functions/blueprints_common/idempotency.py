@@ -24,7 +24,9 @@ deployments, unlike the function's name), with the SHA-256 of the payload, the s
 stored answer, and expire after ``IDEMPOTENCY_EXPIRY_SECONDS``. A record still in progress
 holds the key until the invocation that wrote it would have timed out (the Lambda context's
 remaining time, which ``Idempotency.register`` hands to Powertools); after that a retry runs
-the function again.
+the function again. The one gap is Powertools': should the table fail after the function ran
+(the answer cannot be stored), the client gets a 503, and a retry after that window runs the
+function again; the payment's own table condition covers it there.
 
 ``Idempotency.install`` adds the answers to Powertools' exceptions to a resolver, each a JSON
 ``{"statusCode", "message"}`` with ``Cache-Control: no-store``, counted in a metric and logged
@@ -43,7 +45,8 @@ A replay is logged and counted (``IdempotentReplays``).
 Environment: ``IDEMPOTENCY_TABLE`` (required; partition key ``id``, TTL on ``expiration``) and
 ``IDEMPOTENCY_EXPIRY_SECONDS`` (default 86400, from 60 to 604800). The role needs
 ``dynamodb:GetItem``, ``PutItem``, ``UpdateItem`` and ``DeleteItem`` on the table. The handler
-makes the DynamoDB client and hands it in (only entry points make clients).
+makes the DynamoDB client and hands it in (only entry points make clients): a plain
+``boto3.client("dynamodb")``, since a resource's client would type the values a second time.
 """
 
 from __future__ import annotations
