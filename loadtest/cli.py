@@ -32,6 +32,10 @@ EXAMPLES = """examples:
   # an IAM-authorized HTTP API, signed with the default credential chain
   python -m loadtest --api entityResolution-api --method POST --path /match \\
       --body '{"name": "Acme"}' --rate 20 --duration 10 --sigv4
+  # a payment per request, each with its own paymentId ({uuid}: new for every request)
+  python -m loadtest --api microserviceCache-api --method POST --path /payments \\
+      --body '{"paymentId": "{uuid}", "accountId": "acct-1", "amount": 1}' \\
+      --profile burst --burst 30 --rate 5 --duration 5 --sigv4
 """
 
 
@@ -46,7 +50,9 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument("--stage", help="the stage, when the API has several")
     what.add_argument("--method", default="GET", type=str.upper, help="GET by default")
     what.add_argument("--path", default="/",
-                      help="the path after the stage, query string allowed; / by default")
+                      help="the path after the stage, query string allowed; / by default. "
+                      "Here, in --body and in --header values, {uuid} is a new UUID for "
+                      "every request (ids that must not repeat)")
     what.add_argument("--body", help="the request body; @FILE reads it from a file")
     what.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
                       help="an extra header (repeatable)")

@@ -42,7 +42,8 @@ class Auth:
 
 @dataclass(frozen=True)
 class Call:
-    """The request every slot of the schedule sends."""
+    """The request every slot of the schedule sends; each ``{uuid}`` in its path, header values
+    and body becomes a new UUID for every request (``loadtest.placeholder``)."""
 
     method: str = "GET"
     path: str = "/"

@@ -33,6 +33,7 @@ from gevent.lock import BoundedSemaphore  # type: ignore[import-untyped]
 from locust import FastHttpUser, constant, task
 from locust.env import Environment
 
+from loadtest.placeholder import fresh
 from loadtest.stats import reason_of_429
 
 Signer = Callable[[str, str, Mapping[str, str], str], dict[str, str]]
@@ -89,8 +90,10 @@ def _warm_up(environment: Environment, url: str, method: str, headers: Mapping[s
                               connection_timeout=timeout, network_timeout=timeout)
     statuses = []
     for _ in range(count):
-        sent = dict(headers) if sign is None else sign(method, url, headers, body)
-        response = session.request(method, url, data=body or None, headers=sent,
+        target, sent, data = fresh(url, headers, body)
+        if sign is not None:
+            sent = sign(method, target, sent, data)
+        response = session.request(method, target, data=data or None, headers=sent,
                                    name="warm-up", context={})
         statuses.append(int(response.status_code or 0))
     environment.stats.reset_all()
@@ -137,10 +140,10 @@ def run(spec: Mapping[str, Any]) -> dict[str, Any]:
             delay = start["at"] + schedule[slot] - time.time()
             if delay > 0:
                 gevent.sleep(delay)
-            sent = dict(headers)
+            target, sent, data = fresh(url, headers, body)  # each {uuid} a new UUID
             if sign is not None:
-                sent = sign(method, url, sent, body)
-            self.client.request(method, url, data=body or None, headers=sent,
+                sent = sign(method, target, sent, data)
+            self.client.request(method, target, data=data or None, headers=sent,
                                 name=spec.get("name") or method, context={"slot": slot})
 
     environment = Environment(user_classes=[Caller], events=locust.events)
