@@ -239,10 +239,13 @@ CACHE_ENVIRONMENT = {
     "EVENT_BUS_NAME": "cache-events"}
 EVENT_TABLES = {"TABLE_NAME": "event-management-events",
                 "REQUESTS_TABLE_NAME": "event-management-requests"}
+# The handlers that create something keep idempotency records (missing here, like the stores).
+IDEMPOTENCY = {"IDEMPOTENCY_TABLE": "idempotency-records"}
 CASES = {
     "hello": Case("hello", "REST_PROXY", {"GREETING": "API v.1: Hello world!"},
                   lambda: _rest_event("/hello")),
-    "customizations": Case("customizations", "REST_PROXY", {"TABLE_NAME": "customizations"},
+    "customizations": Case("customizations", "REST_PROXY",
+                           {"TABLE_NAME": "customizations", **IDEMPOTENCY},
                            lambda: _rest_event("/customizations", "POST")),
     "query_key_authorizer": Case("query_key_authorizer", "REST_REQUEST_AUTHORIZER", {},
                                  _authorizer_event),
@@ -259,7 +262,7 @@ CASES = {
     "document_transform": Case("document_transform", "S3_OBJECT_LAMBDA", {},
                                _object_lambda_event),
     "event_api": Case("event_api", "REST_PROXY", {
-        **EVENT_TABLES, "EVENT_ID": "summit", "QR_KEY_ID": "alias/event-tickets"},
+        **EVENT_TABLES, **IDEMPOTENCY, "EVENT_ID": "summit", "QR_KEY_ID": "alias/event-tickets"},
         _event_api_event),
     "event_notifier": Case("event_notifier", "DYNAMODB_STREAM", {
         "TOPIC_ARN": f"arn:aws:sns:{REGION}:111111111111:event-staff"}, _stream_event),
@@ -276,7 +279,7 @@ CASES = {
     "private_api_whoami": Case("private_api_whoami", "REST_PROXY", {}, _private_api_event),
     "cache_billing": Case("cache_billing", "HTTP_API", CACHE_ENVIRONMENT,
                           lambda: _with_secrets(billing_event("acct-1"))),
-    "cache_payment": Case("cache_payment", "HTTP_API", CACHE_ENVIRONMENT,
+    "cache_payment": Case("cache_payment", "HTTP_API", {**CACHE_ENVIRONMENT, **IDEMPOTENCY},
                           lambda: _with_secrets(payment_event(
                               {"paymentId": "pay-1", "accountId": "acct-1", "amount": 5}))),
     "cache_profile": Case("cache_profile", "HTTP_API", CACHE_ENVIRONMENT,

@@ -15,6 +15,7 @@ from packaging.requirements import Requirement
 
 from tests.functions import events
 from tests.local.e2e.support import eventually
+from tests.support import planned
 from tools.local.functions import (
     RUNTIME_DISTRIBUTIONS,
     Cloud,
@@ -25,14 +26,14 @@ from tools.local.functions import (
     image_contents,
     version_mismatches,
 )
-from tools.mock_runtime import Resource, run_stack
+from tools.mock_runtime import Resource
 
 CLOUD = Cloud("http://127.0.0.1:9", "eu-west-1", "111122223333")  # nothing listens on port 9
 
 
 @cache
 def dev_specs() -> dict[str, FunctionSpec]:
-    return {spec.resource: spec for spec in function_specs(run_stack("dev"))}
+    return {spec.resource: spec for spec in function_specs(planned("dev"))}
 
 
 def spec(files: dict[str, Path | str], **settings: object) -> FunctionSpec:
@@ -63,7 +64,7 @@ def start(started: list[Worker], tmp_path: Path, function: FunctionSpec,
 
 def test_every_function_of_the_dev_stack_has_its_package_and_layers() -> None:
     specs = dev_specs()
-    assert len(specs) == 16
+    assert len(specs) == 21
     for function in specs.values():
         assert "app.py" in function.files, function.resource
         assert "blueprints_common/entry.py" in function.files, function.resource

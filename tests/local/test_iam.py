@@ -945,6 +945,32 @@ HANDLER_CALLS: dict[str, list[HandlerCall]] = {
                     when=lambda f: bool(f.get("SMS_ORIGINATION_IDENTITY"))),
     ],
 }
+# What Powertools' idempotency layer (blueprints_common.idempotency) sends with the client a
+# handler hands it, on IDEMPOTENCY_TABLE: claim a key, read its record, store the answer, drop
+# the claim of a request that failed. Not in the handlers' code, so listed apart.
+IDEMPOTENCY_CALLS = [
+    HandlerCall("put_item", "dynamodb", "PutItem", lambda f: {
+        "TableName": f["IDEMPOTENCY_TABLE"], "Item": {"id": {"S": "payment#0a1b"}},
+        "ConditionExpression": "attribute_not_exists(#id) OR #expiry < :now"}),
+    HandlerCall("get_item", "dynamodb", "GetItem", lambda f: {
+        "TableName": f["IDEMPOTENCY_TABLE"], "Key": {"id": {"S": "payment#0a1b"}},
+        "ConsistentRead": True}),
+    HandlerCall("update_item", "dynamodb", "UpdateItem", lambda f: {
+        "TableName": f["IDEMPOTENCY_TABLE"], "Key": {"id": {"S": "payment#0a1b"}},
+        "UpdateExpression": "SET #response_data = :response_data, #expiry = :expiry"}),
+    HandlerCall("delete_item", "dynamodb", "DeleteItem", lambda f: {
+        "TableName": f["IDEMPOTENCY_TABLE"], "Key": {"id": {"S": "payment#0a1b"}}}),
+]
+IDEMPOTENCY_MODULE = "blueprints_common.idempotency"
+
+
+def _calls(code: str) -> list[HandlerCall]:
+    """Every call a handler makes: its own, and its idempotency layer's if it has one."""
+    uses_idempotency = IDEMPOTENCY_MODULE in (FUNCTIONS / code / "app.py").read_text(
+        encoding="utf-8")
+    return [*HANDLER_CALLS[code], *(IDEMPOTENCY_CALLS if uses_idempotency else [])]
+
+
 # What boto3 adds to a client's API methods (not its managed ``copy``, which every dict has).
 _TRANSFER_METHODS = {"upload_file", "upload_fileobj", "download_file", "download_fileobj",
                      "generate_presigned_url", "generate_presigned_post"}
@@ -1032,6 +1058,12 @@ def test_every_handler_call_is_in_the_table() -> None:
     assert talking == set()
 
 
+def test_the_handlers_that_create_something_are_idempotent() -> None:
+    """Their idempotency layer's calls are checked against their roles (``_calls``)."""
+    assert {name for name in HANDLER_CALLS if _calls(name) != HANDLER_CALLS[name]} == {
+        "cache_payment", "customizations", "event_api"}
+
+
 def test_every_handler_call_maps_without_a_plan() -> None:
     facts = {"TABLE_NAME": "t", "ACCESS_LOG_TABLE": "t", "TEMP_BUCKET": "b",
              "OBJECT_LAMBDA_ACCESS_POINT_ARN": OLAP, "BUCKET_NAME": "b", "INDEX_PREFIX": "i/",
@@ -1043,8 +1075,8 @@ def test_every_handler_call_maps_without_a_plan() -> None:
              "JOBS_TABLE": "t", "RESULT_BUCKET": "b",
              "STATE_MACHINE_ARN": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:jobs",
              "ACCOUNTS_TABLE": "t", "PAYMENTS_TABLE": "t", "PROFILES_TABLE": "t",
-             "EVENT_BUS_NAME": "cache-events"}
-    for calls in HANDLER_CALLS.values():
+             "EVENT_BUS_NAME": "cache-events", "IDEMPOTENCY_TABLE": "t"}
+    for calls in [*HANDLER_CALLS.values(), IDEMPOTENCY_CALLS]:
         for call in calls:
             assert map_call(call.service, call.operation, call.params(facts), region=REGION,
                             account=ACCOUNT, topology=TOPOLOGY, caller_function=TRANSFORM)
@@ -1072,7 +1104,7 @@ def _denials(plan: PlanPolicies, run: StackRun) -> dict[str, list[str]]:
         assert info.code in HANDLER_CALLS, f"{info.resource_name} runs {info.code}: list its calls"
         enforcer = plan.enforcer(info.arn)
         facts = _facts(run, info)
-        for call in HANDLER_CALLS[info.code]:
+        for call in _calls(info.code):
             if call.when is not None and not call.when(facts):
                 continue
             for region in call.regions(facts) if call.regions else [None]:

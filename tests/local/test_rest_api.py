@@ -65,7 +65,8 @@ HELLO_V1 = "headerVersioning-v1-hello-function"
 ORIGIN = "https://app.dev.example.com"
 SOURCE_IP = "198.51.100.7"
 CORS = {"Access-Control-Allow-Origin": ORIGIN, "Access-Control-Allow-Methods": "GET,POST,OPTIONS",
-        "Access-Control-Allow-Headers": "content-type,x-api-key", "Vary": "Origin"}
+        "Access-Control-Allow-Headers": "content-type,idempotency-key,x-api-key",
+        "Vary": "Origin"}
 
 
 # --- fixtures ----------------------------------------------------------------------------------
