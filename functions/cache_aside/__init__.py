@@ -9,6 +9,8 @@
   to DynamoDB) and never fails it. ``Cache.read`` is the cache-aside read: the cache, else the
   loader, whose answer is cached with a TTL (every object has one).
 - ``keys``: the key of each cached object, and the events that name them.
+- ``answers``: what the HTTP functions answer alike: JSON, ``X-Cache`` and its metric, refusals,
+  and a 503 when DynamoDB fails.
 
 Third-party libraries come from a layer (``valkey``); no AWS client is made here: the
 handlers hand theirs in.

@@ -32,22 +32,19 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import (
     BadRequestError,
     NotFoundError,
-    ServiceError,
 )
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from blueprints_common.entry import HTTP_API, entry, http_resolver
 from blueprints_common.environment import required, whole_number
-from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
-from cache_aside import keys, records
-from cache_aside.cache import STORE_CONFIG, Cache, Read, connect, role_credentials
+from cache_aside import answers, keys, records
+from cache_aside.cache import STORE_CONFIG, Cache, connect, role_credentials
 from cache_aside.settings import CacheSettings
 
-X_CACHE = {"cache": "HIT", "store": "MISS", "store-cache-down": "BYPASS"}
 BAD_ID = "accountId must be 1 to 64 letters, digits, '-' or '_'"
 
 logger = Logger()
@@ -80,18 +77,8 @@ app = http_resolver()
 accounts = boto3.resource("dynamodb", config=STORE_CONFIG).Table(settings.accounts_table)
 cache = Cache(connect(settings.cache, accounts.meta.client.meta.region_name, role_credentials),
               settings.cache.breaker_seconds)
-
-
-def count_read(read: Read) -> None:
-    result = X_CACHE[read.source].lower()
-    tracer.put_annotation("cache", result)
-    metrics.add_dimension(name="result", value=result)
-    metrics.add_metric(name="CacheReads", unit=MetricUnit.Count, value=1)
-
-
-def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response[Any]:
-    return Response(status, content_types.APPLICATION_JSON, body,
-                    headers={"Cache-Control": "no-store", **(headers or {})})
+answers.install(app, logger=logger, metrics=metrics,
+                unavailable="Billing is unavailable; try again")
 
 
 @app.get("/billing/<account_id>")
@@ -101,26 +88,12 @@ def get_billing(account_id: str) -> Response[Any]:
         raise BadRequestError(BAD_ID)
     read = cache.read(keys.billing_key(account_id), settings.ttl_seconds,
                       lambda: records.billing_summary(accounts, account_id))
-    count_read(read)
-    logger.info("Billing summary read", accountId=account_id, cache=X_CACHE[read.source])
+    x_cache = answers.count(read, tracer=tracer, metrics=metrics)
+    logger.info("Billing summary read", accountId=account_id, cache=x_cache)
     if read.value is None:
         metrics.add_metric(name="AccountNotFound", unit=MetricUnit.Count, value=1)
         raise NotFoundError("Account not found")
-    return _json(200, read.value, {"X-Cache": X_CACHE[read.source]})
-
-
-@app.exception_handler(ServiceError)
-def refused(error: ServiceError) -> Response[Any]:
-    status = int(error.status_code)
-    return _json(status, {"statusCode": status, "message": error.msg})
-
-
-@app.exception_handler([ClientError, BotoCoreError])
-def store_unavailable(error: Exception) -> Response[Any]:
-    logger.error("DynamoDB failed", errorType=type(error).__name__)
-    metrics.add_metric(name="StoreUnavailable", unit=MetricUnit.Count, value=1)
-    return _json(503, {"statusCode": 503, "message": "Billing is unavailable; try again"},
-                 {"Retry-After": "2"})
+    return answers.json(200, read.value, {"X-Cache": x_cache})
 
 
 @entry(HTTP_API, logger=logger, tracer=tracer, metrics=metrics, capture_response=False,

@@ -53,7 +53,7 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import (
     BadRequestError,
     NotFoundError,
@@ -66,7 +66,7 @@ from blueprints_common.entry import HTTP_API, entry, http_resolver
 from blueprints_common.environment import required
 from blueprints_common.idempotency import Idempotency, IdempotencySettings
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
-from cache_aside import keys
+from cache_aside import answers, keys
 from cache_aside.cache import STORE_CONFIG, Cache, connect, role_credentials
 from cache_aside.settings import CacheSettings
 
@@ -113,6 +113,8 @@ cache = Cache(connect(settings.cache, dynamodb.meta.region_name, role_credential
               settings.cache.breaker_seconds)
 idempotency = Idempotency(settings.idempotency, dynamodb, logger=logger, metrics=metrics)
 idempotency.install(app, key_name="paymentId")
+answers.install(app, logger=logger, metrics=metrics,
+                unavailable="Payments are unavailable; try again")
 
 
 def utcnow() -> datetime:
@@ -237,26 +239,7 @@ def post_payment() -> Response[Any]:
     request = payment_request(app.current_event.body)
     receipt = pay(request=idempotency.request(
         request["paymentId"], caller_account(app.current_event.raw_event), request))
-    return _json(201, receipt)
-
-
-def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response[Any]:
-    return Response(status, content_types.APPLICATION_JSON, body,
-                    headers={"Cache-Control": "no-store", **(headers or {})})
-
-
-@app.exception_handler(ServiceError)
-def refused(error: ServiceError) -> Response[Any]:
-    status = int(error.status_code)
-    return _json(status, {"statusCode": status, "message": error.msg})
-
-
-@app.exception_handler([ClientError, BotoCoreError])
-def store_unavailable(error: Exception) -> Response[Any]:
-    logger.error("DynamoDB failed", errorType=type(error).__name__)
-    metrics.add_metric(name="StoreUnavailable", unit=MetricUnit.Count, value=1)
-    return _json(503, {"statusCode": 503, "message": "Payments are unavailable; try again"},
-                 {"Retry-After": "2"})
+    return answers.json(201, receipt)
 
 
 @entry(HTTP_API, logger=logger, tracer=tracer, metrics=metrics, capture_response=False,
