@@ -63,6 +63,7 @@ the plan's Lambda permissions).
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import heapq
 import itertools
@@ -814,6 +815,7 @@ class EventWiring:
                 poller = self._poller(mapping)
                 if poller is not None:
                     self._pollers.append(poller)
+                    poller.prepare()
                     poller.thread.start()
             if any(rule.schedule for rule in self.rules) or self.schedules:
                 self.output("schedules do not fire on their own clock in local mode; fire one "
@@ -1327,6 +1329,9 @@ class _Poller:
     def say(self, line: str) -> None:
         self.wiring.output(f"[{self.mapping.resource}] {line}")
 
+    def prepare(self) -> None:
+        """What the mapping settles before the stack is reported started (nothing by default)."""
+
     def run(self) -> None:
         failures = 0
         while not self.stopping.is_set():
@@ -1440,16 +1445,25 @@ class _StreamPoller(_Poller):
         # Read but not processed yet, in order: a batching window or a failed batch's rest.
         self.backlog: list[dict[str, Any]] = []
 
+    def prepare(self) -> None:
+        # LATEST is taken now, so a write made once the stack has started is delivered; a role
+        # that may not read the stream is reported by the poller's loop.
+        with contextlib.suppress(BotoCoreError, ClientError, WiringError):
+            self._open()
+
+    def _open(self) -> None:
+        client = self.wiring.client_as_role(self.mapping, "dynamodbstreams")
+        shards = client.describe_stream(StreamArn=self.mapping.source_arn)[
+            "StreamDescription"]["Shards"]
+        self.iterators = {shard["ShardId"]: client.get_shard_iterator(
+            StreamArn=self.mapping.source_arn, ShardId=shard["ShardId"],
+            ShardIteratorType=self.mapping.starting_position)["ShardIterator"]
+            for shard in shards}
+        self.client = client
+
     def poll(self) -> None:
         if self.client is None:
-            client = self.wiring.client_as_role(self.mapping, "dynamodbstreams")
-            shards = client.describe_stream(StreamArn=self.mapping.source_arn)[
-                "StreamDescription"]["Shards"]
-            self.iterators = {shard["ShardId"]: client.get_shard_iterator(
-                StreamArn=self.mapping.source_arn, ShardId=shard["ShardId"],
-                ShardIteratorType=self.mapping.starting_position)["ShardIterator"]
-                for shard in shards}
-            self.client = client
+            self._open()
         batch = self.gather(self._read)
         if batch:
             self._process(batch)
