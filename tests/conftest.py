@@ -1,8 +1,12 @@
-"""Test isolation and the component runner.
+"""Test isolation, the component runner, and the groups that tests run in.
 
 Unit tests never see real credentials: HOME and every AWS_* variable are removed, and moto
 tests set their own fake ones. Every component or stack run gets its own context and event loop
 (``tools.mock_runtime.run_program``), so nothing leaks between tests.
+
+Under pytest-xdist (``-n auto``) a module's tests run in one worker, in order, so that its
+module-scoped fixtures (a stack's plan, an embedded AWS) are built once; the end-to-end package
+shares one local stack, so it runs in one worker too.
 """
 
 from __future__ import annotations
@@ -18,6 +22,21 @@ import pytest
 
 from tests.support import ACCOUNT, REGION
 from tools.mock_runtime import StackConfig, StackRun, run_program
+
+END_TO_END = "tests/local/e2e/"
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's scheduling by scope, with a module as the scope, and the end-to-end
+    package as one (pytest 9 leaves ``--dist loadgroup``'s group marks without effect)."""
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return END_TO_END if module.startswith(END_TO_END) else module
+
+    return ByModule(config, log)
 
 
 @pytest.fixture(autouse=True)

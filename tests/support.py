@@ -1,8 +1,9 @@
-"""Shared test values and helpers: stage defaults, readers for JSON-string inputs, and a
-service built alone in a mock stack."""
+"""Shared test values and helpers: stage defaults, readers for JSON-string inputs, a service
+built alone in a mock stack, and the stacks' plans made once per test process."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -15,7 +16,7 @@ from components.accounts import Providers
 from components.config import Defaults, FunctionDefaults
 from components.environment import EnvironmentContract
 from components.services import ServiceComponent, ServiceContext
-from tools.mock_runtime import Resource, StackConfig, StackRun, reveal, run_program
+from tools.mock_runtime import Resource, StackConfig, StackRun, reveal, run_program, run_stack
 
 ACCOUNT = "111111111111"
 REGION = "eu-west-1"
@@ -34,6 +35,13 @@ DEV = Defaults(
 )
 PROD = replace(DEV, stage="prod", log_retention_days=365, deletion_protection=True,
                protect=True, kms_deletion_window_days=30)
+
+
+@functools.cache
+def planned(stack: str) -> StackRun:
+    """The plan of ``Pulumi.<stack>.yaml`` as it is, made once per test process (a plan of the
+    dev stack takes seconds): tests read it and never change it."""
+    return run_stack(stack)
 
 
 def json_input(resource: Resource, key: str) -> Any:

@@ -16,6 +16,7 @@ import pytest
 
 from components.accounts import EDGE_REGIONS
 from components.environment import EnvironmentContract
+from tests.support import planned
 from tools import plan
 from tools.mock_runtime import (
     SECRET_PLACEHOLDER,
@@ -27,7 +28,6 @@ from tools.mock_runtime import (
     load_stack_file,
     reveal,
     run_program,
-    run_stack,
     stack_names,
 )
 
@@ -36,16 +36,6 @@ CONTRACT_OUTPUTS = ["alarmTopicArn", "clusterArn", "clusterName", "kmsKeyArn", "
                     "namespaceName", "privateSubnetIds", "publicSubnetIds",
                     "serviceSecurityGroupId", "taskExecutionRoleArn", "taskExecutionRoleName",
                     "vpcCidr", "vpcId"]
-
-_runs: dict[str, StackRun] = {}
-
-
-def planned(stack: str) -> StackRun:
-    """Each stack is planned once per session; the tests only read the result."""
-    if stack not in _runs:
-        _runs[stack] = run_stack(stack)
-    return _runs[stack]
-
 
 def stack_config(stack: str) -> dict[str, Any]:
     return dict(load_stack_file(stack)["config"])

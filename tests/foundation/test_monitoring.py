@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from components.config import STAGE_ALARMS, ConfigError
 from components.environment.environment import key_policy
 from components.foundation.monitoring import DEAD_LETTER_ALARMS, WATCHED
+from tests.support import planned
 from tools.mock_runtime import Resource, StackRun, load_stack_file, reveal, run_stack
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -30,11 +30,6 @@ def _services_with(stack: str, **changes: Mapping[str, Any]) -> dict[str, Any]:
     return {"blueprints:services": {name: {**services.get(name, {}), **change}
                                     for name, change in {**{n: {} for n in services},
                                                          **changes}.items()}}
-
-
-@cache
-def planned(stack: str) -> StackRun:
-    return run_stack(stack)
 
 
 def alarms_of(run: StackRun) -> dict[str, Resource]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from loadtest.limits import KeyPlacement, LimitsError, find_api, path_matches, read_limits
-from tools.mock_runtime import StackRun, run_stack
+from tests.support import planned
+from tools.mock_runtime import StackRun
 
 
 @pytest.fixture(scope="module")
 def dev() -> StackRun:
-    return run_stack("dev")
+    return planned("dev")
 
 
 def test_query_key_api_is_a_rest_api_that_takes_its_key_in_the_query(dev: StackRun) -> None:

@@ -1,6 +1,6 @@
-"""What local mode's tests share: the dev stack's plan, and that plan's resources in an embedded
-AWS with its policies (one of each per module: an embedded AWS is one per process, so a module
-stops its own before the next starts one)."""
+"""What local mode's tests share: the dev stack's plan (made once per process), and that plan's
+resources in an embedded AWS with its policies (one per module: an embedded AWS is one per
+process, so a module stops its own before the next starts one)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support import planned
 from tools.local.aws import EmbeddedAws, create_resources
 from tools.local.iam import PlanPolicies
-from tools.mock_runtime import StackRun, run_stack
+from tools.mock_runtime import StackRun
 
 
 @pytest.fixture(scope="module")
 def dev() -> StackRun:
-    return run_stack("dev")
+    return planned("dev")
 
 
 @pytest.fixture(scope="module")

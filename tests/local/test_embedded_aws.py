@@ -15,6 +15,7 @@ import pulumi_aws as aws
 import pytest
 
 from components.services.event_management import WEB_DIR
+from tests.support import planned
 from tools.local.aws import (
     UNCLASSIFIED,
     BucketNotification,
@@ -29,7 +30,7 @@ from tools.local.aws import (
     plan_account,
     plan_region,
 )
-from tools.mock_runtime import StackConfig, StackRun, run_program, run_stack
+from tools.mock_runtime import StackConfig, StackRun, run_program
 
 ACCOUNT = "111122223333"  # Pulumi.dev.yaml's placeholder account
 REGION = "eu-west-1"
@@ -302,7 +303,7 @@ class TestDevStack:
 
 def test_every_type_the_stacks_declare_is_classified() -> None:
     """A type new to the stacks fails here until ``tools/local/aws.py`` classifies it."""
-    types = {r.type for stack in ("dev", "prod-env", "prod") for r in run_stack(stack).managed()}
+    types = {r.type for stack in ("dev", "prod-env", "prod") for r in planned(stack).managed()}
     assert sorted(t for t in types if not classified(t)) == []
 
 

@@ -22,6 +22,7 @@ import pulumi_aws as aws
 import pytest
 from moto.s3 import notifications as moto_s3_notifications
 
+from tests.support import planned
 from tools.local.aws import EmbeddedAws, Report, create_resources
 from tools.local.events import (
     EventFilter,
@@ -36,7 +37,7 @@ from tools.local.events import (
 )
 from tools.local.functions import Invocation
 from tools.local.iam import PlanPolicies, Principal
-from tools.mock_runtime import StackConfig, StackRun, run_program, run_stack
+from tools.mock_runtime import StackConfig, StackRun, run_program
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -839,7 +840,7 @@ def test_dev_stack_a_reference_csv_reaches_the_builder_and_another_key_does_not(
     from tools.local.functions import function_specs
     from tools.local.lambdas import LocalLambda
 
-    dev = run_stack("dev")
+    dev = planned("dev")
     policies = PlanPolicies.from_run(dev)
     builder = next(spec for spec in function_specs(dev)
                    if spec.resource == "entityResolution-builder-function")

@@ -18,6 +18,7 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from tests.functions.document_support import ACCESS_ID, WATERMARK, make_pdf, open_stamped
+from tests.support import planned
 from tools.local.aws import Credentials, EmbeddedAws, create_resources
 from tools.local.boot import OBJECT_LAMBDA_URL
 from tools.local.functions import FunctionSpec, Invocation, function_specs
@@ -25,7 +26,7 @@ from tools.local.gateway import LocalServer
 from tools.local.iam import PlanPolicies, Principal
 from tools.local.lambdas import EVENT_INVOKE_CONFIG, LocalLambda
 from tools.local.object_lambda import ObjectLambdaAccessPoint, ObjectLambdaFront, install_routing
-from tools.mock_runtime import StackRun, run_stack
+from tools.mock_runtime import StackRun
 
 TRANSFORM = "documentWatermark-transform-function"
 API = "documentWatermark-api-function"
@@ -103,7 +104,7 @@ def serve(run: StackRun, lambdas: Lambdas, aws: EmbeddedAws, time_limit: float =
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
-    run = run_stack("dev")
+    run = planned("dev")
     with EmbeddedAws.for_plan(run) as aws:
         create_resources(run, aws)
         lambdas = Lambdas()

@@ -31,7 +31,8 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 from policy.guardrails import POLICIES
 from tests.policy.blocks_program import program as blocks_program
 from tests.policy.fixture_support import FIXTURES, run_fixture
-from tools.mock_runtime import Resource, StackConfig, reveal, run_program, run_stack, stack_names
+from tests.support import planned
+from tools.mock_runtime import Resource, StackConfig, reveal, run_program, stack_names
 
 SEED = 20261126
 ODD_VALUES: tuple[Any, ...] = (
@@ -44,7 +45,7 @@ ODD_VALUES: tuple[Any, ...] = (
 @cache
 def sample_resources() -> tuple[Resource, ...]:
     """One recorded resource of every type the project creates."""
-    runs = [run_stack(stack) for stack in stack_names()]
+    runs = [planned(stack) for stack in stack_names()]
 
     def blocks() -> None:
         provider = aws.Provider("blocks", region="eu-west-1")

@@ -16,8 +16,9 @@ import components
 from tests.policy import bad_stack
 from tests.policy.blocks_program import program as blocks_program
 from tests.policy.fixture_support import ACCOUNT, REGION
+from tests.support import planned
 from tools import plan
-from tools.mock_runtime import StackConfig, StackRun, run_program, run_stack, stack_names
+from tools.mock_runtime import StackConfig, StackRun, run_program, stack_names
 from tools.verdicts import Verdict, evaluate, load_config
 
 CONFIG = StackConfig({"aws:region": REGION,
@@ -97,7 +98,7 @@ PROJECT_CONFIG = load_config(Path(__file__).resolve().parents[2] / "policy" / "b
 
 @pytest.mark.parametrize("stack", stack_names())
 def test_every_stack_draws_no_mandatory_violation(stack: str) -> None:
-    mandatory = [v for v in evaluate(run_stack(stack), PROJECT_CONFIG) if v.mandatory]
+    mandatory = [v for v in evaluate(planned(stack), PROJECT_CONFIG) if v.mandatory]
     assert mandatory == []
 
 
@@ -145,7 +146,7 @@ def component_docs() -> dict[str, str]:
 def test_every_advisory_finding_on_our_resources_is_explained_by_its_component() -> None:
     docs = component_docs()
     unexplained = []
-    for run in [*(run_stack(s) for s in stack_names()), blocks_run()]:
+    for run in [*(planned(s) for s in stack_names()), blocks_run()]:
         for verdict in evaluate(run):
             resource = next(r for r in run.resources if r.urn == verdict.urn) \
                 if verdict.urn else None
