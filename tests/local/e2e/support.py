@@ -64,6 +64,13 @@ def call(method: str, url: str, *, headers: Mapping[str, str] | None = None,
         connection.close()
 
 
+def service_outputs(stack: LocalStack, service: str) -> dict[str, Any]:
+    """What ``service`` exports in the running stack's plan (``pulumi stack output``)."""
+    assert stack.run is not None
+    found: dict[str, Any] = stack.run.outputs[service]
+    return found
+
+
 def eventually(check: Callable[[], Any], *, timeout: float, every: float = 0.5) -> Any:
     """``check()``'s first truthy answer within ``timeout`` seconds, else its last answer."""
     deadline = time.monotonic() + timeout

@@ -18,7 +18,7 @@ from urllib.request import urlopen
 import numpy as np
 import pytest
 
-from tests.local.e2e.support import Answer, call, eventually, run_walk_through
+from tests.local.e2e.support import Answer, call, eventually, run_walk_through, service_outputs
 from tools.local.stack import LocalStack
 
 SERVICE = "asyncAnalytics"
@@ -28,9 +28,7 @@ DONE = ("SUCCEEDED", "FAILED")
 
 
 def outputs(stack: LocalStack) -> dict[str, Any]:
-    assert stack.run is not None
-    found: dict[str, Any] = stack.run.outputs[SERVICE]
-    return found
+    return service_outputs(stack, SERVICE)
 
 
 def csv(rows: int, seed: int = 7) -> bytes:

@@ -23,7 +23,7 @@ from botocore import UNSIGNED  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 from moto.backends import get_backend
 
-from tests.local.e2e.support import Answer, call, eventually, run_walk_through
+from tests.local.e2e.support import Answer, call, eventually, run_walk_through, service_outputs
 from tests.web.browser import chromium_page, file_request, ready, sign_in
 from tools.local.stack import LocalStack
 
@@ -39,9 +39,7 @@ ARTIFACTS = Path(os.environ.get("BLUEPRINTS_ARTIFACTS",
 
 
 def outputs(stack: LocalStack) -> dict[str, Any]:
-    assert stack.run is not None
-    found: dict[str, Any] = stack.run.outputs[SERVICE]
-    return found
+    return service_outputs(stack, SERVICE)
 
 
 def cognito_as_a_browser(stack: LocalStack) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import valkey
 
-from tests.local.e2e.support import Answer, call, eventually, run_walk_through
+from tests.local.e2e.support import Answer, call, eventually, run_walk_through, service_outputs
 from tools.local.caches import LocalCache
 from tools.local.stack import LocalStack
 
@@ -26,9 +26,7 @@ BILLING_TTL_SECONDS = 300  # Pulumi.dev.yaml
 
 
 def outputs(stack: LocalStack) -> dict[str, Any]:
-    assert stack.run is not None
-    found: dict[str, Any] = stack.run.outputs[SERVICE]
-    return found
+    return service_outputs(stack, SERVICE)
 
 
 def cache(stack: LocalStack) -> LocalCache:

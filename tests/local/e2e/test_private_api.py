@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.local.e2e.support import Answer, call, run_walk_through
+from tests.local.e2e.support import Answer, call, run_walk_through, service_outputs
 from tools.local.stack import LocalStack
 
 SERVICE = "privateApi"
@@ -16,9 +16,7 @@ ENDPOINT = "privateApi-execute-api"
 
 
 def outputs(stack: LocalStack) -> dict[str, Any]:
-    assert stack.run is not None
-    found: dict[str, Any] = stack.run.outputs[SERVICE]
-    return found
+    return service_outputs(stack, SERVICE)
 
 
 def whoami(stack: LocalStack, url: str, *, signed: bool = True, **headers: str) -> Answer:
