@@ -648,7 +648,8 @@ NOT_EMULATED: Mapping[str, str] = {
         "Cloud Map namespace: local mode resolves its services to their local tasks itself",
     **dict.fromkeys(("aws:dax/cluster:Cluster", "aws:dax/parameterGroup:ParameterGroup",
                      "aws:dax/subnetGroup:SubnetGroup"),
-                    "DAX: no local cluster; a function's DAX client finds none and reads the table"),
+                    "DAX: no local cluster; a function's DAX client finds none and reads the "
+                    "table"),
 }
 
 UNCLASSIFIED = "not classified by local mode yet (tools/local/aws.py)"
