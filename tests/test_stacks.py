@@ -171,7 +171,7 @@ def test_prod_declares_the_services_with_prod_settings() -> None:
     run = planned("prod")
     assert {r.name for r in run.resources if r.type.startswith("blueprints:services:")} == {
         "headerVersioning", "queryKeyApi", "entityResolution", "documentWatermark",
-        "eventManagement", "asyncAnalytics", "privateApi", "containerApi"}
+        "eventManagement", "asyncAnalytics", "privateApi", "containerApi", "microserviceCache"}
     domains = {d.inputs["domainName"]: d.inputs for d in [
         *run.of_type("aws:apigateway/domainName:DomainName"),
         *run.of_type("aws:apigatewayv2/domainName:DomainName")]}
@@ -194,6 +194,12 @@ def test_prod_declares_the_services_with_prod_settings() -> None:
     assert run.one("aws:cloudfront/distribution:Distribution",
                    "headerVersioning-distribution").inputs["aliases"] == [
         "versions.api.example.com"]
+    # The cache's data survives an incident, DAX spans three zones, the manager refreshes.
+    cache = run.one("aws:elasticache/serverlessCache:ServerlessCache").inputs
+    assert cache["snapshotRetentionLimit"] == 7
+    assert run.one("aws:dax/cluster:Cluster").inputs["replicationFactor"] == 3
+    assert run.one("aws:lambda/function:Function", "microserviceCache-manager-function").inputs[
+        "environment"]["variables"]["CACHE_MODE"] == "refresh"
     warm = run.one("aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig")
     assert warm.name == "entityResolution-matcher-provisioned"
     assert warm.inputs["provisionedConcurrentExecutions"] == 2
