@@ -343,10 +343,13 @@ function start() {
     return tokens.idToken;
   }
 
-  async function api(method, path, { body, query } = {}, retried = false) {
+  // idempotencyKey: one per user action, so that the retry after a token refresh (or a
+  // network retry) is answered with the first answer instead of creating twice.
+  async function api(method, path, { body, query, idempotencyKey } = {}, retried = false) {
     const token = await idToken();
     const headers = { Authorization: token, Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
     let response;
     try {
       response = await fetch(apiEndpoint(config.apiUrl, path, query), {
@@ -364,7 +367,7 @@ function start() {
         signOut("Your session ended. Please sign in again.");
         throw new CallError(errorMessage(payload, response.status), 401, "");
       }
-      return api(method, path, { body, query }, true);
+      return api(method, path, { body, query, idempotencyKey }, true);
     }
     if (!response.ok) throw new CallError(errorMessage(payload, response.status), response.status, "");
     return { status: response.status, payload };
@@ -746,7 +749,8 @@ function start() {
     setMessage("sessions-error", "");
     busy(button, true);
     try {
-      const { status, payload } = await api("POST", `/sessions/${encodeURIComponent(sessionId)}/registrations`);
+      const { status, payload } = await api("POST", `/sessions/${encodeURIComponent(sessionId)}/registrations`,
+                                            { idempotencyKey: crypto.randomUUID() });
       rememberQr(payload.registrationId, payload.qrSvg);
       registeredSessionIds.add(sessionId);
       renderSessions();
@@ -856,7 +860,7 @@ function start() {
     }
     busy($("request-submit"), true);
     try {
-      const { payload } = await api("POST", "/requests", { body });
+      const { payload } = await api("POST", "/requests", { body, idempotencyKey: crypto.randomUUID() });
       $("request-note").value = "";
       renderNoteCount();
       $("request-result").dataset.requestId = String(payload.requestId ?? "");

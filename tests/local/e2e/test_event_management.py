@@ -247,6 +247,11 @@ def test_a_retried_request_is_filed_once_and_a_retried_registration_answers_alik
     assert len(records) >= 2
 
 
+def idempotency_records(stack: LocalStack) -> int:
+    return len(admin(stack, "dynamodb").scan(
+        TableName=outputs(stack)["idempotencyTableName"])["Items"])
+
+
 def test_the_web_app_may_send_an_idempotency_key(local_dev: LocalStack) -> None:
     assert local_dev.started is not None
     preflight = call("OPTIONS", f"{local_dev.started.url(API)}/requests", headers={
@@ -369,6 +374,7 @@ def test_in_the_browser_a_guest_registers_and_asks_and_staff_check_them_in(
     assert {"Opening keynote", "Building with events"} <= set(titles)
     step("sessions")
 
+    kept = idempotency_records(local_dev)
     page.click("[data-testid=register][data-session-id=workshop-a]")
     page.wait_for_selector("[data-testid=register][data-session-id=workshop-a].button--done")
     page.click("#nav-tickets")
@@ -385,6 +391,8 @@ def test_in_the_browser_a_guest_registers_and_asks_and_staff_check_them_in(
     step("request")
     heard = eventually(materials.heard, timeout=30)
     assert [json.loads(m["Message"])["requestId"] for m in heard] == [request_id]
+    # The app sent an Idempotency-Key with the registration and with the request.
+    assert idempotency_records(local_dev) == kept + 2
 
     page.click("#sign-out")
     ready(page, "view-sign-in")
