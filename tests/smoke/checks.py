@@ -22,7 +22,10 @@ def _expect(answer: Answer, statuses: tuple[int, ...], what: str) -> Any:
     if answer.status not in statuses:
         raise SmokeError(f"{what}: answered {answer.status}, expected "
                            f"{' or '.join(map(str, statuses))}: {answer.body[:300]!r}")
-    return answer.json()
+    try:
+        return answer.json()
+    except ValueError:
+        return None
 
 
 def _fresh() -> str:

@@ -39,15 +39,14 @@ class SmokeError(AssertionError):
 
 @dataclass(frozen=True)
 class Answer:
+    """An HTTP answer (the end-to-end tests' too)."""
+
     status: int
     headers: Mapping[str, str]
     body: bytes
 
     def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
+        return json.loads(self.body)
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
