@@ -91,7 +91,11 @@ from components.foundation import iam
 from components.foundation.bucket import Bucket, BucketArgs
 from components.foundation.cors import CorsArgs
 from components.foundation.function import Function, FunctionArgs
-from components.foundation.idempotency import IdempotencyStore, IdempotencyStoreArgs
+from components.foundation.idempotency import (
+    DEFAULT_EXPIRY_SECONDS,
+    IdempotencyStore,
+    IdempotencyStoreArgs,
+)
 from components.foundation.layer import PythonLayer, PythonLayerArgs
 from components.foundation.logs import log_group
 from components.foundation.queue import Queue, QueueArgs
@@ -316,7 +320,7 @@ class EventManagementSettings:
     cors_origins: tuple[HttpsOrigin, ...] = ()
     api_web_acl_arn: RegionalWebAclArn | None = None
     api_memory_size: Annotated[int, Field(ge=128, le=10240)] = 512
-    idempotency_expiry_seconds: IdempotencyExpirySeconds = 24 * 60 * 60
+    idempotency_expiry_seconds: IdempotencyExpirySeconds = DEFAULT_EXPIRY_SECONDS
 
     @model_validator(mode="after")
     def _consistent(self) -> EventManagementSettings:

@@ -65,7 +65,11 @@ from components.config import SETTINGS, Defaults, SettingsError
 from components.foundation import iam
 from components.foundation.function import Function, FunctionArgs, FunctionVpc
 from components.foundation.http_api import HttpApi, HttpApiArgs, LambdaRoute, RouteAuthorization
-from components.foundation.idempotency import IdempotencyStore, IdempotencyStoreArgs
+from components.foundation.idempotency import (
+    DEFAULT_EXPIRY_SECONDS,
+    IdempotencyStore,
+    IdempotencyStoreArgs,
+)
 from components.foundation.layer import PythonLayer, PythonLayerArgs
 from components.foundation.queue import Queue, QueueArgs
 from components.foundation.table import Key, Table, TableArgs
@@ -139,7 +143,7 @@ class MicroserviceCacheSettings:
     create_events_endpoint: bool = True
     throttling_rate_limit: Annotated[float, Field(gt=0, le=10_000)] = 50
     throttling_burst_limit: Annotated[int, Field(ge=1, le=5_000)] = 100
-    idempotency_expiry_seconds: IdempotencyExpirySeconds = 24 * 60 * 60
+    idempotency_expiry_seconds: IdempotencyExpirySeconds = DEFAULT_EXPIRY_SECONDS
 
     @model_validator(mode="after")
     def _consistent(self) -> MicroserviceCacheSettings:

@@ -60,7 +60,11 @@ from components.foundation import iam
 from components.foundation.cors import CorsArgs
 from components.foundation.domain import domain_exports
 from components.foundation.function import FUNCTIONS_DIR, Function, FunctionArgs
-from components.foundation.idempotency import IdempotencyStore, IdempotencyStoreArgs
+from components.foundation.idempotency import (
+    DEFAULT_EXPIRY_SECONDS,
+    IdempotencyStore,
+    IdempotencyStoreArgs,
+)
 from components.foundation.rest_api import (
     ApiKeySource,
     EndpointType,
@@ -175,7 +179,7 @@ class QueryKeyApiSettings:
     cors: CorsSettings | None = None
     waf: WafSettings = WafSettings()
     domain: DomainSettings | None = None
-    idempotency_expiry_seconds: IdempotencyExpirySeconds = 24 * 60 * 60
+    idempotency_expiry_seconds: IdempotencyExpirySeconds = DEFAULT_EXPIRY_SECONDS
 
     @model_validator(mode="after")
     def _consumers_have_tiers(self) -> QueryKeyApiSettings:
