@@ -1,6 +1,8 @@
 """The smoke tests' target: ``--smoke-outputs FILE`` or ``BLUEPRINTS_SMOKE_OUTPUTS=FILE`` (the
 JSON of ``pulumi stack output --json --show-secrets``). Without one, every test here is skipped,
-so ``pytest tests`` never sends a request anywhere (see ``tests/smoke/__init__.py``)."""
+so ``pytest tests`` never sends a request anywhere (see ``tests/smoke/__init__.py``).
+``BLUEPRINTS_SMOKE_ROLE_ARN=ARN`` signs as that role (the target's account) instead of as the
+caller (``tests.smoke.target.deployed_target``)."""
 
 from __future__ import annotations
 

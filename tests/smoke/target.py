@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from botocore.session import Session  # type: ignore[import-untyped]
 
 from loadtest.target import secret_api_keys
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
 
 _REGION = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
 PRIVATE_ENDPOINT = "privateApi-execute-api"
+# A role in the target account to sign as (the pipeline's smoke action runs in another account).
+ROLE_VARIABLE = "BLUEPRINTS_SMOKE_ROLE_ARN"
+ROLE_SESSION = "blueprints-smoke"
 THROTTLED_TRIES = 4
 
 
@@ -124,16 +129,34 @@ def send(method: str, url: str, headers: Mapping[str, str], timeout: float = 60)
         connection.close()
 
 
+def assumed_credentials(session: Session, role_arn: str) -> Credentials:
+    """The credentials of ``role_arn``, assumed with the session's own: the stack is in another
+    account than the one the tests run in."""
+    try:
+        sts = session.create_client(
+            "sts", region_name=session.get_config_variable("region") or "us-east-1")
+        found = sts.assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION)["Credentials"]
+    except (BotoCoreError, ClientError) as error:
+        raise SmokeError(f"cannot assume {role_arn} ({ROLE_VARIABLE}): {error}") from error
+    return Credentials(found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"])
+
+
 def deployed_target(outputs_file: Path) -> Target:
-    """A deployed stack from ``pulumi stack output --json [--show-secrets]``; SigV4 signs with
-    whatever credentials botocore finds (environment, profile, role)."""
+    """A deployed stack from ``pulumi stack output --json [--show-secrets]``; SigV4 signs as the
+    role ``BLUEPRINTS_SMOKE_ROLE_ARN`` names when it is set, else with whatever credentials
+    botocore finds (environment, profile, role)."""
     outputs = json.loads(outputs_file.read_text(encoding="utf-8"))
     if not isinstance(outputs, Mapping):
         raise ValueError(f"{outputs_file}: not the JSON object `pulumi stack output --json` "
                          "writes")
-    found = Session().get_credentials()
-    return Target(f"deployed ({outputs_file})", outputs, secret_api_keys(outputs),
-                  found.get_frozen_credentials() if found is not None else None)
+    session = Session()
+    role_arn = os.environ.get(ROLE_VARIABLE)
+    if role_arn:
+        credentials = assumed_credentials(session, role_arn)
+    else:
+        found = session.get_credentials()
+        credentials = found.get_frozen_credentials() if found is not None else None
+    return Target(f"deployed ({outputs_file})", outputs, secret_api_keys(outputs), credentials)
 
 
 def local_target(stack: LocalStack) -> Target:
