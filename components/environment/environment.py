@@ -39,7 +39,7 @@ import pulumi_aws as aws
 from components.config import Defaults, EnvironmentSettings
 from components.environment.contract import EnvironmentContract
 from components.environment.network import Network, NetworkArgs
-from components.foundation import iam
+from components.foundation import iam, kms
 from components.foundation.queue import Queue, QueueArgs
 
 # Container Insights "enhanced" adds task- and container-level metrics (CPU, memory, network,
@@ -47,27 +47,8 @@ from components.foundation.queue import Queue, QueueArgs
 # tasks and finding the one noisy task need them.
 CONTAINER_INSIGHTS = "enhanced"
 
-KEY_ADMINISTRATION_ACTIONS = (
-    "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant", "kms:DeleteAlias",
-    "kms:DescribeKey", "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey",
-    "kms:EnableKeyRotation", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListGrants",
-    "kms:ListKeyPolicies", "kms:ListKeyRotations", "kms:ListResourceTags", "kms:PutKeyPolicy",
-    "kms:RetireGrant", "kms:RevokeGrant", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion",
-    "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
-)
-KEY_USAGE_ACTIONS = (
-    "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
-    "kms:GenerateDataKeyPair", "kms:GenerateDataKeyPairWithoutPlaintext",
-    "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
-)
 # What CloudWatch needs on the key of an encrypted topic to publish its alarms there.
 ALARMS_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
-# Only actions whose requests carry an encryption context: the statement's condition on the
-# log group ARN in that context would never match any other (DescribeKey, for one).
-LOGS_KEY_ACTIONS = (
-    "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey",
-    "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
-)
 
 
 @dataclass(frozen=True)
@@ -78,50 +59,20 @@ class EnvironmentArgs:
 
 
 def key_policy(*, partition: str, dns_suffix: str, region: str, account_id: str) -> dict[str, Any]:
-    """The environment key's policy document.
+    """The environment key's policy document: the account's statements and CloudWatch Logs'
+    (``components.foundation.kms``), and:
 
-    This bypasses ``iam.policy_document`` on purpose. A key policy is attached to one key, and
-    in it ``"Resource": "*"`` means "this key", nothing more; the account-root principal means
-    "IAM policies of this account decide", which is how roles get to use the key without the
-    key policy naming them. ``policy_document`` rightly rejects both in identity policies.
-
-    - The account gets the administration actions named one by one (no ``kms:*``) and the
-      usage actions, so IAM policies in the account can delegate either.
-    - CloudWatch Logs of this region may use the key only for log groups of this account,
-      which it proves with the log group ARN in the encryption context.
     - CloudWatch (alarms) may make and read data keys, so that its alarms can publish to the
       environment's encrypted alarm topic; without it, an alarm's notification is dropped.
       SNS asks for the data key on CloudWatch's behalf, so no source condition can apply here:
       the topic policy is where only this account's alarms are let in.
     """
-    root = f"arn:{partition}:iam::{account_id}:root"
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "AccountAdministersKey",
-                "Effect": "Allow",
-                "Principal": {"AWS": root},
-                "Action": sorted(KEY_ADMINISTRATION_ACTIONS),
-                "Resource": "*",
-            },
-            {
-                "Sid": "AccountUsesKey",
-                "Effect": "Allow",
-                "Principal": {"AWS": root},
-                "Action": sorted(KEY_USAGE_ACTIONS),
-                "Resource": "*",
-            },
-            {
-                "Sid": "CloudWatchLogsEncryptsLogGroups",
-                "Effect": "Allow",
-                "Principal": {"Service": f"logs.{region}.{dns_suffix}"},
-                "Action": sorted(LOGS_KEY_ACTIONS),
-                "Resource": "*",
-                "Condition": {"ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn":
-                        f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}},
-            },
+            *kms.account_statements(partition=partition, account_id=account_id),
+            kms.logs_statement(partition=partition, dns_suffix=dns_suffix, region=region,
+                               account_id=account_id),
             {
                 "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
                 "Effect": "Allow",
