@@ -11,6 +11,7 @@ Default settings:
 | SSE-C uploads           | Blocked                                                        |
 | Bucket policy           | Denies every request that does not use TLS                     |
 | Reading services        | None; ``allow_read_from`` adds (service, source ARN) pairs     |
+| Reading roles           | None; ``allow_read_by_roles`` names IAM roles (any account)    |
 | Reading through access points | Off; ``read_through`` names the only access points that  |
 |                         | may read objects, and every other read is denied               |
 | Incomplete uploads      | Aborted after 7 days                                           |
@@ -59,6 +60,9 @@ class BucketArgs:
     force_destroy: bool = False
     kms_key_arn: pulumi.Input[str] | None = None
     read_through: Sequence[str] = ()
+    # IAM roles, of this account or another, that may read objects (their own policies must
+    # allow it too, and the key's policy when the bucket has one).
+    allow_read_by_roles: Sequence[pulumi.Input[str]] = ()
 
 
 class Bucket(pulumi.ComponentResource):
@@ -121,6 +125,9 @@ class Bucket(pulumi.ComponentResource):
         objects = self.bucket.arn.apply(lambda arn: f"{arn}/*")
         readers = [iam.allow_service(["s3:GetObject"], objects, service, source_arn)
                    for service, source_arn in args.allow_read_from]
+        if args.allow_read_by_roles:
+            readers.append(iam.allow(["s3:GetObject"], objects,
+                                     principals={"AWS": list(args.allow_read_by_roles)}))
         if args.read_through:
             readers += _read_through(args.read_through, objects, defaults)
         # Writing a policy while Block Public Access is being applied can fail or race; wait.

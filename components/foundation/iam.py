@@ -56,6 +56,8 @@ class Statement:
     conditions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     sid: str | None = None
     principals: Mapping[str, Any] | None = None
+    # A deploy role's statement: named actions on resources that do not exist yet (``*``).
+    provisioning: bool = False
 
     def __post_init__(self) -> None:
         if not self.actions:
@@ -96,7 +98,26 @@ def allow_unscoped(actions: Sequence[str]) -> Statement:
     return allow(actions, "*")
 
 
+def allow_provisioning(actions: Sequence[str], resource: str = "*", *, sid: str | None = None,
+                       conditions: Mapping[str, Mapping[str, Any]] | None = None) -> Statement:
+    """An Allow for a deploy role, on Resource ``*`` or every resource of a kind: it creates
+    resources whose names do not exist before it runs, so only its actions can be named, each
+    in full. The role acts in its own account only. The account connection is the one user; the
+    guardrails accept such a statement only in a policy tagged ``DEPLOY_POLICY_TAG``."""
+    return Statement(actions=tuple(actions), resources=(resource,), sid=sid,
+                     conditions=conditions or {}, provisioning=True)
+
+
+# The tag that marks a policy's use to the guardrails (``iam-no-wildcards``): a deploy policy
+# may name Resource "*"; a permissions boundary grants nothing, so its wildcards cap only.
+POLICY_USE_TAG = "blueprints:policy-use"
+DEPLOY_POLICY_TAG = {POLICY_USE_TAG: "deploy"}
+BOUNDARY_POLICY_TAG = {POLICY_USE_TAG: "permissions-boundary"}
+
+
 def _unscoped(statement: Statement) -> bool:
+    if statement.provisioning:
+        return statement.effect == "Allow"
     return (statement.effect == "Allow" and list(statement.resources) == ["*"]
             and set(statement.actions) <= UNSCOPED_ACTIONS)
 
@@ -169,6 +190,14 @@ def _statement_json(statement: Statement, resources: list[str]) -> dict[str, Any
     if statement.conditions:
         body["Condition"] = statement.conditions
     return body
+
+
+def rendered(statements: Sequence[Statement]) -> list[dict[str, Any]]:
+    """The JSON statements, checked, of statements whose resources are all plain strings (a
+    policy known before anything is deployed, which may have to be split by size)."""
+    if not all(isinstance(r, str) for s in statements for r in s.resources):
+        raise PolicyError("rendered() takes statements with known resources only")
+    return [_statement_json(s, [str(r) for r in s.resources]) for s in statements]
 
 
 def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:

@@ -51,6 +51,12 @@ WILDCARD_RESOURCE_ACTIONS = (
 # Services whose ARNs start with the resource's own name rather than a resource type.
 UNTYPED_ARNS = frozenset({"s3", "sqs", "sns", "execute-api"})
 
+# A managed policy tagged with its use (the account connection's): "deploy" for a deploy
+# role's policy, which must name its actions but creates resources that do not exist yet, so
+# may name Resource "*"; "permissions-boundary" for a boundary, which grants nothing (it caps
+# what identity policies grant), so its wildcards are not grants.
+POLICY_USE_TAG = "blueprints:policy-use"
+
 
 def _wild(text: str) -> bool:
     """Whether ``text`` is nothing but wildcards (``*``, ``?``)."""
@@ -89,8 +95,16 @@ def _policies(subject: Subject) -> list[tuple[str, Any]]:
     return found
 
 
-def _problems(statement: Mapping[str, Any], allowed: frozenset[str]) -> list[str]:
-    """What is too broad in one Allow statement."""
+def _policy_use(subject: Subject) -> Any:
+    if subject.type != POLICY:
+        return None
+    tags = subject.props.json("tags")
+    return Props(tags).get(POLICY_USE_TAG) if isinstance(tags, Mapping) else None
+
+
+def _problems(statement: Mapping[str, Any], allowed: frozenset[str],
+              deploy: bool = False) -> list[str]:
+    """What is too broad in one Allow statement (a deploy policy's resources excepted)."""
     problems = []
     raw_actions = statement.get("Action")
     actions = [a for a in as_list(raw_actions) if isinstance(a, str) and not is_unknown(a)]
@@ -106,7 +120,7 @@ def _problems(statement: Mapping[str, Any], allowed: frozenset[str]) -> list[str
                         "list the resources in Resource")
     resources = [r for r in as_list(statement.get("Resource"))
                  if isinstance(r, str) and not is_unknown(r)]
-    wide = [r for r in resources if wildcard_resource(r)]
+    wide = [] if deploy else [r for r in resources if wildcard_resource(r)]
     if wide and not is_unknown(raw_actions):
         needy = [a for a in actions if a.lower() not in allowed]
         if needy or "NotAction" in statement:
@@ -135,9 +149,12 @@ def iam_no_wildcards(subject: Subject, config: Config) -> Iterator[str]:
     means naming each action and each resource.
 
     Checked: role inline policies, role, user and group policies, and managed policies. Deny
-    statements may use wildcards (they only take rights away). Not checked: AWS-managed
-    policies attached by ARN (RolePolicyAttachment), trust policies, and resource policies such
-    as KMS key policies, where "*" means the resource itself.
+    statements may use wildcards (they only take rights away). A managed policy tagged
+    ``blueprints:policy-use: deploy`` (a deploy role's) may name Resource "*" but no wildcard
+    action; one tagged ``permissions-boundary`` is not checked, since a boundary grants
+    nothing. Not checked: AWS-managed policies attached by ARN (RolePolicyAttachment), trust
+    policies, and resource policies such as KMS key policies, where "*" means the resource
+    itself.
     Mandatory: cdk-nag registers AwsSolutions-IAM5 at ERROR (serverless-rules WS1003 and
     Serverless-IAMNoWildcardPermissions are warnings).
     """
@@ -145,6 +162,9 @@ def iam_no_wildcards(subject: Subject, config: Config) -> Iterator[str]:
     allowed = frozenset(a.lower() for a in (
         configured if isinstance(configured, (list, tuple)) else WILDCARD_RESOURCE_ACTIONS)
         if isinstance(a, str))
+    use = _policy_use(subject)
+    if use == "permissions-boundary":
+        return
     problems = []
     for where, policy in _policies(subject):
         for i, statement in enumerate(documents(policy)):
@@ -154,7 +174,8 @@ def iam_no_wildcards(subject: Subject, config: Config) -> Iterator[str]:
             sid = statement.get("Sid")
             label = f"{where} statement {i}" + (f" ({sid})" if isinstance(sid, str) and sid
                                                 else "")
-            problems += [f"{label} {problem}" for problem in _problems(statement, allowed)]
+            problems += [f"{label} {problem}"
+                         for problem in _problems(statement, allowed, deploy=use == "deploy")]
     if problems:
         yield "; ".join(problems)
 
