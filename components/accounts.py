@@ -55,15 +55,18 @@ class Providers:
 
 
 def _provider(name: str, region: str, config: StackConfig) -> aws.Provider:
+    # Without a deploy role (a connection or tooling stack) the shell's credentials are used;
+    # allowed_account_ids still refuses any account but the stack's.
+    assume = None if config.account.deploy_role_arn is None else [aws.ProviderAssumeRoleArgs(
+        role_arn=config.account.deploy_role_arn,
+        session_name=config.account.session_name,
+        external_id=config.external_id,
+    )]
     return aws.Provider(
         name,
         region=region,
         allowed_account_ids=[config.account.id],
-        assume_roles=[aws.ProviderAssumeRoleArgs(
-            role_arn=config.account.deploy_role_arn,
-            session_name=config.account.session_name,
-            external_id=config.external_id,
-        )],
+        assume_roles=assume,
         default_tags=aws.ProviderDefaultTagsArgs(tags=dict(config.tags)),
     )
 

@@ -241,6 +241,14 @@ TagValue = Annotated[str, StringConstraints(max_length=256, pattern=r"^[\w .:/=+
                      Meaning("a tag value (letters, digits, spaces and _ . : / = + @ -)")]
 StackName = Annotated[str, StringConstraints(pattern=r"^[\w.-]+/[\w.-]+/[\w.-]+$"),
                       Meaning("a fully qualified stack name (<org>/<project>/<stack>)")]
+# ROLE_ARN's {1,512} compiles past pydantic's regex size limit (with \w as Unicode classes).
+RoleArn = Annotated[str, StringConstraints(
+    pattern=r"^arn:aws(?:-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]+$", max_length=600),
+                    Meaning("an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)")]
+RoleName = Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,64}$"),
+                     Meaning("an IAM role name (1 to 64 letters, digits and _ + = , . @ -)")]
+EmailAddress = Annotated[str, StringConstraints(pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"),
+                         Meaning("an email address")]
 
 
 # --- regions --------------------------------------------------------------------------------
@@ -315,16 +323,22 @@ AwsRegion = Annotated[str, AfterValidator(_known_region)]
 
 @pydantic_dataclasses.dataclass(frozen=True, config=SETTINGS)
 class AccountSettings:
-    """The AWS account a stack deploys into, and the role the deployer assumes there."""
+    """The AWS account a stack deploys into, and the role the deployer assumes there.
+
+    Environment and services stacks must name ``deployRoleArn``. A connection stack creates
+    that role and a tooling stack deploys in the tooling account itself, so both may run with
+    the shell's credentials of their account instead."""
 
     id: AccountId
-    deploy_role_arn: str
+    deploy_role_arn: str | None = None
     session_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{2,64}$"),
                             Meaning("a session name (2 to 64 letters, digits and _ + = , . @ -)")
                             ] = "blueprints-deploy"
 
     @model_validator(mode="after")
     def _role_in_account(self) -> AccountSettings:
+        if self.deploy_role_arn is None:
+            return self
         match = ROLE_ARN.match(self.deploy_role_arn)
         if match is None:
             raise SettingsError([("deployRoleArn", f"{self.deploy_role_arn!r} is not an IAM "
@@ -382,8 +396,7 @@ class EnvironmentSettings:
     public_subnet_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
     private_subnet_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
     nat_gateways: Annotated[int, Field(ge=0, le=6)] | None = None
-    alarm_emails: tuple[Annotated[str, StringConstraints(
-        pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"), Meaning("an email address")], ...] = ()
+    alarm_emails: tuple[EmailAddress, ...] = ()
     alarm_https_endpoints: tuple[Annotated[str, StringConstraints(
         pattern=r"^https://[a-z0-9.-]+(:\d{1,5})?(/\S*)?$"),
         Meaning("an https:// URL (such as https://alerts.example.com/sns)")], ...] = ()
@@ -527,6 +540,10 @@ class StackConfig:
     environment: EnvironmentSettings | None
     environment_stack: str | None
     services: Mapping[str, Any]
+    # A connection stack (``connection``) or a tooling stack (``pipeline``) builds that and
+    # nothing else; each holds the settings type its loader was given.
+    connection: Any = None
+    pipeline: Any = None
 
 
 class ConfigError(pulumi.RunError):
@@ -541,7 +558,10 @@ class ConfigError(pulumi.RunError):
 
 KNOWN_KEYS = ("stage", "account", "externalId", "tags", "logRetentionDays", "lambdaRuntime",
               "lambdaArchitecture", "powertoolsLayerVersion", "logLevel", "debugLogSampleRate",
-              "environment", "environmentStack", "services", "apiKeys", "alarms")
+              "environment", "environmentStack", "services", "apiKeys", "alarms", "connection",
+              "pipeline")
+# What a connection or tooling stack may not set: it builds no environment and no services.
+WORKLOAD_KEYS = ("environment", "environmentStack", "services", "apiKeys", "alarms")
 API_KEY = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 
 # --- reading and wording -------------------------------------------------------------------
@@ -836,11 +856,14 @@ def _unknown_keys(namespace: str, known: tuple[str, ...]) -> list[str]:
     return problems
 
 
-def load(services: Mapping[str, type] | None = None) -> StackConfig:
+def load(services: Mapping[str, type] | None = None, *, connection: type | None = None,
+         pipeline: type | None = None) -> StackConfig:
     """Reads and validates the stack configuration.
 
     ``services`` maps each catalog name to its settings dataclass; the loader validates the
-    ``services`` section against it without importing the catalog itself.
+    ``services`` section against it without importing the catalog itself. ``connection`` and
+    ``pipeline`` are the settings types of the two stacks that are neither environment nor
+    services: an account connection, and the tooling account's delivery pipeline.
     """
     catalog = services or {}
     reader = _Reader(PROJECT)
@@ -868,10 +891,13 @@ def load(services: Mapping[str, type] | None = None) -> StackConfig:
                                           Annotated[float, Field(ge=0, le=1)], required=True),
     )
 
+    connection_settings = reader.read("connection", connection or object, structured=True)
+    pipeline_settings = reader.read("pipeline", pipeline or object, structured=True)
+    kind = _stack_kind(reader, account)
     environment = reader.read("environment", EnvironmentSettings, structured=True)
     environment_stack = reader.read("environmentStack", StackName)
     has_environment = reader.raw("environment") is not None
-    if has_environment == (reader.raw("environmentStack") is not None):
+    if kind is None and has_environment == (reader.raw("environmentStack") is not None):
         reader.problems.append(
             f"{reader.key('environment')} / {reader.key('environmentStack')}: set exactly one; "
             "`environment` builds the environment in this stack, `environmentStack` "
@@ -915,7 +941,28 @@ def load(services: Mapping[str, type] | None = None) -> StackConfig:
         environment=environment,
         environment_stack=environment_stack,
         services=service_settings,
+        connection=connection_settings,
+        pipeline=pipeline_settings,
     )
+
+
+def _stack_kind(reader: _Reader, account: AccountSettings | None) -> str | None:
+    """``connection`` or ``pipeline`` for the two special stacks (checking that such a stack
+    sets nothing else), None for an environment or services stack."""
+    kinds = [key for key in ("connection", "pipeline") if reader.raw(key) is not None]
+    if len(kinds) > 1:
+        reader.problems.append(f"{reader.key('connection')} / {reader.key('pipeline')}: set at "
+                               "most one; a connection stack and the tooling stack are separate")
+    if not kinds:
+        if account is not None and account.deploy_role_arn is None:
+            reader.problems.append(
+                f"{reader.key('account')}.deployRoleArn: is required for an environment or "
+                "services stack: its providers assume that role (a connection stack creates "
+                "it); only connection and tooling stacks deploy with the shell's credentials")
+        return None
+    reader.problems += [f"{reader.key(key)}: a {kinds[0]} stack builds nothing else; remove it"
+                        for key in WORKLOAD_KEYS if reader.raw(key) is not None]
+    return kinds[0]
 
 
 def _api_key_problems(key: str) -> list[str]:
