@@ -512,3 +512,17 @@ def test_a_truststore_that_is_not_one_is_named_with_its_key(tmp_path: Path) -> N
         "blueprints:services.queryKeyApi.domain.mutualTls.truststore: "
         f"{str(leaf)!r} holds 1 certificate(s) that are not CAs; a truststore holds the CAs that "
         "issue client certificates, not the client certificates")
+
+
+def test_a_workload_stack_must_name_the_deploy_role_it_assumes() -> None:
+    assert only_problem(account={"id": "111122223333"}) == (
+        "blueprints:account.deployRoleArn: is required for an environment or services stack: "
+        "its providers assume that role (a connection stack creates it); only connection and "
+        "tooling stacks deploy with the shell's credentials")
+
+
+def test_a_stack_is_a_connection_or_the_tooling_stack_not_both() -> None:
+    pipeline = load_stack_file("tooling")["config"]["blueprints:pipeline"]
+    found = problems_of("dev-connection", pipeline=pipeline)
+    assert ("blueprints:connection / blueprints:pipeline: set at most one; a connection stack "
+            "and the tooling stack are separate") in found

@@ -129,6 +129,14 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
         "treatMissingData": "missing: a gap keeps the alarm's state, whatever the metric",
         "actionsEnabled": "true, stated so that an alarm is never silenced by accident",
         "datapointsToAlarm": "evaluationPeriods: every period must breach"},
+    "aws:codebuild/project:Project": {
+        "encryptionKey": "the account's aws/s3 key, which no other account may use",
+        "logsConfig.cloudwatchLogs.groupName": "/aws/codebuild/<project>, kept forever",
+        "buildTimeout": "60 minutes", "environment.privilegedMode": "false, stated: no "
+                                                                     "Docker daemon in builds"},
+    "aws:codepipeline/pipeline:Pipeline": {
+        "pipelineType": "V1: no triggers on a branch, no stage rollback",
+        "executionMode": "SUPERSEDED: a newer commit overtakes one waiting for approval"},
     "aws:cognito/identityProvider:IdentityProvider": {
         "attributeMapping": "user name from the provider's subject only: guests arrive "
                             "without email or name"},
@@ -219,6 +227,7 @@ ON_PURPOSE: dict[str, dict[str, str]] = {
         "platforms": "the build host's platform, whatever the functions run on",
         "buildOnPreview": "true: every preview builds the image, so previews need Docker",
         "push": "required, stated"},
+    "aws:iam/policy:Policy": {},
     "aws:iam/role:Role": {},
     "aws:iam/rolePolicy:RolePolicy": {},
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": {},

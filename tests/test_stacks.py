@@ -32,6 +32,11 @@ from tools.mock_runtime import (
 )
 
 STACKS = stack_names()
+# A connection stack and the tooling stack build no environment and no services, and deploy
+# with their account's own credentials.
+OWN_CREDENTIALS = [s for s in STACKS if {"blueprints:connection", "blueprints:pipeline"}
+                   & set(load_stack_file(s)["config"])]
+WORKLOADS = [s for s in STACKS if s not in OWN_CREDENTIALS]
 CONTRACT_OUTPUTS = ["alarmTopicArn", "clusterArn", "clusterName", "kmsKeyArn", "namespaceId",
                     "namespaceName", "privateSubnetIds", "publicSubnetIds",
                     "serviceSecurityGroupId", "taskExecutionRoleArn", "taskExecutionRoleName",
@@ -42,7 +47,8 @@ def stack_config(stack: str) -> dict[str, Any]:
 
 
 def test_the_project_has_the_stacks_the_design_names() -> None:
-    assert {"dev", "prod-env", "prod"} <= set(STACKS)
+    assert {"dev", "prod-env", "prod"} <= set(WORKLOADS)
+    assert {"dev-connection", "prod-connection", "tooling"} <= set(OWN_CREDENTIALS)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -65,10 +71,14 @@ def test_every_resource_is_on_an_explicit_provider_for_the_stack_account(stack: 
             continue
         assert provider.type == "pulumi:providers:aws"
         assert provider.inputs["allowedAccountIds"] == [account["id"]]
-        assert reveal(provider.inputs["assumeRoles"])[0]["roleArn"] == account["deployRoleArn"]
+        if stack in OWN_CREDENTIALS:
+            assert "assumeRoles" not in provider.inputs
+        else:
+            assert reveal(provider.inputs["assumeRoles"])[0]["roleArn"] == (
+                account["deployRoleArn"])
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", WORKLOADS)
 def test_providers_assume_the_deploy_role_and_tag_everything(stack: str) -> None:
     run = planned(stack)
     config = stack_config(stack)
@@ -95,7 +105,18 @@ def test_providers_assume_the_deploy_role_and_tag_everything(stack: str) -> None
             assert "externalId" not in role
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", OWN_CREDENTIALS)
+def test_stacks_with_their_own_credentials_tag_everything_and_assume_nothing(
+        stack: str) -> None:
+    config = stack_config(stack)
+    for provider in planned(stack).of_type("pulumi:providers:aws"):
+        assert "assumeRoles" not in provider.inputs
+        assert provider.inputs["defaultTags"]["tags"] == {
+            "project": "blueprints", "environment": config["blueprints:stage"],
+            **config["blueprints:tags"]}
+
+
+@pytest.mark.parametrize("stack", WORKLOADS)
 def test_every_stack_exports_the_contract_and_one_output_per_service(stack: str) -> None:
     services = sorted(stack_config(stack).get("blueprints:services") or {})
     outputs = planned(stack).outputs
