@@ -14,7 +14,9 @@ from components.environment.connection import (
     policy_chunks,
 )
 from components.environment.deploy_actions import PASS_ROLE_SERVICES, all_deploy_actions
+from components.foundation import iam
 from components.foundation.iam import POLICY_USE_TAG
+from policy.guardrails import iam as guardrail
 from tests.support import json_input, planned, statements
 from tools.mock_runtime import SECRET_PLACEHOLDER, StackRun, load_stack_file, run_stack
 from tools.verdicts import evaluate
@@ -159,3 +161,16 @@ def test_a_connection_stack_builds_nothing_else() -> None:
             "blueprints:services": {"headerVersioning": {}}})
     assert "blueprints:services: a connection stack builds nothing else; remove it" in (
         raised.value.problems)
+
+
+def test_the_guardrails_read_the_tag_the_connection_writes() -> None:
+    assert guardrail.POLICY_USE_TAG == POLICY_USE_TAG
+
+
+def test_only_a_provisioning_statement_may_name_every_resource() -> None:
+    with pytest.raises(iam.PolicyError):
+        iam.allow(["sqs:CreateQueue"], "*")
+    with pytest.raises(iam.PolicyError, match="no wildcard"):
+        iam.allow_provisioning(["sqs:*"])
+    assert iam.rendered([iam.allow_provisioning(["sqs:CreateQueue"], sid="Queues")]) == [
+        {"Sid": "Queues", "Effect": "Allow", "Action": ["sqs:CreateQueue"], "Resource": "*"}]

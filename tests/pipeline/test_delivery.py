@@ -173,6 +173,13 @@ def test_the_artifact_key_policy_names_exactly_the_target_deploy_roles(
               if s["Sid"] != "TargetAccountsReadArtifacts"}
     assert others == {json.dumps({"AWS": f"arn:aws:iam::{TOOLING}:root"}),
                       json.dumps({"Service": "logs.eu-west-1.amazonaws.com"})}
+    policy = tooling.one("aws:s3/bucketPolicy:BucketPolicy", "delivery-artifacts-policy")
+    bucket = tooling.one("aws:s3/bucket:Bucket", "delivery-artifacts-bucket")
+    readers = [s for s in statements(policy, "policy") if s["Effect"] == "Allow"]
+    assert readers == [{
+        "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{bucket.state['arn']}/*",
+        "Principal": {"AWS": [f"arn:aws:iam::{a}:role/blueprints-deploy"
+                              for a in sorted(ACCOUNTS.values())]}}]
     store = reveal(tooling.one(PIPELINE).inputs["artifactStores"])[0]
     assert store["encryptionKey"] == {"id": key.state["arn"], "type": "KMS"}
 
