@@ -65,7 +65,9 @@ from components.foundation.queue import Queue, QueueArgs
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 TEST_BUILDSPEC = ".ci/buildspec-test.yml"
 DEPLOY_BUILDSPEC = ".ci/buildspec-deploy.yml"
-# Debian bookworm with Python 3.11, as CI runs here; .ci/run apt-installs what it needs.
+# Debian bookworm with Python 3.11, as CI runs here; .ci/run apt-installs what it needs (the
+# curated Ubuntu images have no chromium package). Docker's official image, through the ECR
+# Public mirror, which pulls without Docker Hub's rate limit.
 BUILD_IMAGE = "public.ecr.aws/docker/library/python:3.11-bookworm"
 ComputeType = Literal["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"]
 PULUMI_CLOUD = "https://api.pulumi.com"
@@ -184,7 +186,7 @@ class PipelineSettings:
                 problems.append((f"{where}.smokeStack", f"{stage.smoke_stack!r} is not one of "
                                  "the stage's stacks"))
             for j, stack in enumerate(stage.stacks):
-                problem = stack_file_problem(stack, stage.account_id)
+                problem = stack_file_problem(stack, stage.account_id, self.deploy_role_name)
                 if problem:
                     problems.append((f"{where}.stacks[{j}]", problem))
         if any(stage.approved for stage in self.stages) and not self.approvers:
@@ -195,9 +197,10 @@ class PipelineSettings:
         return self
 
 
-def stack_file_problem(stack: str, account_id: str) -> str | None:
+def stack_file_problem(stack: str, account_id: str, deploy_role_name: str) -> str | None:
     """Why ``stack`` cannot be deployed to ``account_id`` by the pipeline, if it cannot: its
-    stack file must exist, name that account and a deploy role."""
+    stack file must exist, name that account and the deploy role the stage's role may assume
+    (the account connection's)."""
     path = PROJECT_DIR / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         return f"there is no {path.name} in the project"
@@ -209,8 +212,12 @@ def stack_file_problem(stack: str, account_id: str) -> str | None:
     found = str(account.get("id", "")) if isinstance(account, dict) else ""
     if found != account_id:
         return f"{path.name} deploys to account {found or '(none)'}, not {account_id}"
-    if not (isinstance(account, dict) and account.get("deployRoleArn")):
+    role = account.get("deployRoleArn") if isinstance(account, dict) else None
+    if not role:
         return f"{path.name} names no account.deployRoleArn for the pipeline to deploy with"
+    if str(role).rsplit("/", 1)[-1] != deploy_role_name:
+        return (f"{path.name} assumes {role}, but the pipeline's stage may only assume "
+                f"{deploy_role_name} (deployRoleName)")
     return None
 
 
@@ -440,7 +447,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
             source=aws.codebuild.ProjectSourceArgs(type="CODEPIPELINE", buildspec=buildspec),
             environment=aws.codebuild.ProjectEnvironmentArgs(
                 type="LINUX_CONTAINER", compute_type=settings.build_compute_type,
-                image=BUILD_IMAGE, image_pull_credentials_type="SERVICE_ROLE",
+                image=BUILD_IMAGE, image_pull_credentials_type="CODEBUILD",
                 privileged_mode=False, environment_variables=variables),
             # The pipeline's key, or CodeBuild writes artifacts with the account's S3 key,
             # which no other account may use.

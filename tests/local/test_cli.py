@@ -30,6 +30,14 @@ def test_an_unknown_stack_is_named_with_the_known_ones(capsys: pytest.CaptureFix
     assert "Traceback" not in error
 
 
+def test_the_tooling_stack_is_refused_with_what_it_builds(capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    assert main(["--stack", "tooling", "--port", "0"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: the tooling stack builds the delivery pipeline, which runs in AWS only: the "
+        "stacks are dev, prod, prod-env")
+
+
 def test_an_unknown_service_is_named_with_the_stacks_services(
         capsys: pytest.CaptureFixture[str]) -> None:
     # Not a service of the stack: named so that no stack file will ever deploy it (a real one

@@ -283,3 +283,13 @@ def test_with_pulumi_cloud_the_token_comes_from_secrets_manager() -> None:
     assert granted(run, "delivery-prod", "secretsmanager:GetSecretValue") == [secret]
     assert not run.of_type("aws:s3/bucket:Bucket") or all(
         not b.name.startswith("delivery-state") for b in run.of_type("aws:s3/bucket:Bucket"))
+
+
+def test_a_stage_stack_must_assume_the_deploy_role_the_pipeline_may() -> None:
+    assert pipeline_problems(deployRoleName="platform-deploy") == [
+        f"blueprints:pipeline.stages[{i}].stacks[{j}]: Pulumi.{stack}.yaml assumes "
+        f"arn:aws:iam::{account}:role/blueprints-deploy, but the pipeline's stage may only "
+        "assume platform-deploy (deployRoleName)"
+        for i, j, stack, account in [(0, 0, "dev", ACCOUNTS["dev"]),
+                                     (1, 0, "prod-env", ACCOUNTS["prod"]),
+                                     (1, 1, "prod", ACCOUNTS["prod"])]]

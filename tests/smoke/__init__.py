@@ -10,7 +10,8 @@ finds them; API key values from the ``--show-secrets`` outputs)::
 (or ``BLUEPRINTS_SMOKE_OUTPUTS=outputs.json venv/bin/python -m pytest tests/smoke``; the variable
 works from any test path, the option only when ``tests/smoke`` is the path given). A service the
 outputs do not hold is skipped. privateApi answers only inside its VPC: run the smoke tests there
-(a CodeBuild project in the VPC), or its check fails, as a client outside would.
+(a CodeBuild project in the VPC), or set ``BLUEPRINTS_SMOKE_OUTSIDE_VPC=1`` and its check asks for
+the refusal a client outside gets (the delivery pipeline's builds do).
 
 In local mode the same checks run against the stack that ``tools.local`` serves:
 ``tests/local/e2e/test_smoke.py`` runs every one of them against the dev stack.

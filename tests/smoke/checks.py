@@ -98,9 +98,14 @@ def async_analytics(target: Target, outputs: Mapping[str, Any]) -> str:
 
 def private_api(target: Target, outputs: Mapping[str, Any]) -> str:
     """A SigV4-signed ``whoami`` through the VPC's execute-api endpoint: the resource policy
-    lets the endpoint in and the function names the endpoint the request came through. Only
-    inside the VPC (in local mode, the endpoint's front)."""
+    lets the endpoint in and the function names the endpoint the request came through (in local
+    mode, through the endpoint's front). From outside the VPC, where the API does not answer,
+    the same request must be refused: the fence holds."""
     public = str(outputs["invokeUrl"])
+    if not target.inside_vpc:
+        _expect(target.call("GET", public, signed=True), (403,),
+                f"signed GET {public} from outside the VPC")
+        return f"signed GET {public} from outside the VPC: 403, the resource policy's fence"
     local, headers = target.private_api(public)
     answer = target.call("GET", public, headers=headers, signed=True, local_url=local)
     body = _expect(answer, (200,), f"signed GET {public} through the VPC endpoint")

@@ -34,6 +34,7 @@ _REGION = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
 PRIVATE_ENDPOINT = "privateApi-execute-api"
 # A role in the target account to sign as (the pipeline's smoke action runs in another account).
 ROLE_VARIABLE = "BLUEPRINTS_SMOKE_ROLE_ARN"
+OUTSIDE_VARIABLE = "BLUEPRINTS_SMOKE_OUTSIDE_VPC"
 ROLE_SESSION = "blueprints-smoke"
 THROTTLED_TRIES = 4
 
@@ -68,6 +69,8 @@ class Target:
     credentials: Credentials | None = None
     # The local origin for every public one (local mode); None: the URLs as they are.
     local: LocalStack | None = None
+    # Whether requests leave from inside the stack's VPC, where its private APIs answer.
+    inside_vpc: bool = True
 
     def service(self, name: str) -> Mapping[str, Any] | None:
         found = self.outputs.get(name)
@@ -144,7 +147,8 @@ def assumed_credentials(session: Session, role_arn: str) -> Credentials:
 def deployed_target(outputs_file: Path) -> Target:
     """A deployed stack from ``pulumi stack output --json [--show-secrets]``; SigV4 signs as the
     role ``BLUEPRINTS_SMOKE_ROLE_ARN`` names when it is set, else with whatever credentials
-    botocore finds (environment, profile, role)."""
+    botocore finds (environment, profile, role). ``BLUEPRINTS_SMOKE_OUTSIDE_VPC=1`` says the
+    requests leave from outside the stack's VPC (the delivery pipeline's builds)."""
     outputs = json.loads(outputs_file.read_text(encoding="utf-8"))
     if not isinstance(outputs, Mapping):
         raise ValueError(f"{outputs_file}: not the JSON object `pulumi stack output --json` "
@@ -156,7 +160,8 @@ def deployed_target(outputs_file: Path) -> Target:
     else:
         found = session.get_credentials()
         credentials = found.get_frozen_credentials() if found is not None else None
-    return Target(f"deployed ({outputs_file})", outputs, secret_api_keys(outputs), credentials)
+    return Target(f"deployed ({outputs_file})", outputs, secret_api_keys(outputs), credentials,
+                  inside_vpc=os.environ.get(OUTSIDE_VARIABLE) != "1")
 
 
 def local_target(stack: LocalStack) -> Target:

@@ -11,7 +11,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.smoke.target import ROLE_SESSION, ROLE_VARIABLE, SmokeError, deployed_target
+from tests.smoke.target import (
+    OUTSIDE_VARIABLE,
+    ROLE_SESSION,
+    ROLE_VARIABLE,
+    SmokeError,
+    deployed_target,
+)
 
 ROLE_ARN = "arn:aws:iam::222222222222:role/blueprints-smoke"
 
@@ -64,3 +70,11 @@ def test_a_role_it_cannot_assume_is_one_clear_error(outputs: Path,
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(outputs.parent / "no-credentials"))
     with pytest.raises(SmokeError, match=rf"cannot assume {ROLE_ARN} \({ROLE_VARIABLE}\)"):
         deployed_target(outputs)
+
+
+@pytest.mark.usefixtures("caller")
+def test_requests_come_from_inside_the_vpc_unless_told_otherwise(
+        outputs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert deployed_target(outputs).inside_vpc
+    monkeypatch.setenv(OUTSIDE_VARIABLE, "1")
+    assert not deployed_target(outputs).inside_vpc

@@ -54,7 +54,15 @@ from tools.local.object_lambda import ObjectLambdaFront
 from tools.local.rest_api import RestApi, rest_apis
 from tools.local.services import LocalServices
 from tools.local.workflows import LocalWorkflows
-from tools.mock_runtime import ROOT, PlanError, Resource, StackRun, run_stack, stack_names
+from tools.mock_runtime import (
+    ROOT,
+    PlanError,
+    Resource,
+    StackRun,
+    load_stack_file,
+    run_stack,
+    stack_names,
+)
 
 SERVICE_PREFIX = "blueprints:services:"
 OBJECT_LAMBDA_ACCESS_POINT = "aws:s3control/objectLambdaAccessPoint:ObjectLambdaAccessPoint"
@@ -314,10 +322,13 @@ class LocalStack:
     # the parts
 
     def _plan(self) -> StackRun:
-        known = stack_names()
+        known = [name for name in stack_names() if not _runs_in_aws_only(name)]
         if self.stack not in known:
-            raise LocalModeError(f"unknown stack {self.stack!r}: the stacks are "
-                                 f"{', '.join(known)} (Pulumi.<stack>.yaml)")
+            what = _runs_in_aws_only(self.stack) if self.stack in stack_names() else None
+            first = (f"the {self.stack} stack builds {what}, which runs in AWS only"
+                     if what else f"unknown stack {self.stack!r}")
+            raise LocalModeError(f"{first}: the stacks are {', '.join(known)} "
+                                 "(Pulumi.<stack>.yaml)")
         try:
             run = run_stack(self.stack)
         except PlanError as error:
@@ -422,3 +433,12 @@ def describe_error(error: BaseException) -> str:
     if isinstance(error, LocalModeError | LocalAwsError | LookupError):
         return str(error)
     return f"{type(error).__name__}: {error}"
+
+
+def _runs_in_aws_only(stack: str) -> str | None:
+    """What a stack that local mode does not serve builds: an account connection (IAM roles)
+    or the delivery pipeline (CodePipeline and CodeBuild)."""
+    config = load_stack_file(stack)["config"]
+    if "blueprints:connection" in config:
+        return "an account connection"
+    return "the delivery pipeline" if "blueprints:pipeline" in config else None

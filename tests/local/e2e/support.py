@@ -83,6 +83,14 @@ class Lines:
         with self._lock:
             return [line for line in self._lines if all(part in line for part in parts)]
 
+    def awaited(self, *parts: str, timeout: float = 30) -> list[str]:
+        """The lines with ``parts``, waiting up to ``timeout`` s for one: a process's output
+        may trail what it did (a task's exit line, after its result was recorded)."""
+        deadline = time.monotonic() + timeout
+        while not (found := self.matching(*parts)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return found
+
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 

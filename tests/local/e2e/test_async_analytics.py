@@ -114,7 +114,7 @@ def test_a_large_job_runs_on_the_fargate_path(local_dev: LocalStack, large_input
 
     assert (status["status"], status["platform"]) == ("SUCCEEDED", "fargate"), status
     assert result_of(status)["rows"] == 3_200_000
-    assert dev_output.matching("[asyncAnalytics-task]", "exited with status 0")
+    assert dev_output.awaited("[asyncAnalytics-task]", "exited with status 0")
 
 
 def test_a_job_out_of_time_on_lambda_is_retried_on_fargate(

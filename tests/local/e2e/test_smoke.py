@@ -4,6 +4,8 @@ the public URLs, passes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.local.e2e.conftest import SERVICES
 from tests.smoke.checks import CHECKS, run_check
 from tests.smoke.target import SmokeError, local_target
@@ -20,3 +22,9 @@ def test_every_smoke_check_passes_against_the_local_dev_stack(local_dev: LocalSt
         except SmokeError as failure:
             failed[service] = str(failure)
     assert not failed, failed
+
+
+def test_from_outside_the_vpc_the_private_api_check_asks_for_its_refusal(
+        local_dev: LocalStack) -> None:
+    outside = replace(local_target(local_dev), inside_vpc=False)
+    assert run_check(outside, "privateApi").endswith("403, the resource policy's fence")
