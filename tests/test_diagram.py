@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import planned
+from tools.mock_runtime import load_stack_file, stack_names
 from tools.diagram import Graph, RenderError, graph_of, render
 
 GRAPHVIZ_REQUIRED = os.environ.get("BLUEPRINTS_GRAPHVIZ_REQUIRED") == "1"
@@ -115,6 +116,14 @@ def test_the_connection_and_tooling_stacks_draw_their_roles_and_pipeline() -> No
     assert {"delivery-pipeline", "delivery-test", "delivery-dev", "delivery-prod"} <= pipeline
     assert {("delivery-pipeline", "delivery-test"), ("delivery-pipeline", "delivery-dev"),
             ("delivery-pipeline", "delivery-prod")} <= tooling.named_edges()
+
+
+@pytest.mark.parametrize("stack", stack_names())
+def test_every_stack_file_gets_its_picture(stack: str) -> None:
+    graph = graph_of(planned(stack))
+    services = set(load_stack_file(stack)["config"].get("blueprints:services") or {})
+    assert services <= set(graph.groups())
+    assert all(a in graph.nodes and b in graph.nodes for a, b in graph.edges)
 
 
 def test_graphviz_renders_the_dev_stack(dev: Graph, tmp_path: Path) -> None:
