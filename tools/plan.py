@@ -2,6 +2,7 @@
 
     python -m tools.plan --stack dev          # the component tree and the totals by type
     python -m tools.plan --stack prod --json  # the same, with every input, as JSON
+    python -m tools.plan --stack dev --cost   # the monthly cost estimate (tools/cost.py)
 
 It runs the real program (``__main__.py``) for ``Pulumi.<stack>.yaml`` under the Pulumi SDK's
 mock runtime, then the guardrails pack (``policy/``) over what it declared, and prints the
@@ -31,6 +32,7 @@ from typing import Any
 import pulumi
 
 from policy.guardrails import POLICIES
+from tools import cost
 from tools.mock_runtime import PlanError, Resource, Secret, StackRun, run_stack, stack_names
 from tools.verdicts import PolicyConfigError, Verdict, evaluate, load_config, report_lines
 
@@ -132,7 +134,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument("--policy-config", type=Path, metavar="FILE",
                         help="guardrail levels and settings, as for --policy-pack-config")
+    cost_group = parser.add_argument_group("cost estimate (tools/cost.py)")
+    cost_group.add_argument("--cost", action="store_true",
+                            help="print the monthly cost estimate instead of the plan")
+    cost_group.add_argument("--usage", type=Path, metavar="FILE",
+                            help="the usage file (default: usage.<stack>.yaml if present)")
+    cost_group.add_argument("--against", metavar="STACK|FILE.json",
+                            help="with --cost: what this stack adds per month to another "
+                                 "stack or to a saved --cost --json estimate")
     options = parser.parse_args(argv)
+    if (options.usage or options.against) and not options.cost:
+        parser.error("--usage and --against go with --cost")
+    if options.usage and not options.usage.is_file():
+        parser.error(f"argument --usage: can't read {options.usage}: no such file")
+    if options.against and options.against not in stack_names() \
+            and not Path(options.against).is_file():
+        parser.error(f"argument --against: {options.against} is neither a stack nor a file")
     if options.policy_config and not options.policy_config.is_file():
         reason = "not a file" if options.policy_config.exists() else "no such file"
         parser.error(f"argument --policy-config: can't read {options.policy_config}: {reason}")
@@ -147,8 +164,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (pulumi.RunError, PlanError) as error:
         print(f"error: stack {options.stack}: {error}", file=sys.stderr)
         return 1
-    print(json.dumps(as_json(run, verdicts), indent=2) if options.json
-          else report(run, verdicts))
+    if options.cost:
+        try:
+            print(cost.render(run, options.usage, options.against, as_json=options.json,
+                              plan_stack=run_stack, stacks=stack_names()))
+        except (cost.UsageError, pulumi.RunError, PlanError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    else:
+        print(json.dumps(as_json(run, verdicts), indent=2) if options.json
+              else report(run, verdicts))
     mandatory = sum(v.mandatory for v in verdicts)
     if mandatory:
         print(f"error: stack {options.stack}: {mandatory} mandatory guardrail violation"
