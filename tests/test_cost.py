@@ -277,3 +277,12 @@ def test_usage_errors_on_the_command_line_exit_2(capsys: pytest.CaptureFixture[s
             plan.main(["--stack", "dev", *args])
         assert exit_.value.code == 2
     assert "missing.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("cached_plans")
+def test_against_a_stack_plans_it_with_its_own_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run_plan(capsys, "--against", "dev")
+    assert status == 0
+    assert "Against stack dev (usage.dev.yaml)" in out
+    assert "no service changes" in out
+    assert "total: +$0.00/month" in out
