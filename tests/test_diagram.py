@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import planned
-from tools.mock_runtime import load_stack_file, stack_names
+from tools import plan
 from tools.diagram import Graph, RenderError, graph_of, render
+from tools.mock_runtime import load_stack_file, stack_names
 
 GRAPHVIZ_REQUIRED = os.environ.get("BLUEPRINTS_GRAPHVIZ_REQUIRED") == "1"
 
@@ -141,3 +142,23 @@ def test_graphviz_renders_the_dev_stack(dev: Graph, tmp_path: Path) -> None:
 def test_only_svg_and_png_are_drawn(dev: Graph, tmp_path: Path) -> None:
     with pytest.raises(RenderError, match=r"\.svg or a \.png"):
         render(dev, tmp_path / "dev.pdf")
+
+
+def test_the_plan_command_draws_into_a_relative_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if shutil.which("dot") is None:
+        if GRAPHVIZ_REQUIRED:
+            pytest.fail("Graphviz's dot is not installed, and BLUEPRINTS_GRAPHVIZ_REQUIRED=1")
+        pytest.skip("Graphviz's dot is not installed")
+    monkeypatch.chdir(tmp_path)
+    assert plan.main(["--stack", "dev", "--diagram", "out/dev.svg", "--collapse"]) == 0
+    assert (tmp_path / "out" / "dev.svg").read_text(encoding="utf-8").count("<image") == 10
+    assert "Diagram: " in capsys.readouterr().err
+
+
+def test_collapse_goes_with_a_diagram(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        plan.main(["--stack", "dev", "--collapse"])
+    assert raised.value.code == 2
+    assert "--collapse goes with --diagram" in capsys.readouterr().err

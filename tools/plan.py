@@ -3,6 +3,7 @@
     python -m tools.plan --stack dev          # the component tree and the totals by type
     python -m tools.plan --stack prod --json  # the same, with every input, as JSON
     python -m tools.plan --stack dev --cost   # the monthly cost estimate (tools/cost.py)
+    python -m tools.plan --stack dev --diagram docs/dev-stack.png [--collapse]   # a picture
 
 It runs the real program (``__main__.py``) for ``Pulumi.<stack>.yaml`` under the Pulumi SDK's
 mock runtime, then the guardrails pack (``policy/``) over what it declared, and prints the
@@ -32,7 +33,7 @@ from typing import Any
 import pulumi
 
 from policy.guardrails import POLICIES
-from tools import cost
+from tools import cost, diagram
 from tools.mock_runtime import PlanError, Resource, Secret, StackRun, run_stack, stack_names
 from tools.verdicts import PolicyConfigError, Verdict, evaluate, load_config, report_lines
 
@@ -142,7 +143,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     cost_group.add_argument("--against", metavar="STACK|FILE.json",
                             help="with --cost: what this stack adds per month to another "
                                  "stack or to a saved --cost --json estimate")
+    drawing = parser.add_argument_group("diagram (tools/diagram.py)")
+    drawing.add_argument("--diagram", type=Path, metavar="FILE.svg|FILE.png",
+                         help="also draw the stack's architecture into FILE (needs Graphviz)")
+    drawing.add_argument("--collapse", action="store_true",
+                         help="with --diagram: one box per service")
     options = parser.parse_args(argv)
+    if options.collapse and not options.diagram:
+        parser.error("--collapse goes with --diagram")
+    if options.diagram and options.diagram.suffix.lower() not in (".svg", ".png"):
+        parser.error(f"argument --diagram: {options.diagram} is not a .svg or .png file")
     if (options.usage or options.against) and not options.cost:
         parser.error("--usage and --against go with --cost")
     if options.usage and not options.usage.is_file():
@@ -164,6 +174,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (pulumi.RunError, PlanError) as error:
         print(f"error: stack {options.stack}: {error}", file=sys.stderr)
         return 1
+    if options.diagram:
+        graph = diagram.graph_of(run)
+        try:
+            drawn = diagram.render(graph.collapsed() if options.collapse else graph,
+                                   options.diagram)
+        except diagram.RenderError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"Diagram: {drawn} ({len(graph.nodes)} resources, {len(graph.edges)} "
+              f"connections, {len(graph.groups())} groups)", file=sys.stderr)
     if options.cost:
         try:
             print(cost.render(run, options.usage, options.against, as_json=options.json,
