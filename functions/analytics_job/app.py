@@ -60,22 +60,24 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from blueprints_common import safe_json
-from blueprints_common.entry import SQS_BATCH, WORKFLOW_TASK, entry
+from blueprints_common.entry import SQS_BATCH, TRACE_AWS_CALLS, WORKFLOW_TASK, entry
+from blueprints_common.lazy import lazy
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_AWS_CALLS)
 metrics = Metrics()
 
 settings = Settings.from_environ()
 # A batch has a minute: short timeouts, a few standard retries, then SQS retries the message.
 _CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=10,
                         retries={"mode": "standard", "max_attempts": 3})
-jobs_table = boto3.resource("dynamodb", config=_CLIENT_CONFIG).Table(settings.jobs_table)
-stepfunctions = boto3.client("stepfunctions", config=_CLIENT_CONFIG)
-s3 = boto3.client("s3", config=Config(signature_version="s3v4",
-                                      retries={"mode": "standard", "max_attempts": 5}))
+jobs_table = lazy(lambda: boto3.resource("dynamodb", config=_CLIENT_CONFIG)
+                  .Table(settings.jobs_table))
+stepfunctions = lazy(lambda: boto3.client("stepfunctions", config=_CLIENT_CONFIG))
+s3 = lazy(lambda: boto3.client("s3", config=Config(
+    signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5})))
 # A whole batch failing is reported as failures too (SQS retries them), not raised.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 

@@ -37,7 +37,6 @@ from blueprints_common.environment import required, whole_number
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from analytics_jobs.job_request import JobRequest, iso
-from analytics_jobs.table import read_numeric_csv
 
 DEFAULT_RETENTION_DAYS = 30
 MAX_RETENTION_DAYS = 365
@@ -80,8 +79,10 @@ def run(request: JobRequest, *, platform: Platform, s3: Any, settings: Settings,
         clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
     """Runs the job and writes its result; the answer for the workflow. ``JobFailed`` when the
     job cannot succeed."""
-    # Imported here: the queue's consumer shares the module and never loads scikit-learn.
+    # Imported here: the queue's consumer shares the module and never loads numpy or
+    # scikit-learn.
     from analytics_jobs.analyses import analyse
+    from analytics_jobs.table import read_numeric_csv
 
     started = clock()
     with tempfile.TemporaryDirectory(prefix="analytics-job-") as folder:

@@ -65,8 +65,9 @@ from aws_lambda_powertools.event_handler.exceptions import (
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from blueprints_common import safe_json
-from blueprints_common.entry import REST_PROXY, entry, rest_resolver
+from blueprints_common.entry import REST_PROXY, TRACE_AWS_CALLS, entry, rest_resolver
 from blueprints_common.environment import required, whole_number
+from blueprints_common.lazy import lazy
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
@@ -86,7 +87,7 @@ MISSING_OBJECT = ("404", "NoSuchKey", "NotFound")
 NO_STORE = {"Cache-Control": "no-store"}
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_AWS_CALLS)
 metrics = Metrics()
 
 
@@ -120,9 +121,11 @@ app = rest_resolver()
 # function's 10 seconds (and API Gateway's 29), so a slow store is a 503, not a timeout.
 _CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2,
                         retries={"mode": "standard", "total_max_attempts": 3})
-jobs_table = boto3.resource("dynamodb", config=_CLIENT_CONFIG).Table(settings.jobs_table)
+jobs_table = lazy(lambda: boto3.resource("dynamodb", config=_CLIENT_CONFIG)
+                  .Table(settings.jobs_table))
 # SigV4: S3 refuses other signatures for objects encrypted with KMS.
-s3 = boto3.client("s3", config=_CLIENT_CONFIG.merge(Config(signature_version="s3v4")))
+s3 = lazy(lambda: boto3.client("s3", config=_CLIENT_CONFIG.merge(
+    Config(signature_version="s3v4"))))
 
 
 def utcnow() -> datetime:

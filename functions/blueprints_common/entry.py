@@ -80,6 +80,12 @@ or ``http_resolver``: they switch the resolver's debug mode off whatever ``POWER
 says, since in debug mode a resolver prints every event it resolves (and answers unhandled
 errors with their traceback).
 
+Each handler names what its tracer patches: ``TRACE_AWS_CALLS`` (botocore, so every AWS call
+is a subsegment, clients made later included) or ``TRACE_NO_LIBRARIES`` for a handler that
+calls no AWS service. Powertools' default patches every library the X-Ray SDK supports, which
+imports the ones installed (requests, sqlite3, aiobotocore...) into every cold start although
+no handler calls them; the SDK's default leaves httplib unpatched, and so do these.
+
 The module imports only Powertools' logger at load time (the resolvers are imported when
 built), so a Lambda@Edge function, which bundles Powertools without its optional
 dependencies, can use it.
@@ -105,6 +111,9 @@ if TYPE_CHECKING:
         APIGatewayRestResolver,
     )
 
+# What a handler's tracer patches (see the module's documentation).
+TRACE_AWS_CALLS: tuple[str, ...] = ("botocore",)
+TRACE_NO_LIBRARIES: tuple[str, ...] = ()
 MALFORMED_METRIC = "MalformedEvents"
 REFUSED = "Refused a malformed event"
 MAX_PROBLEMS = 5  # a refusal names at most this many problems

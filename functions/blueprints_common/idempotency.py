@@ -73,6 +73,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from blueprints_common.environment import required, whole_number
+from blueprints_common.lazy import lazy
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
@@ -153,8 +154,10 @@ class Idempotency:
             raise_on_no_idempotency_key=True,
             expires_after_seconds=settings.expires_after_seconds, hash_function="sha256",
             response_hook=self._replayed)
-        self.persistence = DynamoDBPersistenceLayer(table_name=settings.table_name,
-                                                    boto3_client=client)
+        # Made on the first guarded request: the layer touches its client when built, and a
+        # client costs a cold start tens of milliseconds that reads and refusals never need.
+        self.persistence: DynamoDBPersistenceLayer = lazy(lambda: DynamoDBPersistenceLayer(
+            table_name=settings.table_name, boto3_client=client))
 
     @staticmethod
     def request(key: str | None, caller: str, payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -39,8 +39,9 @@ from aws_lambda_powertools.event_handler.exceptions import (
 )
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from blueprints_common.entry import HTTP_API, entry, http_resolver
+from blueprints_common.entry import HTTP_API, TRACE_AWS_CALLS, entry, http_resolver
 from blueprints_common.environment import required, whole_number
+from blueprints_common.lazy import aws_region, lazy
 from cache_aside import answers, keys, records
 from cache_aside.cache import STORE_CONFIG, Cache, connect, role_credentials
 from cache_aside.settings import CacheSettings
@@ -48,7 +49,7 @@ from cache_aside.settings import CacheSettings
 BAD_ID = "accountId must be 1 to 64 letters, digits, '-' or '_'"
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_AWS_CALLS)
 metrics = Metrics()
 
 
@@ -74,8 +75,9 @@ class Settings:
 settings = Settings.from_environ()
 app = http_resolver()
 # A read is milliseconds: short timeouts turn a slow store into a 503, not a Lambda timeout.
-accounts = boto3.resource("dynamodb", config=STORE_CONFIG).Table(settings.accounts_table)
-cache = Cache(connect(settings.cache, accounts.meta.client.meta.region_name, role_credentials),
+accounts = lazy(lambda: boto3.resource("dynamodb", config=STORE_CONFIG)
+                .Table(settings.accounts_table))
+cache = Cache(connect(settings.cache, aws_region(), role_credentials),
               settings.cache.breaker_seconds)
 answers.install(app, logger=logger, metrics=metrics,
                 unavailable="Billing is unavailable; try again")

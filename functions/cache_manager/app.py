@@ -36,8 +36,9 @@ import boto3  # type: ignore[import-untyped]
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from blueprints_common.entry import SCHEDULED, entry
+from blueprints_common.entry import SCHEDULED, TRACE_AWS_CALLS, entry
 from blueprints_common.environment import required, whole_number
+from blueprints_common.lazy import aws_region, lazy
 from cache_aside import keys, records
 from cache_aside.cache import STORE_CONFIG, Cache, connect, role_credentials
 from cache_aside.settings import CacheSettings
@@ -45,7 +46,7 @@ from cache_aside.settings import CacheSettings
 MODES = ("invalidate", "refresh")
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_AWS_CALLS)
 metrics = Metrics()
 
 
@@ -91,8 +92,8 @@ class Target:
 
 
 settings = Settings.from_environ()
-dynamodb = boto3.resource("dynamodb", config=STORE_CONFIG)
-region = dynamodb.meta.client.meta.region_name
+dynamodb = lazy(lambda: boto3.resource("dynamodb", config=STORE_CONFIG))
+region = aws_region()
 # Strict: a failure raises (the event is retried); no breaker: each event tries the cache.
 cache = Cache(connect(settings.cache, region, role_credentials), 0, strict=True)
 

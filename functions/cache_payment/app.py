@@ -62,9 +62,10 @@ from aws_lambda_powertools.event_handler.exceptions import (
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from blueprints_common import safe_json
-from blueprints_common.entry import HTTP_API, entry, http_resolver
+from blueprints_common.entry import HTTP_API, TRACE_AWS_CALLS, entry, http_resolver
 from blueprints_common.environment import required
 from blueprints_common.idempotency import Idempotency, IdempotencySettings
+from blueprints_common.lazy import aws_region, lazy
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from cache_aside import answers, keys
 from cache_aside.cache import STORE_CONFIG, Cache, connect, role_credentials
@@ -74,7 +75,7 @@ MAX_AMOUNT = Decimal(1_000_000)
 FIELDS = {"paymentId", "accountId", "amount"}
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_AWS_CALLS)
 metrics = Metrics()
 
 
@@ -107,9 +108,9 @@ class ConflictError(ServiceError):
 
 settings = Settings.from_environ()
 app = http_resolver()
-dynamodb = boto3.client("dynamodb", config=STORE_CONFIG)
-events = boto3.client("events", config=STORE_CONFIG)
-cache = Cache(connect(settings.cache, dynamodb.meta.region_name, role_credentials),
+dynamodb = lazy(lambda: boto3.client("dynamodb", config=STORE_CONFIG))
+events = lazy(lambda: boto3.client("events", config=STORE_CONFIG))
+cache = Cache(connect(settings.cache, aws_region(), role_credentials),
               settings.cache.breaker_seconds)
 idempotency = Idempotency(settings.idempotency, dynamodb, logger=logger, metrics=metrics)
 idempotency.install(app, key_name="paymentId")

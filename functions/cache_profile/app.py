@@ -41,8 +41,9 @@ from aws_lambda_powertools.event_handler.exceptions import (
 )
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from blueprints_common.entry import HTTP_API, entry, http_resolver
+from blueprints_common.entry import HTTP_API, TRACE_AWS_CALLS, entry, http_resolver
 from blueprints_common.environment import required, whole_number
+from blueprints_common.lazy import aws_region, lazy
 from cache_aside import answers, keys, records
 from cache_aside.cache import STORE_CONFIG, Cache, connect, role_credentials
 from cache_aside.dax import ProfileStore
@@ -51,7 +52,7 @@ from cache_aside.settings import CacheSettings
 BAD_ID = "profileId must be 1 to 64 letters, digits, '-' or '_'"
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_AWS_CALLS)
 metrics = Metrics()
 
 
@@ -80,8 +81,9 @@ class Settings:
 
 settings = Settings.from_environ()
 app = http_resolver()
-profiles_table = boto3.resource("dynamodb", config=STORE_CONFIG).Table(settings.profiles_table)
-region = profiles_table.meta.client.meta.region_name
+profiles_table = lazy(lambda: boto3.resource("dynamodb", config=STORE_CONFIG)
+                      .Table(settings.profiles_table))
+region = aws_region()
 profiles = ProfileStore(profiles_table, settings.dax_endpoint, region)
 cache = Cache(connect(settings.cache, region, role_credentials), settings.cache.breaker_seconds)
 answers.install(app, logger=logger, metrics=metrics,

@@ -66,8 +66,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from blueprints_common import safe_json
 from blueprints_common.cors import cors_config, vary_on_origin
-from blueprints_common.entry import REST_PROXY, entry, rest_resolver
+from blueprints_common.entry import REST_PROXY, TRACE_AWS_CALLS, entry, rest_resolver
 from blueprints_common.idempotency import Idempotency, IdempotencySettings, header_key
+from blueprints_common.lazy import lazy
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from fastjsonschema import JsonSchemaValueException, compile
 
@@ -86,15 +87,15 @@ _URL_PATH = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*")
 _STAGE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_AWS_CALLS)
 metrics = Metrics()
 cors = cors_config()
 app = rest_resolver(cors=cors)
-dynamodb = boto3.resource("dynamodb")
+dynamodb = lazy(lambda: boto3.resource("dynamodb"))
 # Powertools writes DynamoDB's typed values: a plain client, not the resource's (which would
 # type them again).
-idempotency = Idempotency(IdempotencySettings.from_environ(), boto3.client("dynamodb"),
-                          logger=logger, metrics=metrics)
+idempotency = Idempotency(IdempotencySettings.from_environ(),
+                          lazy(lambda: boto3.client("dynamodb")), logger=logger, metrics=metrics)
 idempotency.install(app)
 
 

@@ -120,8 +120,9 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from blueprints_common.entry import HTTP_API, entry, http_resolver
+from blueprints_common.entry import HTTP_API, TRACE_AWS_CALLS, entry, http_resolver
 from blueprints_common.environment import required, whole_number
+from blueprints_common.lazy import lazy
 from boto3.exceptions import Boto3Error  # type: ignore[import-untyped]
 from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
@@ -158,17 +159,17 @@ _KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/
 _FILENAME_SAFE = re.compile(r"[A-Za-z0-9 ._()+,=@-]")
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_AWS_CALLS)
 metrics = Metrics()
 app = http_resolver()
-dynamodb = boto3.client("dynamodb", config=Config(
-    connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}))
-s3 = boto3.client("s3", config=Config(
+dynamodb = lazy(lambda: boto3.client("dynamodb", config=Config(
+    connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})))
+s3 = lazy(lambda: boto3.client("s3", config=Config(
     signature_version="s3v4", connect_timeout=2, read_timeout=10,
-    retries={"mode": "standard", "max_attempts": 3}))
-object_lambda = boto3.client("s3", config=Config(
+    retries={"mode": "standard", "max_attempts": 3})))
+object_lambda = lazy(lambda: boto3.client("s3", config=Config(
     signature_version="s3v4", connect_timeout=2, read_timeout=25,
-    retries={"mode": "standard", "total_max_attempts": 1}))
+    retries={"mode": "standard", "total_max_attempts": 1})))
 # The stamped copy streams to the bucket in one thread: Lambda gives no second core for free.
 TRANSFER = TransferConfig(use_threads=False)
 

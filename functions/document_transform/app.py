@@ -98,7 +98,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.s3_object_event import S3ObjectLambdaEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from blueprints_common.entry import S3_OBJECT_LAMBDA, entry
+from blueprints_common.entry import S3_OBJECT_LAMBDA, TRACE_AWS_CALLS, entry
 from blueprints_common.environment import whole_number
 from botocore.config import Config  # type: ignore[import-untyped]
 
@@ -112,7 +112,7 @@ CHUNK = 1024 * 1024
 INTERNAL_ERROR = "The document could not be prepared; try again later"
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_AWS_CALLS)
 metrics = Metrics()
 # WriteGetObjectResponse uploads the whole document, hence the long read timeout.
 s3 = boto3.client("s3", config=Config(connect_timeout=5, read_timeout=30,

@@ -87,9 +87,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from blueprints_common import safe_json
 from blueprints_common.cors import cors_config, vary_on_origin
-from blueprints_common.entry import REST_PROXY, entry, rest_resolver
+from blueprints_common.entry import REST_PROXY, TRACE_AWS_CALLS, entry, rest_resolver
 from blueprints_common.environment import required
 from blueprints_common.idempotency import Idempotency, IdempotencySettings, header_key
+from blueprints_common.lazy import lazy
 from boto3.dynamodb.conditions import Attr, Key  # type: ignore[import-untyped]
 from boto3.dynamodb.types import TypeDeserializer  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
@@ -118,7 +119,7 @@ REQUEST_FIELDS = ("requestId", "type", "note", "sessionId", "guestId", "email", 
                   "createdAt", "status")
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_AWS_CALLS)
 metrics = Metrics()
 
 
@@ -173,15 +174,15 @@ class Settings:
 settings = Settings.from_environ()
 cors = cors_config()
 app = rest_resolver(cors=cors)
-dynamodb = boto3.resource("dynamodb")
-kms = boto3.client("kms")
-events_table = dynamodb.Table(settings.table_name)
-requests_table = dynamodb.Table(settings.requests_table_name)
+dynamodb = lazy(lambda: boto3.resource("dynamodb"))
+kms = lazy(lambda: boto3.client("kms"))
+events_table = lazy(lambda: dynamodb.Table(settings.table_name))
+requests_table = lazy(lambda: dynamodb.Table(settings.requests_table_name))
 _deserialize = TypeDeserializer().deserialize
 # Powertools writes DynamoDB's typed values: a plain client, not the resource's (which would
 # type them again).
-idempotency = Idempotency(settings.idempotency, boto3.client("dynamodb"), logger=logger,
-                          metrics=metrics)
+idempotency = Idempotency(settings.idempotency, lazy(lambda: boto3.client("dynamodb")),
+                          logger=logger, metrics=metrics)
 idempotency.install(app)
 
 

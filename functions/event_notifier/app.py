@@ -41,8 +41,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from blueprints_common.entry import DYNAMODB_STREAM, entry
+from blueprints_common.entry import DYNAMODB_STREAM, TRACE_AWS_CALLS, entry
 from blueprints_common.environment import required
+from blueprints_common.lazy import lazy
 from event_tickets import keys
 
 TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}")
@@ -51,7 +52,7 @@ MESSAGE_FIELDS = ("requestId", "eventId", "type", "note", "sessionId", "guestId"
                   "name", "createdAt")
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_AWS_CALLS)
 metrics = Metrics()
 
 
@@ -77,7 +78,7 @@ class Settings:
 
 
 settings = Settings.from_environ()
-sns = boto3.client("sns")
+sns = lazy(lambda: boto3.client("sns"))
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams,
                            raise_on_entire_batch_failure=False)
 

@@ -45,8 +45,9 @@ import boto3  # type: ignore[import-untyped]
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from blueprints_common.entry import SCHEDULED, entry
+from blueprints_common.entry import SCHEDULED, TRACE_AWS_CALLS, entry
 from blueprints_common.environment import required, whole_number
+from blueprints_common.lazy import lazy
 from boto3.dynamodb.conditions import Key  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from event_tickets import keys
@@ -67,7 +68,7 @@ CLAIMABLE = ("attribute_exists(pk) AND (attribute_not_exists(reminder) OR "
              "(reminder.#status = :sending AND reminder.#at < :stale))")
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_AWS_CALLS)
 metrics = Metrics()
 
 
@@ -116,9 +117,9 @@ def _has_control(text: str) -> bool:
 
 
 settings = Settings.from_environ()
-table = boto3.resource("dynamodb").Table(settings.table_name)
-sesv2 = boto3.client("sesv2")
-sms = boto3.client("pinpoint-sms-voice-v2")
+table = lazy(lambda: boto3.resource("dynamodb").Table(settings.table_name))
+sesv2 = lazy(lambda: boto3.client("sesv2"))
+sms = lazy(lambda: boto3.client("pinpoint-sms-voice-v2"))
 
 
 def utcnow() -> datetime:

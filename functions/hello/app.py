@@ -14,10 +14,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from blueprints_common.entry import REST_PROXY, entry, rest_resolver
+from blueprints_common.entry import REST_PROXY, TRACE_NO_LIBRARIES, entry, rest_resolver
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_NO_LIBRARIES)
 metrics = Metrics()
 app = rest_resolver()
 

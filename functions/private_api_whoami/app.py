@@ -43,12 +43,12 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from blueprints_common.entry import REST_PROXY, entry, rest_resolver
+from blueprints_common.entry import REST_PROXY, TRACE_NO_LIBRARIES, entry, rest_resolver
 
 NO_STORE = {"Cache-Control": "no-store"}
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_NO_LIBRARIES)
 metrics = Metrics()
 app = rest_resolver()
 

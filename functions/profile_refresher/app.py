@@ -33,12 +33,13 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from blueprints_common.entry import DYNAMODB_STREAM, entry
+from blueprints_common.entry import DYNAMODB_STREAM, TRACE_AWS_CALLS, entry
 from blueprints_common.environment import required
+from blueprints_common.lazy import lazy
 from cache_aside import keys
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_AWS_CALLS)
 metrics = Metrics()
 
 
@@ -65,7 +66,7 @@ class PublishFailedError(RuntimeError):
 
 
 settings = Settings.from_environ()
-events = boto3.client("events")
+events = lazy(lambda: boto3.client("events"))
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams,
                            raise_on_entire_batch_failure=False)
 

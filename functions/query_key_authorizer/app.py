@@ -69,7 +69,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from blueprints_common import names
-from blueprints_common.entry import REST_REQUEST_AUTHORIZER, entry
+from blueprints_common.entry import REST_REQUEST_AUTHORIZER, TRACE_NO_LIBRARIES, entry
 
 QUERY_PARAMETER = "apiKey"
 HEADER = "x-api-key"
@@ -91,7 +91,7 @@ _PATH = re.compile(APIGatewayAuthorizerResponse.path_regex)
 _ALLOWED_ENTRY = re.compile(r"(?P<method>[A-Z]+|\*)(?P<path>/[/.a-zA-Z0-9_*{}+-]*)")
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=True, patch_modules=TRACE_NO_LIBRARIES)
 
 
 class UnauthorizedError(Exception):
