@@ -389,6 +389,10 @@ class EnvironmentSettings:
 
     ``alarmEmails`` and ``alarmHttpsEndpoints`` subscribe to the environment's alarm topic, to
     which every service's alarms go (an email address confirms its subscription first).
+
+    ``unusedAccessDays`` sets the account's IAM Access Analyzer unused access analyzer: roles,
+    permissions and keys unused for that many days become findings, sent to the alarm topic.
+    An account has one such analyzer: ``0`` leaves it to another environment of the account.
     """
 
     vpc_cidr: VpcCidr
@@ -400,6 +404,7 @@ class EnvironmentSettings:
     alarm_https_endpoints: tuple[Annotated[str, StringConstraints(
         pattern=r"^https://[a-z0-9.-]+(:\d{1,5})?(/\S*)?$"),
         Meaning("an https:// URL (such as https://alerts.example.com/sns)")], ...] = ()
+    unused_access_days: Annotated[int, Field(ge=0, le=365)] = 90
 
     @model_validator(mode="after")
     def _subnets_fit(self) -> EnvironmentSettings:

@@ -30,6 +30,8 @@ SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 UNFILTERED_SUBSCRIPTION = f"{SUBSCRIPTION} (every message: no filter policy)"
 
 ON_PURPOSE: dict[str, dict[str, str]] = {
+    "aws:accessanalyzer/analyzer:Analyzer": {
+        "configuration.unusedAccess.unusedAccessAge": "90 days, stated from unusedAccessDays"},
     "aws:apigateway/account:Account": {
         "cloudwatchRoleArn": "none: REST stages cannot write execution logs"},
     "aws:apigateway/apiKey:ApiKey": {"enabled": "true; stated so a key is never off by accident"},

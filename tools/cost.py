@@ -681,7 +681,16 @@ def _table(ctx: _Context, service: str, r: Resource, region: str | None) -> None
                    ctx.hours * writes, f"{r.name}: {writes} WCU provisioned")
 
 
+def _unused_access(ctx: _Context, service: str, r: Resource, region: str | None) -> None:
+    entities = len(ctx.run.of_type("aws:iam/role:Role")) + len(ctx.run.of_type(
+        "aws:iam/user:User"))
+    ctx.charge(service, r, region, "accessanalyzer.unusedAccess.entityMonth",
+               Decimal(entities), f"{r.name}: unused access analysis of this stack's "
+                                  f"{entities} IAM roles (the account's others count too)")
+
+
 RULES: dict[str, Rule] = {
+    "aws:accessanalyzer/analyzer:Analyzer": _unused_access,
     "aws:lambda/function:Function": _function,
     "aws:apigateway/restApi:RestApi": _rest_api,
     "aws:apigateway/stage:Stage": _rest_stage,

@@ -75,6 +75,12 @@ _ECR_PUSH = ("ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability",
              "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 
 _ACTIONS: dict[str, tuple[str, ...]] = {
+    # IAM Access Analyzer: its first analyzer makes the service-linked role it runs as.
+    "aws:accessanalyzer/analyzer:Analyzer": (
+        "access-analyzer:CreateAnalyzer", "access-analyzer:GetAnalyzer",
+        "access-analyzer:UpdateAnalyzer", "access-analyzer:DeleteAnalyzer",
+        "access-analyzer:ListTagsForResource", "access-analyzer:TagResource",
+        "access-analyzer:UntagResource", *_SERVICE_LINKED_ROLE),
     # API Gateway (REST)
     "aws:apigateway/account:Account": _APIGATEWAY,
     "aws:apigateway/apiKey:ApiKey": _APIGATEWAY,

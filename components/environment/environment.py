@@ -23,6 +23,10 @@ Alarm topic                   SNS, encrypted with the environment key (whose pol
                               of this account only; one subscription per ``alarmEmails`` and
                               ``alarmHttpsEndpoints`` entry, undeliverable notifications kept
                               14 days in an SQS dead-letter queue
+Unused access                 the account's IAM Access Analyzer unused access analyzer
+                              (``unusedAccessDays``, 90; 0: none), its findings sent by an
+                              EventBridge rule to the alarm topic as one readable line (a day
+                              of retries, then a dead-letter queue): the loop that trims roles
 ============================  ==============================================================
 """
 
@@ -49,6 +53,7 @@ CONTAINER_INSIGHTS = "enhanced"
 
 # What CloudWatch needs on the key of an encrypted topic to publish its alarms there.
 ALARMS_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+UNUSED_ACCESS_FINDING = "Unused Access Finding for IAM entities"
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ def key_policy(*, partition: str, dns_suffix: str, region: str, account_id: str)
       environment's encrypted alarm topic; without it, an alarm's notification is dropped.
       SNS asks for the data key on CloudWatch's behalf, so no source condition can apply here:
       the topic policy is where only this account's alarms are let in.
+    - EventBridge may too, for the unused access findings its rule sends to that topic (the
+      topic policy lets in that rule only).
     """
     return {
         "Version": "2012-10-17",
@@ -77,6 +84,13 @@ def key_policy(*, partition: str, dns_suffix: str, region: str, account_id: str)
                 "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
                 "Effect": "Allow",
                 "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": sorted(ALARMS_KEY_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "EventBridgePublishesFindingsToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
                 "Action": sorted(ALARMS_KEY_ACTIONS),
                 "Resource": "*",
             },
@@ -145,7 +159,8 @@ class Environment(pulumi.ComponentResource):
 
         self.account_settings: list[pulumi.Resource] = [
             self._api_gateway_logging(name, partition)]
-        self.alarm_topic = self._alarm_topic(name, args.settings, defaults)
+        findings = self._unused_access(name, args.settings, defaults)
+        self.alarm_topic = self._alarm_topic(name, args.settings, defaults, findings)
 
         self.contract = EnvironmentContract(
             vpc_id=self.network.vpc_id,
@@ -164,9 +179,34 @@ class Environment(pulumi.ComponentResource):
         )
         self.register_outputs(self.contract.outputs())
 
-    def _alarm_topic(self, name: str, settings: EnvironmentSettings,
-                     defaults: Defaults) -> aws.sns.Topic:
-        """The topic every service's alarms notify, and its subscribers from config."""
+    def _unused_access(self, name: str, settings: EnvironmentSettings,
+                       defaults: Defaults) -> aws.cloudwatch.EventRule | None:
+        """The account's unused access analyzer and the rule that picks up its findings (the
+        alarm topic becomes the rule's target); None when another environment has it."""
+        if not settings.unused_access_days:
+            return None
+        child = pulumi.ResourceOptions(parent=self)
+        aws.accessanalyzer.Analyzer(
+            f"{name}-unused-access",
+            analyzer_name=f"blueprints-{defaults.stage}-unused-access",
+            type="ACCOUNT_UNUSED_ACCESS",
+            configuration=aws.accessanalyzer.AnalyzerConfigurationArgs(
+                unused_access=aws.accessanalyzer.AnalyzerConfigurationUnusedAccessArgs(
+                    unused_access_age=settings.unused_access_days)),
+            opts=child)
+        return aws.cloudwatch.EventRule(
+            f"{name}-unused-access",
+            description="IAM Access Analyzer's unused access findings, for the alarm topic",
+            event_bus_name="default",  # where AWS services' events arrive
+            state="ENABLED",
+            event_pattern=json.dumps({"source": ["aws.access-analyzer"],
+                                      "detail-type": [UNUSED_ACCESS_FINDING]}),
+            opts=child)
+
+    def _alarm_topic(self, name: str, settings: EnvironmentSettings, defaults: Defaults,
+                     findings: aws.cloudwatch.EventRule | None) -> aws.sns.Topic:
+        """The topic every service's alarms notify (and, with ``findings``, the unused access
+        findings), and its subscribers from config."""
         child = pulumi.ResourceOptions(parent=self)
         topic = aws.sns.Topic(
             f"{name}-alarms",
@@ -174,17 +214,39 @@ class Environment(pulumi.ComponentResource):
             kms_master_key_id=self.key.arn,
             fifo_topic=False,
             opts=child)
+        publishers = [iam.allow(["sns:Publish"], topic.arn,
+                                principals={"Service": "cloudwatch.amazonaws.com"},
+                                conditions={"StringEquals": {
+                                    "aws:SourceAccount": defaults.account_id}})]
+        if findings is not None:
+            publishers.append(iam.allow_service(["sns:Publish"], topic.arn,
+                                                "events.amazonaws.com", findings.arn))
         aws.sns.TopicPolicy(
             f"{name}-alarms-policy",
             arn=topic.arn,
             policy=iam.policy_document([
-                iam.deny_insecure_transport("sns", topic.arn),
-                iam.allow(["sns:Publish"], topic.arn,
-                          principals={"Service": "cloudwatch.amazonaws.com"},
-                          conditions={"StringEquals": {
-                              "aws:SourceAccount": defaults.account_id}}),
-            ]),
+                iam.deny_insecure_transport("sns", topic.arn), *publishers]),
             opts=child)
+        if findings is not None:
+            undelivered = Queue(f"{name}-findings-undelivered", QueueArgs(
+                allow_send_from=(("events.amazonaws.com", findings.arn),)), defaults, child)
+            aws.cloudwatch.EventTarget(
+                f"{name}-unused-access",
+                rule=findings.name,
+                arn=topic.arn,
+                dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(
+                    arn=undelivered.arn),
+                retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                    maximum_event_age_in_seconds=86400, maximum_retry_attempts=185),
+                # One readable line for whoever reads the alarms, not the event's JSON.
+                input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
+                    input_paths={"type": "$.detail.findingType",
+                                 "resource": "$.detail.resource",
+                                 "status": "$.detail.status"},
+                    input_template=(
+                        '"IAM Access Analyzer: <type> on <resource> (<status>). Remove what '
+                        'is unused, or archive the finding."')),
+                opts=child)
         endpoints = [("email", address) for address in settings.alarm_emails]
         endpoints += [("https", url) for url in settings.alarm_https_endpoints]
         if endpoints:

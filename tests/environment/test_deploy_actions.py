@@ -30,9 +30,9 @@ EXEMPT = {
 
 # The IAM service prefixes an action may have (Service Authorization Reference).
 SERVICE_PREFIXES = frozenset({
-    "apigateway", "application-autoscaling", "cloudfront", "cloudwatch", "cognito-idp", "dax",
-    "dynamodb", "ec2", "ecr", "ecs", "elasticache", "elasticloadbalancing", "events", "iam",
-    "kms", "lambda", "logs", "pipes", "route53", "route53resolver", "s3", "s3-object-lambda",
+    "access-analyzer", "apigateway", "application-autoscaling", "cloudfront", "cloudwatch",
+    "cognito-idp", "dax", "dynamodb", "ec2", "ecr", "ecs", "elasticache", "elasticloadbalancing",
+    "events", "iam", "kms", "lambda", "logs", "pipes", "route53", "route53resolver", "s3", "s3-object-lambda",
     "scheduler", "secretsmanager", "servicediscovery", "ses", "sns", "sqs", "ssm", "states",
     "sts", "wafv2", "xray",
 })
@@ -41,6 +41,7 @@ ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
 
 # An IAM prefix's API models in botocore, where the model's name is not the prefix.
 API_MODELS = {
+    "access-analyzer": ("accessanalyzer",),
     "elasticloadbalancing": ("elbv2", "elb"),
     "s3": ("s3", "s3control"),
     "ses": ("sesv2", "ses"),

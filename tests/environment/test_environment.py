@@ -4,7 +4,9 @@ child is wired (parent, provider, names, protection)."""
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Callable
+from dataclasses import replace
 
 import pulumi
 import pytest
@@ -83,7 +85,8 @@ def test_cloudwatch_logs_may_use_the_key_only_for_this_accounts_log_groups(dev: 
     found = key_statements(dev)
     assert set(found) == {"AccountAdministersKey", "AccountUsesKey",
                           "CloudWatchLogsEncryptsLogGroups",
-                          "CloudWatchAlarmsPublishToEncryptedTopics"}
+                          "CloudWatchAlarmsPublishToEncryptedTopics",
+                          "EventBridgePublishesFindingsToEncryptedTopics"}
     logs = found["CloudWatchLogsEncryptsLogGroups"]
     assert logs["Principal"] == {"Service": f"logs.{REGION}.amazonaws.com"}
     assert set(logs["Action"]) == {
@@ -111,7 +114,9 @@ def test_prod_protects_the_key_and_the_flow_logs(dev: StackRun, prod: StackRun) 
     assert dev.one(KEY).protect is False
     assert dev.one(LOG_GROUP).protect is False
     protected = [r.name for r in prod.managed() if r.protect]
-    assert sorted(protected) == ["prod-key", "prod-network-flow-logs"]
+    assert sorted(protected) == ["prod-findings-undelivered-dlq",
+                                 "prod-findings-undelivered-queue", "prod-key",
+                                 "prod-network-flow-logs"]
 
 
 def test_cluster_has_enhanced_container_insights(dev: StackRun) -> None:
@@ -153,7 +158,9 @@ def test_every_child_is_parented_inside_the_environment(dev: StackRun) -> None:
     environment = dev.one("blueprints:environment:Environment", "dev")
     network = dev.one("blueprints:environment:Network", "dev-network")
     assert network.parent == environment.urn
-    inside = {environment.urn, network.urn}
+    inside = {environment.urn, network.urn,
+              *(r.urn for r in dev.of_type("blueprints:foundation:Queue")
+                if r.parent == environment.urn)}
     children = [r for r in dev.resources
                 if r.urn != environment.urn and not r.type.startswith("pulumi:providers:")]
     assert len(children) > 30
@@ -177,3 +184,36 @@ def test_two_environments_do_not_collide(build: Build) -> None:
     assert len(run.of_type(VPC)) == 2
     assert {r.type for r in run.resources if r.name.startswith("blue")} == {
         r.type for r in run.resources if r.name.startswith("green")}
+
+
+def test_unused_access_findings_reach_the_alarm_topic(dev: StackRun) -> None:
+    analyzer = dev.one("aws:accessanalyzer/analyzer:Analyzer")
+    assert analyzer.inputs["type"] == "ACCOUNT_UNUSED_ACCESS"
+    assert analyzer.inputs["configuration"] == {"unusedAccess": {"unusedAccessAge": 90}}
+    rule = dev.one("aws:cloudwatch/eventRule:EventRule", "dev-unused-access")
+    assert json.loads(rule.inputs["eventPattern"]) == {
+        "source": ["aws.access-analyzer"],
+        "detail-type": ["Unused Access Finding for IAM entities"]}
+    topic = dev.one("aws:sns/topic:Topic", "dev-alarms")
+    target = dev.one("aws:cloudwatch/eventTarget:EventTarget", "dev-unused-access")
+    assert target.inputs["arn"] == topic.state["arn"]
+    assert target.inputs["rule"] == rule.state["name"]
+    dlq = dev.one("aws:sqs/queue:Queue", "dev-findings-undelivered-queue")
+    assert target.inputs["deadLetterConfig"] == {"arn": dlq.state["arn"]}
+    assert "<type> on <resource>" in target.inputs["inputTransformer"]["inputTemplate"]
+    policy = json.loads(dev.one("aws:sns/topicPolicy:TopicPolicy", "dev-alarms-policy")
+                        .inputs["policy"])
+    assert {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": topic.state["arn"],
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule.state["arn"]}}} in (
+        policy["Statement"])
+    events = key_statements(dev)["EventBridgePublishesFindingsToEncryptedTopics"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert sorted(events["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+def test_an_environment_may_leave_the_analyzer_to_another(build: Build) -> None:
+    settings = replace(SETTINGS, unused_access_days=0)
+    run = build(lambda opts: Environment("dev", EnvironmentArgs(settings), DEV, opts))
+    assert not run.of_type("aws:accessanalyzer/analyzer:Analyzer")
+    assert not run.of_type("aws:cloudwatch/eventTarget:EventTarget")

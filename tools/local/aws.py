@@ -627,6 +627,8 @@ NOT_EMULATED: Mapping[str, str] = {
                      "aws:cloudwatch/dashboard:Dashboard"),
                     "CloudWatch alarms and dashboards: local functions publish no metrics"),
     "aws:cloudfront/function:Function": "CloudFront Functions do not run locally",
+    "aws:accessanalyzer/analyzer:Analyzer":
+        "IAM Access Analyzer: there is no access history here to find unused access in",
     "aws:cloudfront/originAccessIdentity:OriginAccessIdentity":
         "legacy origin access identities: local mode serves S3 origins through an origin "
         "access control only",
