@@ -32,9 +32,9 @@ EXEMPT = {
 SERVICE_PREFIXES = frozenset({
     "access-analyzer", "apigateway", "application-autoscaling", "cloudfront", "cloudwatch",
     "cognito-idp", "dax", "dynamodb", "ec2", "ecr", "ecs", "elasticache", "elasticloadbalancing",
-    "events", "iam", "kms", "lambda", "logs", "pipes", "route53", "route53resolver", "s3", "s3-object-lambda",
-    "scheduler", "secretsmanager", "servicediscovery", "ses", "sns", "sqs", "ssm", "states",
-    "sts", "wafv2", "xray",
+    "events", "iam", "kms", "lambda", "logs", "pipes", "route53", "route53resolver", "s3",
+    "s3-object-lambda", "scheduler", "secretsmanager", "servicediscovery", "ses", "sns", "sqs",
+    "ssm", "states", "sts", "wafv2", "xray",
 })
 
 ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")

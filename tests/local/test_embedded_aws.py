@@ -244,7 +244,8 @@ class TestDevStack:
             (s.type, s.name) for s in (*report.served_elsewhere, *report.not_emulated)]
         assert sorted(listed) == sorted((r.type, r.name) for r in dev.managed())
         assert {s.type for s in report.not_emulated} == {
-            "aws:accessanalyzer/analyzer:Analyzer", "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable",
+            "aws:accessanalyzer/analyzer:Analyzer", "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet",
+            "aws:ec2/routeTable:RouteTable",
             "aws:ec2/route:Route", "aws:ec2/routeTableAssociation:RouteTableAssociation",
             "aws:ec2/internetGateway:InternetGateway", "aws:ec2/natGateway:NatGateway",
             "aws:ec2/eip:Eip", "aws:ec2/securityGroup:SecurityGroup",
