@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -418,6 +419,51 @@ NOISE = {"typo": _typo, "legal": _legal, "case": _case, "abbreviation": _abbrevi
 NOISE_WEIGHTS = {"typo": 5, "legal": 4, "case": 3, "abbreviation": 3}
 
 
+def _rule_abbreviate(rng: random.Random, name: str, common: frozenset[str] = frozenset()) -> str:
+    """The calibration set's abbreviations: generic rules, never ``ABBREVIATIONS``. A long word
+    cut to a prefix, to its consonants or to a contraction keeping its last letter ("Vantrix"
+    -> "Vant", "Vntr", "Vnx"), initials of the first
+    two or three words or of all, "&" / "and" / "+" swapped, two words swapped, a word dropped.
+    Only ``common`` words are cut: people shorten "Manufacturing", not a brand name."""
+    core, form = _split_form(name)
+    words = core.split()
+    choice = rng.random()
+    long = [position for position, word in enumerate(words)
+            if len(word) >= 6 and word.isalpha() and word.lower() in common]
+    if long and choice < 0.45:
+        position = rng.choice(long)
+        word = words[position]
+        skeleton = word[0] + "".join(char for char in word[1:-1] if char.lower() not in "aeiou")
+        kind = rng.randrange(3)
+        if kind == 0:  # a prefix: "Assoc"
+            short = word[:rng.randint(3, 5)]
+        elif kind == 1:  # the consonants: "Mnfc"
+            short = skeleton[:rng.randint(3, 5)]
+        else:  # a contraction keeping the last letter: "Mnfg", "Hldgs"
+            short = skeleton[:rng.randint(1, 3)] + word[-1]
+        words[position] = short + ("." if rng.random() < 0.2 else "")
+    elif len(words) >= 2 and choice < 0.7:
+        size = min(len(words), rng.choice((2, 2, 3, len(words))))
+        words = ["".join(word[0].upper() for word in words[:size]), *words[size:]]
+    elif choice < 0.8 and any(word.lower() in ("&", "and") for word in words):
+        words = [{"&": rng.choice(("and", "+")), "and": "&"}.get(word.lower(), word)
+                 for word in words]
+    elif len(words) >= 2 and choice < 0.9:
+        first, second = rng.sample(range(len(words)), 2)
+        words[first], words[second] = words[second], words[first]
+    elif len(words) >= 2:
+        del words[rng.randrange(1, len(words))]
+    return " ".join([*words, form]).strip()
+
+
+def calibration_noise(names: Sequence[str]) -> dict[str, Any]:
+    """The calibration set's noise: the benchmark's typos, legal forms and case, and
+    ``_rule_abbreviate`` on the words found in at least 0.05% of ``names``."""
+    counts = Counter(word.lower() for name in names for word in set(name.split()))
+    common = frozenset(word for word, count in counts.items() if count * 2000 >= len(names))
+    return {**NOISE, "abbreviation": lambda rng, name: _rule_abbreviate(rng, name, common)}
+
+
 @dataclass(frozen=True)
 class Query:
     text: str
@@ -425,9 +471,11 @@ class Query:
     noise: tuple[str, ...]
 
 
-def make_queries(names: Sequence[str], count: int, seed: int) -> list[Query]:
+def make_queries(names: Sequence[str], count: int, seed: int,
+                 noise: dict[str, Any] | None = None) -> list[Query]:
     """``count`` noisy versions of distinct references; each has at least one kind of noise and
-    differs from its reference as written."""
+    differs from its reference as written. ``noise``: the functions (default ``NOISE``)."""
+    noise = noise or NOISE
     rng = repeatable(seed + 1)
     truths = rng.sample(range(len(names)), count)
     kinds = list(NOISE_WEIGHTS)
@@ -446,7 +494,7 @@ def make_queries(names: Sequence[str], count: int, seed: int) -> list[Query]:
             for kind in chosen:
                 if kind == "typo" and rng.random() < 0.25:
                     text = _typo(rng, text)  # a second typo now and then
-                text = NOISE[kind](rng, text)
+                text = noise[kind](rng, text)
             if text != names[truth] and normalize(text):
                 break
         queries.append(Query(text, truth, tuple(sorted(chosen))))
@@ -464,6 +512,33 @@ def _cached_json(path: Path, make: Any) -> Any:
     temporary.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
     os.replace(temporary, path)
     return value
+
+
+def name_key(name: str) -> str:
+    """What makes two references the same entity here: normalised words, in any order."""
+    return " ".join(sorted(normalize(name).split()))
+
+
+def absent_names(names: Sequence[str], count: int, seed: int) -> list[str]:
+    """``count`` names from the same generator (another seed) that are not references."""
+    keys = {name_key(name) for name in names}
+    found: list[str] = []
+    batch = count * 2
+    while len(found) < count:
+        found = [name for name in reference_names(batch, seed) if name_key(name) not in keys]
+        batch *= 2
+    return found[:count]
+
+
+def absent_queries(size: int, names: Sequence[str], query_count: int,
+                   seed: int) -> list[Query]:
+    """Queries whose entity is not among the references: names made like them (seed + 500),
+    with the same noise. ``truth`` is the position in that other list, not a reference."""
+    count = query_count // 2
+    raw = _cached_json(CACHE / f"absent-{size}-{count}-s{seed}.json",
+                       lambda: [[q.text, q.truth, list(q.noise)] for q in make_queries(
+                           absent_names(names, count * 2, seed + 500), count, seed + 501)])
+    return [Query(text, truth, tuple(noise)) for text, truth, noise in raw]
 
 
 def dataset(size: int, query_count: int, seed: int) -> tuple[list[str], list[Query]]:
@@ -651,7 +726,8 @@ def measure(method: Method, size: int, names: Sequence[str], queries: Sequence[Q
     size_mb = sum(path.stat().st_size for path in folder.iterdir()) / 1e6
     threads = os.cpu_count() or 1
     load_params = method.load_params
-    index = EntityIndex.load(folder, query_params=load_params, threads=threads)
+    # The first stage alone: these rows compare search methods (rerank_eval: the second stage).
+    index = EntityIndex.load(folder, query_params=load_params, threads=threads, rerank=False)
     texts = [query.text for query in queries]
 
     subset = texts
@@ -702,6 +778,225 @@ def measure(method: Method, size: int, names: Sequence[str], queries: Sequence[Q
     del index
     gc.collect()
     return result
+
+
+# ------------------------------------------------------------------------- the re-ranker
+
+DEFAULT_MIN_SCORE = 0.5  # the service's default minScore
+RELIABILITY_BINS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 1.0)
+CALIBRATION_SEED = 1_006  # fitting the re-ranker: names and queries the evaluation never uses
+CALIBRATION_SIZE = 300_000
+CALIBRATION_QUERIES = 6_000
+
+
+def _answers(found: Sequence[Sequence[Any]], queries: Sequence[Query],
+             present: bool) -> list[tuple[float, bool]]:
+    """(top score, top is the true entity) per query; (0, False) for no match at all."""
+    answers = []
+    for query, matches in zip(queries, found, strict=True):
+        if not matches:
+            answers.append((0.0, False))
+            continue
+        answers.append((matches[0].score, present and matches[0].id == f"E{query.truth:07d}"))
+    return answers
+
+
+def at_threshold(present: Sequence[tuple[float, bool]], absent: Sequence[tuple[float, bool]],
+                 min_score: float) -> dict[str, float]:
+    """Precision and recall of the answers given at ``min_score``, and how often a name with no
+    true entity gets an answer anyway."""
+    given = [right for score, right in present if score >= min_score and score > 0]
+    wrong_absent = sum(1 for score, _ in absent if score >= min_score and score > 0)
+    answered = len(given) + wrong_absent
+    return {"min_score": min_score,
+            "precision": round(sum(given) / answered, 4) if answered else 1.0,
+            "recall": round(sum(given) / len(present), 4),
+            "precision_present_only": round(sum(given) / len(given), 4) if given else 1.0,
+            "absent_answered": round(wrong_absent / len(absent), 4),
+            "absent_no_match": round(1 - wrong_absent / len(absent), 4)}
+
+
+def reliability(answers: Sequence[tuple[float, bool]]) -> list[dict[str, Any]]:
+    """Predicted (mean top score) against observed (share right) in score bins."""
+    rows = []
+    for low, high in itertools.pairwise(RELIABILITY_BINS):
+        inside = [(score, right) for score, right in answers
+                  if low <= score < high or (high == 1.0 and score == 1.0)]
+        if inside:
+            rows.append({"bin": f"{low:.2f}-{high:.2f}", "count": len(inside),
+                         "predicted": round(statistics.fmean(s for s, _ in inside), 3),
+                         "observed": round(statistics.fmean(r for _, r in inside), 3)})
+    return rows
+
+
+def _variants(words: list[str]) -> set[tuple[str, ...]]:
+    """What the benchmark's word-level noise can make of a reference's words: itself, a word
+    dropped (never the first), the first two as initials (legal forms and case are already gone
+    after ``normalize``)."""
+    variants = {tuple(words)}
+    variants.update(tuple(words[:at] + words[at + 1:]) for at in range(1, len(words)))
+    if len(words) >= 3:
+        variants.add((words[0][0] + words[1][0], *words[2:]))
+    return variants
+
+
+def ambiguity(names: Sequence[str], queries: Sequence[Query]) -> list[int]:
+    """Per query, how many references the noise could have turned into the query's normalised
+    words (1: only its own; 0: none, e.g. a typo). A matcher that cannot tell those references
+    apart is right 1/count of the time at best: the ceiling this benchmark allows."""
+    keys = [tuple(normalize(query.text).split()) for query in queries]
+    wanted = set(keys)
+    counts: Counter[tuple[str, ...]] = Counter()
+    for name in names:
+        for variant in _variants(normalize(name).split()):
+            if variant in wanted:
+                counts[variant] += 1
+    return [counts.get(key, 0) for key in keys]
+
+
+def ceiling(queries: Sequence[Query], counts: Sequence[int]) -> dict[str, Any]:
+    """The best accuracy possible overall and by noise kind, given ``ambiguity``."""
+    best = [1.0 / count if count > 1 else 1.0 for count in counts]
+    by_noise: dict[str, list[float]] = {}
+    for query, value in zip(queries, best, strict=True):
+        for kind in query.noise:
+            by_noise.setdefault(kind, []).append(value)
+    return {"accuracy": round(statistics.fmean(best), 4),
+            "ambiguous_share": round(statistics.fmean(count > 1 for count in counts), 4),
+            "accuracy_by_noise": {kind: round(statistics.fmean(values), 4)
+                                  for kind, values in sorted(by_noise.items())}}
+
+
+def rerank_eval(size: int, names: Sequence[str], queries: Sequence[Query],
+                absent: Sequence[Query], args: argparse.Namespace) -> dict[str, Any]:
+    """The default index with and without the re-ranker, on the same loaded index: accuracy
+    (by noise), latency (the re-ranker's added share), precision and recall at the service's
+    default minScore with names that have no true entity mixed in, and reliability."""
+    folder, _ = built_index(METHODS["default"], size, args.seed, names, args.rebuild)
+    index = EntityIndex.load(folder, threads=os.cpu_count() or 1)
+    texts = [query.text for query in queries]
+    others = [query.text for query in absent]
+    result: dict[str, Any] = {"size": size, "queries": len(texts), "absent_queries": len(others),
+                              "has_initials": "initials.npz" in index.manifest.artifacts}
+    for rerank in (False, True):
+        for text in texts[:20]:
+            index.match(text, k=K, rerank=rerank)
+        latencies = []
+        gc.disable()
+        try:
+            for text in texts:
+                started = time.perf_counter_ns()
+                index.match(text, k=K, rerank=rerank)
+                latencies.append((time.perf_counter_ns() - started) / 1e6)
+            started = time.perf_counter_ns()
+            found = index.match_many(texts, k=K, rerank=rerank)
+            batch_s = (time.perf_counter_ns() - started) / 1e9
+        finally:
+            gc.enable()
+        missing = index.match_many(others, k=K, rerank=rerank)
+        present_answers = _answers(found, queries, True)
+        absent_answers = _answers(missing, absent, False)
+        by_noise: dict[str, list[bool]] = {}
+        for query, (_, right) in zip(queries, present_answers, strict=True):
+            for kind in query.noise:
+                by_noise.setdefault(kind, []).append(right)
+        result["rerank" if rerank else "first_stage"] = {
+            "p50_ms": round(percentile(latencies, 0.50), 3),
+            "p99_ms": round(percentile(latencies, 0.99), 3),
+            "mean_ms": round(statistics.fmean(latencies), 3),
+            "batch_qps": round(len(texts) / batch_s, 1),
+            "accuracy": round(statistics.fmean(right for _, right in present_answers), 4),
+            "accuracy_by_noise": {kind: round(statistics.fmean(values), 4)
+                                  for kind, values in sorted(by_noise.items())},
+            "at_default_min_score": at_threshold(present_answers, absent_answers,
+                                                 DEFAULT_MIN_SCORE),
+            "thresholds": [at_threshold(present_answers, absent_answers, threshold)
+                           for threshold in (0.3, 0.5, 0.7, 0.9)],
+            "reliability": reliability([*present_answers, *absent_answers]),
+            "_right": [right for _, right in present_answers],
+        }
+        row = result["rerank" if rerank else "first_stage"]
+        print(f"{size:>8} {'rerank' if rerank else 'first stage':<12} p50 {row['p50_ms']:.3f} "
+              f"p99 {row['p99_ms']:.3f} ms acc {row['accuracy']:.4f} "
+              f"{row['accuracy_by_noise']} @{DEFAULT_MIN_SCORE}: "
+              f"{row['at_default_min_score']}", flush=True)
+    counts = ambiguity(names, queries)
+    result["ceiling"] = ceiling(queries, counts)
+    unambiguous = [position for position, count in enumerate(counts) if count <= 1]
+    result["unambiguous_queries"] = len(unambiguous)
+    for stage in ("first_stage", "rerank"):
+        right = result[stage].pop("_right")
+        by_noise = {}
+        for position in unambiguous:
+            for kind in queries[position].noise:
+                by_noise.setdefault(kind, []).append(right[position])
+        result[stage]["accuracy_unambiguous"] = round(
+            statistics.fmean(right[position] for position in unambiguous), 4)
+        result[stage]["accuracy_unambiguous_by_noise"] = {
+            kind: round(statistics.fmean(values), 4) for kind, values in sorted(by_noise.items())}
+    print(f"{size:>8} ceiling {result['ceiling']}; unambiguous: first stage "
+          f"{result['first_stage']['accuracy_unambiguous_by_noise']}, rerank "
+          f"{result['rerank']['accuracy_unambiguous_by_noise']}", flush=True)
+    result["added_p50_ms"] = round(result["rerank"]["p50_ms"] - result["first_stage"]["p50_ms"],
+                                   3)
+    result["added_p99_ms"] = round(result["rerank"]["p99_ms"] - result["first_stage"]["p99_ms"],
+                                   3)
+    del index
+    gc.collect()
+    return result
+
+
+def calibrate(args: argparse.Namespace) -> dict[str, Any]:
+    """Fit the re-ranker's two logistic models on a set disjoint from the evaluation's (seed
+    ``CALIBRATION_SEED``, rule-made abbreviations, no-match queries included) and print the
+    constants for ``entity_matching/rerank.py``."""
+    from entity_matching.rerank import FEATURES, NO_RUNNER_UP
+    from sklearn.linear_model import LogisticRegression
+
+    names = reference_names(CALIBRATION_SIZE, CALIBRATION_SEED)
+    noise = calibration_noise(names)
+    queries = make_queries(names, CALIBRATION_QUERIES, CALIBRATION_SEED, noise)
+    absent = make_queries(absent_names(names, CALIBRATION_QUERIES, CALIBRATION_SEED + 1),
+                          CALIBRATION_QUERIES // 2, CALIBRATION_SEED + 2, noise)
+    evaluation = {name_key(name) for name in reference_names(100_000, args.seed)}
+    overlap = statistics.fmean(name_key(name) in evaluation for name in names)
+    ids = [f"E{position:07d}" for position in range(len(names))]
+    index = EntityIndex.build(ids, names)
+    features, labels, groups = [], [], []
+    for number, (query, present) in enumerate([*((q, True) for q in queries),
+                                               *((q, False) for q in absent)]):
+        candidates, rows = index._explain(query.text)
+        for candidate, row in zip(candidates, rows, strict=True):
+            features.append(row)
+            labels.append(present and candidate == query.truth)
+            groups.append(number)
+    matrix = np.asarray(features)
+    first = LogisticRegression(C=1.0, max_iter=2000).fit(matrix, labels)
+    linear = first.decision_function(matrix)
+    tops: dict[int, list[tuple[float, bool]]] = {}
+    for group, score, label in zip(groups, linear.tolist(), labels, strict=True):
+        tops.setdefault(group, []).append((score, label))
+    answer_x, answer_y = [], []
+    for number in range(len(queries) + len(absent)):
+        scored = sorted(tops.get(number, []), reverse=True)
+        if not scored:
+            continue
+        runner_up = scored[1][0] if len(scored) > 1 else NO_RUNNER_UP
+        answer_x.append([scored[0][0], scored[0][0] - runner_up])
+        answer_y.append(scored[0][1])
+    second = LogisticRegression(C=1.0, max_iter=2000).fit(answer_x, answer_y)
+    fitted = {
+        "seed": CALIBRATION_SEED, "references": len(names), "queries": len(queries),
+        "absent_queries": len(absent), "candidates": len(labels),
+        "share_of_names_also_in_evaluation_100k": round(overlap, 4),
+        "features": list(FEATURES),
+        "candidate_weights": [round(value, 4) for value in first.coef_[0].tolist()],
+        "candidate_bias": round(float(first.intercept_[0]), 4),
+        "answer_weights": [round(value, 4) for value in second.coef_[0].tolist()],
+        "answer_bias": round(float(second.intercept_[0]), 4),
+    }
+    print(json.dumps(fitted, indent=2))
+    return fitted
 
 
 SWEEP = ((0.0, 100), (0.3, 100), (0.4, 100), (0.5, 30), (0.5, 100), (0.5, 300), (0.6, 100),
@@ -827,7 +1122,16 @@ def main() -> None:
     parser.add_argument("--hnsw", type=int, nargs="*", default=[100_000], metavar="SIZE",
                         help="sizes at which to probe nmslib's HNSW (not a library method)")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--rerank", type=int, nargs="*", default=[100_000, 1_000_000],
+                        metavar="SIZE", help="sizes at which to measure the re-ranker")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the output's earlier rows for what this run does not measure")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="fit the re-ranker's constants (printed) and stop")
     args = parser.parse_args()
+    if args.calibrate:
+        calibrate(args)
+        return
 
     started = time.perf_counter()
     document: dict[str, Any] = {
@@ -859,6 +1163,10 @@ def main() -> None:
             row["p50_vs_brute_force"] = round(brute["p50_ms"] / row["p50_ms"], 2)
             document["results"].append(row)
             print_row(row)
+        if size in args.rerank:
+            absent = absent_queries(size, names, args.queries, args.seed)
+            document.setdefault("rerank", []).append(
+                rerank_eval(size, names, queries, absent, args))
         if size in args.sweep:
             document.setdefault("sweep", []).extend(sweep(size, names, queries, best, args))
         if size in args.hnsw:
@@ -866,7 +1174,21 @@ def main() -> None:
                 hnsw_probe(size, names, queries, best, args))
         del names, queries
         gc.collect()
+    if args.merge and args.output.is_file():
+        document = merged(json.loads(args.output.read_text(encoding="utf-8")), document)
     write_results(document, args.output, started)
+
+
+def merged(earlier: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """``now``, with ``earlier``'s rows for the (method, size) pairs and sections it lacks."""
+    measured = {(row["method"], row["size"]) for row in now["results"]}
+    now["results"] = [*(row for row in earlier.get("results", [])
+                        if (row["method"], row["size"]) not in measured), *now["results"]]
+    for key in ("sweep", "hnsw_probe", "rerank", "data_s"):
+        if key not in now and key in earlier:
+            now[key] = earlier[key]
+    now["merged_from"] = earlier.get("recorded")
+    return now
 
 
 if __name__ == "__main__":

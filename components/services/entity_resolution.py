@@ -1,14 +1,17 @@
 """Entity resolution: the closest reference entity for a free-text name, with a similarity score.
 
-People type "Acme Corp.", "ACME corporation" or "Acme Crop"; the reference list says "Acme
-Corporation". The matcher answers the closest entities and a cosine similarity in [0, 1] that a
-caller can set a threshold on. The method is the post's: normalisation (Unicode, case,
-punctuation, legal suffixes), character n-grams, TF-IDF (scikit-learn, at build time only), and a
-nearest-neighbour search. That search is, by default, posting lists with the query's common
-n-grams pruned and the candidates re-scored exactly (numpy): measured against nmslib's methods,
-which stay a config value away (``indexMethod``), it alone met every target at 1M names
-(README: "Which index, and why"). The library is ``functions/entity_matching``: the Lambdas run
-it, and notebooks and batch jobs import the same code.
+People type "Acme Corp.", "ACME corporation", "Acme Crop" or "ACM"; the reference list says "Acme
+Corporation". The matcher answers the closest entities and a score in [0, 1] that a caller can set
+a threshold on: with ``rerank`` (the default) the probability, calibrated on generated data, that
+the entity is the right one; without it, the n-gram cosine. The method is the post's: normalisation
+(Unicode, case, punctuation, legal suffixes), character n-grams, TF-IDF (scikit-learn, at build
+time only), and a nearest-neighbour search, whose candidates a re-ranker scores again with words,
+their rarity, abbreviations, initials and legal forms (``rerank: false`` turns it off). That search
+is, by default, posting lists with the query's common n-grams pruned and the candidates re-scored
+exactly (numpy): measured against nmslib's methods, which stay a config value away
+(``indexMethod``), it alone met every target at 1M names (README: "Which index, and why"). The
+library is ``functions/entity_matching``: the Lambdas run it, and notebooks and batch jobs import
+the same code.
 
 What it builds:
 
@@ -100,6 +103,9 @@ class EntityResolutionSettings:
 
     auth: AuthSettings = AuthSettings()
     min_score: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # The matcher's second stage: word-level evidence, initials and abbreviations, legal forms,
+    # and a calibrated probability as the score (benchmarks/README.md: "The re-ranker").
+    rerank: bool = True
     strip_legal_suffixes: bool = True
     index_method: IndexMethod = "pruned"
     matcher_memory_size: Annotated[int, Field(ge=512, le=10240)] = 1769
@@ -167,7 +173,8 @@ class EntityResolution(ServiceComponent):
             ephemeral_storage_mb=MATCHER_TMP_MB,
             provisioned_concurrency=settings.provisioned_concurrency,
             description="Matches names against the published entity index",
-            environment={**environment, "MIN_SCORE": str(settings.min_score)},
+            environment={**environment, "MIN_SCORE": str(settings.min_score),
+                         "RERANK": str(settings.rerank).lower()},
             statements=[iam.allow(["s3:GetObject"], indexes)],
         ), defaults, child)
 

@@ -12,8 +12,11 @@ Routes (API Gateway HTTP API, payload format 2.0):
   ``{"results": [<one object as above, without indexVersion, per name, in order>],
   "indexVersion": "..."}``.
 
-``matches`` holds at most ``k`` (default 3, 1 to 20) references, best first, each with a cosine
-similarity ``score`` in [0, 1], and only those scoring at least ``MIN_SCORE``. ``match`` is the
+``matches`` holds at most ``k`` (default 3, 1 to 20) references, best first, each with a
+``score`` in [0, 1], and only those scoring at least ``MIN_SCORE``. With ``RERANK`` (the
+default) the score is the re-ranker's calibrated probability that the reference is the name's
+entity (``entity_matching.rerank``), so ``MIN_SCORE`` 0.5 means "more likely right than not";
+without it, the n-gram cosine. ``match`` is the
 best of them, or ``null`` when none is that close: **``"match": null`` (with ``"matches": []``)
 is the "no confident match" answer**, a normal 200. ``indexVersion`` says which published index
 answered.
@@ -52,6 +55,8 @@ Environment (set by ``components/services/entity_resolution.py``):
 ``INDEX_PREFIX``         Where the builder publishes versions and the pointer. Default
                          ``index/``.
 ``MIN_SCORE``            Matches scoring below this (0 to 1) are dropped. Default ``0.5``.
+``RERANK``               ``true`` (default) or ``false``: re-rank the index's candidates with
+                         word-level evidence and answer calibrated probabilities.
 ``POINTER_TTL_SECONDS``  How long the pointer read is trusted before it is read again, in
                          seconds (0 or more). Default ``60``.
 =======================  ====================================================================
@@ -68,6 +73,7 @@ import, and ``IndexStore`` takes a clock so that the TTL can be tested without w
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -137,6 +143,7 @@ class Settings:
     index_prefix: str = DEFAULT_INDEX_PREFIX
     min_score: float = DEFAULT_MIN_SCORE
     pointer_ttl_seconds: float = DEFAULT_TTL_SECONDS
+    rerank: bool = True
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -152,10 +159,13 @@ class Settings:
         ttl = _number(environ.get("POINTER_TTL_SECONDS"), DEFAULT_TTL_SECONDS)
         if ttl is None or ttl < 0:
             problems.append("POINTER_TTL_SECONDS must be a number of seconds, 0 or more")
+        rerank = (environ.get("RERANK") or "true").strip().lower()
+        if rerank not in ("true", "false"):
+            problems.append("RERANK must be true or false")
         if problems:
             raise ValueError("invalid entity matcher settings: " + "; ".join(problems))
         return cls(bucket=bucket, index_prefix=prefix, min_score=min_score or 0.0,
-                   pointer_ttl_seconds=ttl or 0.0)
+                   pointer_ttl_seconds=ttl or 0.0, rerank=rerank == "true")
 
 
 def _number(text: str | None, default: float) -> float | None:
@@ -353,7 +363,8 @@ def _save(body: Any, path: Path) -> str:
 def default_store(configured: Settings) -> IndexStore:
     """The store for the configured bucket, with the module's S3 client."""
     return IndexStore(s3, configured.bucket, configured.index_prefix,
-                      ttl_seconds=configured.pointer_ttl_seconds)
+                      ttl_seconds=configured.pointer_ttl_seconds,
+                      loader=functools.partial(EntityIndex.load, rerank=configured.rerank))
 
 
 settings = Settings.from_environ()

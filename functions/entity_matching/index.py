@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import math
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,7 +49,19 @@ from entity_matching.artifacts import (
     read_manifest,
     write_manifest,
 )
-from entity_matching.normalize import NORMALIZER_VERSION, normalize
+from entity_matching.normalize import NORMALIZER_VERSION, char_ngrams, normalize
+from entity_matching.rerank import (
+    INITIALS_POOL,
+    POOL,
+    InitialsTable,
+    Name,
+    WordWeights,
+    align,
+    candidate_score,
+    features,
+    initials_code,
+    probabilities,
+)
 from entity_matching.vectorize import QueryVectorizer, SparseRows, fit, ranges
 
 METHODS = ("pruned", "invindex", "sw-graph", "napp", "exact")
@@ -79,10 +92,11 @@ VECTORS = "vectors.npz"
 ROWS = "rows.npz"
 NMSLIB_INDEX = "index.bin"
 NMSLIB_DATA = "index.bin.dat"  # nmslib's name for the data saved next to the index
+INITIALS = "initials.npz"  # optional: indexes saved before the re-ranker have none
 COMMON_FILES = (VOCABULARY, IDF, REFERENCES)
 METHOD_FILES = {"exact": (VECTORS,), "pruned": (VECTORS,), "invindex": (ROWS,),
                 "sw-graph": (NMSLIB_INDEX, NMSLIB_DATA), "napp": (NMSLIB_INDEX, NMSLIB_DATA)}
-ALL_FILES = (*COMMON_FILES, VECTORS, ROWS, NMSLIB_INDEX, NMSLIB_DATA)
+ALL_FILES = (*COMMON_FILES, VECTORS, ROWS, NMSLIB_INDEX, NMSLIB_DATA, INITIALS)
 # What nmslib raises on a file it cannot read (after the checksums, only an nmslib mismatch).
 NMSLIB_ERRORS = (RuntimeError, MemoryError, ValueError, OSError, TypeError)
 
@@ -112,13 +126,19 @@ class EntityIndex:
     """
 
     def __init__(self, *, manifest: Manifest, vectorizer: QueryVectorizer, ids: StringTable,
-                 names: StringTable, search: _Search, threads: int | None) -> None:
+                 names: StringTable, search: _Search, threads: int | None,
+                 initials: InitialsTable | None = None, rerank: bool = True) -> None:
+        if not isinstance(rerank, bool):
+            raise TypeError("rerank must be True or False")
         self._manifest = manifest
         self._vectorizer = vectorizer
         self._ids = ids
         self._names = names
         self._search = search
         self._threads = _threads(threads)
+        self._initials = initials
+        self._rerank = rerank
+        self._words = WordWeights(vectorizer.columns, vectorizer.idf, vectorizer.ngram)
 
     # ----------------------------------------------------------------------------- building
 
@@ -127,7 +147,7 @@ class EntityIndex:
               index_params: Mapping[str, ParamValue] | None = None,
               query_params: Mapping[str, ParamValue] | None = None,
               strip_legal_suffixes: bool = True, ngram: int = DEFAULT_NGRAM,
-              threads: int | None = None) -> EntityIndex:
+              threads: int | None = None, rerank: bool = True) -> EntityIndex:
         """An index of ``names``, found by ``ids`` (parallel sequences; ids unique).
 
         ``ValueError`` for invalid arguments (naming them), duplicated ids, or names with no
@@ -188,7 +208,8 @@ class EntityIndex:
             normalizer_version=NORMALIZER_VERSION, artifacts={}, versions=versions)
         return cls(manifest=manifest, vectorizer=fitted.vectorizer,
                    ids=StringTable.from_strings(ids), names=StringTable.from_strings(names),
-                   search=search, threads=threads)
+                   search=search, threads=threads, initials=InitialsTable.build(normalized),
+                   rerank=rerank)
 
     # ----------------------------------------------------------------------- saving, loading
 
@@ -201,7 +222,8 @@ class EntityIndex:
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
         (path / MANIFEST).unlink(missing_ok=True)
-        files = (*COMMON_FILES, *METHOD_FILES[self.method])
+        files = (*COMMON_FILES, *METHOD_FILES[self.method],
+                 *((INITIALS,) if self._initials is not None else ()))
         for stale in set(ALL_FILES) - set(files):
             (path / stale).unlink(missing_ok=True)
 
@@ -214,6 +236,8 @@ class EntityIndex:
             np.savez(stream, ids_utf8=self._ids.utf8, ids_offsets=self._ids.offsets,
                      names_utf8=self._names.utf8, names_offsets=self._names.offsets)
         self._search.save(path)
+        if self._initials is not None:
+            self._initials.save(path / INITIALS)
 
         manifest = dataclasses.replace(
             self._manifest, artifacts={name: describe(path / name) for name in files})
@@ -224,7 +248,7 @@ class EntityIndex:
     @classmethod
     def load(cls, folder: str | os.PathLike[str], *, verify: bool = True,
              query_params: Mapping[str, ParamValue] | None = None,
-             threads: int | None = None) -> EntityIndex:
+             threads: int | None = None, rerank: bool = True) -> EntityIndex:
         """The index saved in ``folder``.
 
         ``IndexArtifactError`` for a missing, corrupt or inconsistent file. Sizes are always
@@ -237,7 +261,8 @@ class EntityIndex:
         _check_manifest(manifest)
         if manifest.method == "exact" and overrides:
             raise ValueError("method 'exact' takes no query_params")
-        check_files(path, manifest, (*COMMON_FILES, *METHOD_FILES[manifest.method]),
+        optional = (INITIALS,) if INITIALS in manifest.artifacts else ()
+        check_files(path, manifest, (*COMMON_FILES, *METHOD_FILES[manifest.method], *optional),
                     verify=verify)
 
         vocabulary = _load_vocabulary(path / VOCABULARY, manifest.vocabulary_size)
@@ -265,23 +290,26 @@ class EntityIndex:
                     manifest, query_params={**manifest.query_params, **overrides})
         vectorizer = QueryVectorizer(vocabulary, idf, ngram=manifest.ngram,
                                      sublinear_tf=manifest.sublinear_tf)
+        initials = _load_initials(path / INITIALS, manifest.count) if optional else None
         return cls(manifest=manifest, vectorizer=vectorizer, ids=ids, names=names,
-                   search=search, threads=threads)
+                   search=search, threads=threads, initials=initials, rerank=rerank)
 
     # ------------------------------------------------------------------------------ queries
 
-    def match(self, name: str, k: int = 3, min_score: float = 0.0) -> list[Match]:
+    def match(self, name: str, k: int = 3, min_score: float = 0.0, *,
+              rerank: bool | None = None) -> list[Match]:
         """The (at most) ``k`` best references for ``name``, best first, each scoring at least
-        ``min_score``. ``ValueError`` when ``name`` has no letter or digit."""
+        ``min_score``. ``ValueError`` when ``name`` has no letter or digit. ``rerank``
+        overrides the index's setting for this call."""
         if not isinstance(name, str):
             raise TypeError(f"name must be a string, not {type(name).__name__}")
         normalized = normalize(name, strip_legal_suffixes=self.strip_legal_suffixes)
         if not normalized:
             raise ValueError(f"name {name!r} has no letter or digit to match on")
-        return self._query([normalized], k, min_score, threads=1)[0]
+        return self._query([name], [normalized], k, min_score, threads=1, rerank=rerank)[0]
 
-    def match_many(self, names: Iterable[str], k: int = 3,
-                   min_score: float = 0.0) -> list[list[Match]]:
+    def match_many(self, names: Iterable[str], k: int = 3, min_score: float = 0.0, *,
+                   rerank: bool | None = None) -> list[list[Match]]:
         """``match`` for each name, in one batch query; one list of matches per name."""
         if isinstance(names, str | bytes):
             raise TypeError("names must be a sequence of names, not a single string")
@@ -295,10 +323,11 @@ class EntityIndex:
         if empty:
             raise ValueError(f"{len(empty)} name(s) have no letter or digit to match on, at "
                              f"positions {empty[:5]}")
-        return self._query(normalized, k, min_score, threads=self._threads)
+        return self._query(names, normalized, k, min_score, threads=self._threads,
+                           rerank=rerank)
 
-    def _query(self, normalized: list[str], k: int, min_score: float, *,
-               threads: int) -> list[list[Match]]:
+    def _query(self, names: list[str], normalized: list[str], k: int, min_score: float, *,
+               threads: int, rerank: bool | None) -> list[list[Match]]:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive integer, not {k!r}")
         if isinstance(min_score, bool) or not isinstance(min_score, int | float) \
@@ -311,9 +340,24 @@ class EntityIndex:
         # A name with no n-gram of the vocabulary has a zero vector: it matches nothing (and
         # nmslib's cosine space would call it identical to everything).
         nonzero = rows.nonzero_rows()
-        if len(nonzero) == 0:
+        if rerank is None:
+            rerank = self._rerank
+        elif not isinstance(rerank, bool):
+            raise TypeError("rerank must be True, False or None")
+        if len(nonzero) == 0 and not rerank:
             return results
-        found = self._search.search(rows.take(nonzero), min(k, len(self)), threads)
+        pool = max(POOL, k) if rerank else k
+        found = self._search.search(rows.take(nonzero), min(pool, len(self)), threads) \
+            if len(nonzero) else []
+        if rerank:
+            # Initials may find references for a name none of whose n-grams the index knows.
+            first = dict(zip(nonzero.tolist(), found, strict=True))
+            nothing = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+            for row, name in enumerate(names):
+                candidates, feature_rows = self._candidates(name, rows.row(row),
+                                                            *first.get(row, nothing))
+                results[row] = self._reranked(candidates, feature_rows, k, min_score)
+            return results
         for row, (positions, raw_scores) in zip(nonzero.tolist(), found, strict=True):
             scored = [(_score(raw), position) for position, raw
                       in zip(positions.tolist(), raw_scores.tolist(), strict=True)]
@@ -324,6 +368,112 @@ class EntityIndex:
                             if score > 0.0 and score >= min_score]
         return results
 
+    def _candidates(self, name: str, row: tuple[npt.NDArray[np.int32], npt.NDArray[Any]],
+                    positions: npt.NDArray[np.int64], cosines: npt.NDArray[np.float64]
+                    ) -> tuple[list[int], list[list[float]]]:
+        """The first stage's candidates and those sharing the query's initials, in reference
+        order, with their re-ranking features (``rerank.FEATURES``)."""
+        query = self._words.name(name)
+        pool = dict(zip(positions.tolist(), cosines.tolist(), strict=True))
+        for position, cosine in self._initials_pool(query, row):
+            pool.setdefault(position, cosine)
+        if not pool:
+            return [], []
+        candidates = sorted(pool)
+        alignments = [align(query, self._words.name(self._names[position]))
+                      for position in candidates]
+        # N-grams no reference has are dropped from the query's vector, so "acme mfg" has a
+        # cosine of 1 with "acme": scaled by the share of the query's weight they leave.
+        known = self._known_share(" ".join(query.words))
+        pool = {position: cosine * known for position, cosine in pool.items()}
+        explained = [pool[position] for position in candidates]
+        rewritten = [at for at, alignment in enumerate(alignments)
+                     if alignment.expanded is not None]
+        if rewritten:
+            # The query as each of these references' words would write it, against them.
+            texts = [text for at in rewritten for text in (
+                alignments[at].expanded or "",
+                normalize(self._names[candidates[at]],
+                          strip_legal_suffixes=self.strip_legal_suffixes))]
+            vectors = self._vectorizer.transform(texts)
+            for number, at in enumerate(rewritten):
+                left, right = vectors.row(2 * number), vectors.row(2 * number + 1)
+                shared, left_at, right_at = np.intersect1d(left[0], right[0],
+                                                           return_indices=True)
+                cosine = float(np.dot(left[1][left_at], right[1][right_at])) if len(shared) \
+                    else 0.0
+                cosine *= self._known_share(alignments[at].expanded or "")
+                explained[at] = max(explained[at], cosine)
+        best = max(explained)
+        return candidates, [features(alignment, pool[position], value, best)
+                            for alignment, position, value
+                            in zip(alignments, candidates, explained, strict=True)]
+
+    def _explain(self, name: str) -> tuple[list[int], list[list[float]]]:
+        """The re-ranker's candidates and features for one name (for calibration)."""
+        normalized = normalize(name, strip_legal_suffixes=self.strip_legal_suffixes)
+        rows = self._vectorizer.transform([normalized])
+        nothing = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+        found = self._search.search(rows, min(POOL, len(self)), 1)[0] \
+            if len(rows.nonzero_rows()) else nothing
+        return self._candidates(name, rows.row(0), *found)
+
+    def _known_share(self, text: str) -> float:
+        """The norm of ``text``'s TF-IDF vector over its n-grams that the vocabulary knows, as a
+        share of its norm over all of them (unknown ones weigh the largest possible idf)."""
+        counts = Counter(char_ngrams(text, self.ngram))
+        if not counts:
+            return 0.0
+        unknown = math.log(1 + len(self)) + 1.0
+        columns, idf = self._vectorizer.columns, self._vectorizer.idf
+        known = total = 0.0
+        for gram, count in counts.items():
+            column = columns.get(gram)
+            weight = ((1.0 + math.log(count)) if self._manifest.sublinear_tf else count) * (
+                float(idf[column]) if column is not None else unknown)
+            total += weight * weight
+            if column is not None:
+                known += weight * weight
+        return math.sqrt(known / total)
+
+    def _reranked(self, candidates: list[int], feature_rows: list[list[float]], k: int,
+                  min_score: float) -> list[Match]:
+        """Candidates by calibrated probability, best first."""
+        scores = [candidate_score(values) for values in feature_rows]
+        ranked = sorted(((_score(probability), position) for probability, position
+                         in zip(probabilities(scores), candidates, strict=True)),
+                        key=lambda pair: (-pair[0], pair[1]))
+        return [Match(self._ids[position], self._names[position], score)
+                for score, position in ranked[:k] if score > 0.0 and score >= min_score]
+
+    def _initials_pool(self, query: Name, row: tuple[npt.NDArray[np.int32], npt.NDArray[Any]]
+                       ) -> list[tuple[int, float]]:
+        """References whose leading initials are a word of the query, the best few by the
+        rest of the query, with their cosines (methods with posting lists or rows only)."""
+        dots = getattr(self._search, "dots", None)
+        if self._initials is None or dots is None:
+            return []
+        columns, values = row[0], row[1].astype(np.float64)
+        found: list[tuple[int, float]] = []
+        for at, word in enumerate(query.words):
+            code = initials_code(word) if word.isalpha() else -1
+            if code < 0:
+                continue
+            positions = self._initials.lookup(code)
+            if len(positions) == 0:
+                continue
+            rest = " ".join(other for where, other in enumerate(query.words) if where != at)
+            if rest and len(positions) > INITIALS_POOL:
+                rest_columns, rest_values = self._vectorizer.transform([rest]).row(0)
+                by_rest = dots(rest_columns, rest_values.astype(np.float64), positions)
+                positions = positions[np.argsort(-by_rest, kind="stable")[:INITIALS_POOL]]
+            else:
+                positions = positions[:INITIALS_POOL]
+            positions = np.sort(positions)
+            found.extend(zip(positions.tolist(), dots(columns, values, positions).tolist(),
+                             strict=True))
+        return found
+
     # --------------------------------------------------------------------------- properties
 
     def __len__(self) -> int:
@@ -332,6 +482,11 @@ class EntityIndex:
     def __repr__(self) -> str:
         return (f"EntityIndex(method={self.method!r}, references={len(self)}, "
                 f"ngram={self.ngram}, strip_legal_suffixes={self.strip_legal_suffixes})")
+
+    @property
+    def rerank(self) -> bool:
+        """Whether ``match`` re-ranks by default (scores are then calibrated probabilities)."""
+        return self._rerank
 
     @property
     def method(self) -> str:
@@ -396,6 +551,20 @@ class _ExactSearch:
         with (folder / VECTORS).open("wb") as stream:
             np.savez(stream, indptr=self.indptr, references=self.references,
                      weights=self.weights)
+
+    def dots(self, columns: npt.NDArray[np.int32], values: npt.NDArray[np.float64],
+             candidates: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+        """The dot products of a query row with the given (sorted) references."""
+        scores = np.zeros(len(candidates), dtype=np.float64)
+        for column, value in zip(columns.tolist(), values.tolist(), strict=True):
+            start, end = int(self.indptr[column]), int(self.indptr[column + 1])
+            if end == start:
+                continue
+            listed = self.references[start:end]
+            at = np.minimum(np.searchsorted(listed, candidates), end - start - 1)
+            present = listed[at] == candidates
+            scores[present] += value * self.weights[start + at[present]]
+        return scores
 
     def search(self, queries: SparseRows, k: int, threads: int) -> list[tuple[
             npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
@@ -758,6 +927,13 @@ class _InvertedSearch(_Pruning):
             found.append(_top_k(candidates, scores, k))
         return found
 
+    def dots(self, columns: npt.NDArray[np.int32], values: npt.NDArray[np.float64],
+             candidates: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+        """The dot products of a query row with the given references."""
+        dense = np.zeros(self.vocabulary_size, dtype=np.float64)
+        dense[columns] = values
+        return self.score(dense, candidates.astype(np.int64))
+
     def score(self, dense: npt.NDArray[np.float64],
               candidates: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         """The dot products of a (dense) query with the given references' vectors."""
@@ -930,3 +1106,13 @@ def _load_references(path: Path, count: int) -> tuple[StringTable, StringTable]:
         tables.append(StringTable(utf8, offsets))
     return tables[0], tables[1]
 
+
+
+def _load_initials(path: Path, count: int) -> InitialsTable:
+    arrays = load_arrays(path, {"codes": ("i", 1), "positions": ("iu", 1)})
+    codes, positions = arrays["codes"], arrays["positions"]
+    if len(codes) != len(positions) or (len(codes) and (
+            bool(np.any(np.diff(codes) < 0)) or int(positions.min()) < 0
+            or int(positions.max()) >= count)):
+        raise IndexArtifactError(f"{path} does not hold initials of {count} references")
+    return InitialsTable(codes.astype(np.int64), positions.astype(np.int32))

@@ -59,11 +59,11 @@ def normalize(name: str, *, strip_legal_suffixes: bool = True) -> str:
     text = _ACRONYM.sub(lambda match: match.group().replace(".", ""), text)
     tokens = _NOT_WORD.sub(" ", text).split()
     if strip_legal_suffixes:
-        tokens = _strip_suffixes(tokens)
+        tokens = strip_suffixes(tokens)
     return " ".join(tokens)
 
 
-def _strip_suffixes(tokens: list[str]) -> list[str]:
+def strip_suffixes(tokens: list[str]) -> list[str]:
     """``tokens`` without trailing legal forms, longest first, never down to nothing."""
     while True:
         for size in range(min(_LONGEST_SUFFIX, len(tokens) - 1), 0, -1):

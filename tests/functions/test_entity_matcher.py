@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -388,10 +389,8 @@ def test_variants_find_the_right_entity(published: ModuleType, target: int,
     assert found["match"] == found["matches"][0]
     assert found["match"]["id"] == IDS[target]
     assert found["match"]["name"] == NAMES[target]
-    if variant != "typo":
-        assert found["match"]["score"] == 1.0
-    else:
-        assert 0.5 <= found["match"]["score"] < 1.0
+    # The re-ranker's calibrated probability: confident for each variant, never above 1.
+    assert 0.9 <= found["match"]["score"] <= 1.0
     assert found["indexVersion"] == FIRST
 
 
@@ -441,6 +440,9 @@ def test_min_score_gives_the_no_match_answer(published: ModuleType,
     matcher = published
     monkeypatch.setattr(matcher, "settings", dataclasses.replace(matcher.settings,
                                                                  min_score=0.99))
+    # Cosines (RERANK=false), under which a typo scores below 0.99.
+    monkeypatch.setattr(matcher.indexes, "loader",
+                        functools.partial(EntityIndex.load, rerank=False))
 
     near = answer(call(matcher, get(typo(NAMES[42]))))
     exact = answer(call(matcher, get(NAMES[42])))
@@ -644,6 +646,29 @@ def test_settings_defaults(matcher: ModuleType) -> None:
     settings = matcher.Settings.from_environ({"BUCKET_NAME": BUCKET})
 
     assert settings == matcher.Settings(BUCKET, "index/", 0.5, 60.0)
+
+
+def test_rerank_is_on_unless_the_environment_says_false(matcher: ModuleType) -> None:
+    assert matcher.Settings.from_environ({"BUCKET_NAME": BUCKET}).rerank is True
+    assert matcher.Settings.from_environ({"BUCKET_NAME": BUCKET, "RERANK": "False"}).rerank \
+        is False
+    with pytest.raises(ValueError, match="RERANK"):
+        matcher.Settings.from_environ({"BUCKET_NAME": BUCKET, "RERANK": "maybe"})
+
+
+def test_the_default_store_loads_with_the_configured_rerank(matcher: ModuleType,
+                                                            folders: dict[str, Path]) -> None:
+    for rerank in (True, False):
+        store = matcher.default_store(matcher.Settings(BUCKET, rerank=rerank))
+        assert store.loader(folders["first"]).rerank is rerank
+
+
+def test_strangers_get_the_no_match_answer_at_the_default_min_score(
+        published: ModuleType) -> None:
+    found = answer(call(published, post({"names": ["Qwxz Vbnm Plkj", "Zanzibar Orchestra",
+                                                    NAMES[42]]})))
+
+    assert [result["match"] is None for result in found["results"]] == [True, True, False]
 
 
 def test_settings_report_every_problem(matcher: ModuleType) -> None:

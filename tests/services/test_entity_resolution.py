@@ -77,6 +77,7 @@ def test_functions_run_on_their_layers_with_the_configured_capacity() -> None:
     assert (builder["memorySize"], builder["timeout"]) == (10240, 900)
     assert (matcher["memorySize"], matcher["timeout"]) == (1769, 10)
     assert matcher["environment"]["variables"]["MIN_SCORE"] == "0.5"
+    assert matcher["environment"]["variables"]["RERANK"] == "true"
     assert builder["environment"]["variables"]["INDEX_METHOD"] == DEFAULT_METHOD
     for function in (builder, matcher):
         assert "entity_matching/__init__.py" in function["code"].assets
@@ -127,6 +128,11 @@ def test_jwt_auth_and_provisioned_concurrency_from_config() -> None:
     assert {i.inputs["integrationUri"] for i in integrations} == {alias.state["invokeArn"]}
 
 
+def test_the_re_ranker_is_switched_per_stack() -> None:
+    matcher = build(settings(rerank=False)).one(FUNCTION, "entities-matcher-function").inputs
+    assert matcher["environment"]["variables"]["RERANK"] == "false"
+
+
 def test_outputs_name_the_api_and_where_to_upload() -> None:
     exports = built().outputs["exports"]
     assert exports["apiEndpoint"].startswith("https://")
@@ -139,6 +145,7 @@ def test_outputs_name_the_api_and_where_to_upload() -> None:
     ({"minScore": 1.5}, "minScore"),
     ({"indexMethod": "annoy"}, "indexMethod"),
     ({"matcherMemorySize": 128}, "matcherMemorySize"),
+    ({"rerank": "sometimes"}, "rerank"),
 ])
 def test_bad_settings_are_refused_with_the_setting_named(overrides: dict[str, Any],
                                                           expected: str) -> None:
