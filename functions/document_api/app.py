@@ -167,9 +167,9 @@ dynamodb = lazy(lambda: boto3.client("dynamodb", config=Config(
 s3 = lazy(lambda: boto3.client("s3", config=Config(
     signature_version="s3v4", connect_timeout=2, read_timeout=10,
     retries={"mode": "standard", "max_attempts": 3})))
-object_lambda = lazy(lambda: boto3.client("s3", config=Config(
+object_lambda = lazy(lambda: _with_headers(boto3.client("s3", config=Config(
     signature_version="s3v4", connect_timeout=2, read_timeout=25,
-    retries={"mode": "standard", "total_max_attempts": 1})))
+    retries={"mode": "standard", "total_max_attempts": 1}))))
 # The stamped copy streams to the bucket in one thread: Lambda gives no second core for free.
 TRANSFER = TransferConfig(use_threads=False)
 
@@ -235,9 +235,11 @@ def _add_headers(request: Any, **_: Any) -> None:
         request.headers[name] = value
 
 
-object_lambda.meta.events.register("provide-client-params.s3.GetObject",
-                                   _move_headers_to_context)
-object_lambda.meta.events.register("before-sign.s3.GetObject", _add_headers)
+def _with_headers(client: Any) -> Any:
+    """The Object Lambda client, its ``GetObject`` calls carrying the request's headers."""
+    client.meta.events.register("provide-client-params.s3.GetObject", _move_headers_to_context)
+    client.meta.events.register("before-sign.s3.GetObject", _add_headers)
+    return client
 
 
 # --- requests ----------------------------------------------------------------------------------

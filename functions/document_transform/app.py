@@ -100,6 +100,7 @@ from aws_lambda_powertools.utilities.data_classes.s3_object_event import S3Objec
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from blueprints_common.entry import S3_OBJECT_LAMBDA, TRACE_AWS_CALLS, entry
 from blueprints_common.environment import whole_number
+from blueprints_common.lazy import lazy
 from botocore.config import Config  # type: ignore[import-untyped]
 
 WATERMARK_HEADER = "x-blueprints-watermark"
@@ -115,8 +116,8 @@ logger = Logger()
 tracer = Tracer(auto_patch=True, patch_modules=TRACE_AWS_CALLS)
 metrics = Metrics()
 # WriteGetObjectResponse uploads the whole document, hence the long read timeout.
-s3 = boto3.client("s3", config=Config(connect_timeout=5, read_timeout=30,
-                                      retries={"mode": "standard", "max_attempts": 3}))
+s3 = lazy(lambda: boto3.client("s3", config=Config(
+    connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3})))
 
 
 @dataclass(frozen=True)
