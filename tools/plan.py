@@ -33,7 +33,6 @@ from typing import Any
 import pulumi
 
 from policy.guardrails import POLICIES
-from tools import cost, diagram
 from tools.mock_runtime import PlanError, Resource, Secret, StackRun, run_stack, stack_names
 from tools.verdicts import PolicyConfigError, Verdict, evaluate, load_config, report_lines
 
@@ -174,7 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (pulumi.RunError, PlanError) as error:
         print(f"error: stack {options.stack}: {error}", file=sys.stderr)
         return 1
+    # Imported when asked for: a plain plan needs neither the price table nor Graphviz.
     if options.diagram:
+        from tools import diagram
+
         graph = diagram.graph_of(run)
         try:
             drawn = diagram.render(graph.collapsed() if options.collapse else graph,
@@ -185,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Diagram: {drawn} ({len(graph.nodes)} resources, {len(graph.edges)} "
               f"connections, {len(graph.groups())} groups)", file=sys.stderr)
     if options.cost:
+        from tools import cost
+
         try:
             print(cost.render(run, options.usage, options.against, as_json=options.json,
                               plan_stack=run_stack, stacks=stack_names()))

@@ -87,3 +87,63 @@ def test_a_handler_imports_only_what_its_requests_need(
 def test_every_handler_folder_is_checked_or_named() -> None:
     assert set(handler_folders()) >= NOT_CHECKED
     assert all((Path(FUNCTIONS) / folder / "app.py").is_file() for folder in DEFERRED)
+
+
+TRACE = """
+import json, sys
+sys.path.insert(1, {functions!r})
+sys.path.append({root!r})
+import app
+from botocore.stub import Stubber
+from aws_xray_sdk.core import xray_recorder
+from tests.functions.cache_support import profile_stream_record
+from tests.functions.events import LambdaContext
+
+sent = []
+class Emitter:
+    def send_entity(self, entity):
+        sent.append(json.loads(entity.serialize()))
+    def set_daemon_address(self, address):
+        pass
+xray_recorder.configure(emitter=Emitter())
+with Stubber(app.events) as stub:
+    stub.add_response("put_events", {{"FailedEntryCount": 0, "Entries": [{{"EventId": "1"}}]}})
+    app.handler({{"Records": [profile_stream_record("prof-1", sequence=1)]}},
+                LambdaContext("refresher"))
+
+def walk(entity):
+    yield entity
+    for child in entity.get("subsegments", []):
+        yield from walk(child)
+found = [entity for top in sent for entity in walk(top)]
+print(json.dumps({{"names": sorted({{entity["name"] for entity in found}}),
+                  "annotations": [entity.get("annotations", {{}}) for entity in found],
+                  "aws": [entity.get("aws", {{}}).get("operation") for entity in found
+                          if entity.get("namespace") == "aws"]}}))
+"""
+
+
+def test_a_handler_still_traces_its_invocation_its_methods_and_its_aws_calls(
+        environments: dict[str, dict[str, str]]) -> None:
+    """What the X-Ray SDK sends for one invocation of the profile refresher, with tracing on
+    as in Lambda: the handler's subsegment and its annotations, the traced method, and the
+    EventBridge call made by a client created after the import."""
+    folder = "profile_refresher"
+    base = {name: value for name, value in os.environ.items()
+            if not name.startswith(("AWS_", "POWERTOOLS_", "PYTHON", "_X_AMZN"))}
+    environment = {**base, **LAMBDA_RUNTIME, "AWS_LAMBDA_FUNCTION_NAME": folder,
+                   "LAMBDA_TASK_ROOT": str(FUNCTIONS / folder),
+                   "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;"
+                                       "Parent=53995c3f42cd8ad8;Sampled=1",
+                   **environments.get(folder, default_environment(folder))}
+    code = TRACE.format(functions=str(FUNCTIONS), root=str(FUNCTIONS.parent))
+    done = subprocess.run([sys.executable, "-c", code], env=environment,  # noqa: S603
+                          cwd=FUNCTIONS / folder, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    trace = json.loads(done.stdout.splitlines()[-1])
+
+    assert {"## handler", "## app.publish", "events"} <= set(trace["names"])
+    assert {"ColdStart": True, "Service": "microserviceCache"}.items() <= {
+        key: value for annotations in trace["annotations"]
+        for key, value in annotations.items()}.items()
+    assert trace["aws"] == ["PutEvents"]
