@@ -302,7 +302,7 @@ def test_an_upload_is_built_and_published(builder: ModuleType, s3: Any, tmp_path
     assert index_keys(s3) == sorted([POINTER_KEY, *(f"{INDEX_PREFIX}{version}/{name}"
                                                     for name in pointer["files"])])
     assert {"manifest.json", "vocabulary.json", "idf.npy", "references.npz", "index.bin",
-            "index.bin.dat"} == set(pointer["files"])
+            "index.bin.dat", "initials.npz"} == set(pointer["files"])
     folder = tmp_path / "downloaded"
     folder.mkdir()
     for name, digest in pointer["files"].items():
@@ -698,7 +698,7 @@ def test_method_and_legal_suffixes_come_from_the_environment(builder: ModuleType
     pointer = read_pointer(s3)
     assert pointer["method"] == "exact"
     assert set(pointer["files"]) == {"manifest.json", "vocabulary.json", "idf.npy",
-                                     "references.npz", "vectors.npz"}
+                                     "references.npz", "vectors.npz", "initials.npz"}
     manifest = json.loads(s3.get_object(
         Bucket=BUCKET, Key=f"{INDEX_PREFIX}{pointer['version']}/manifest.json")["Body"].read())
     assert manifest["normalization"]["strip_legal_suffixes"] is False
