@@ -142,7 +142,7 @@ def test_unknown_environment_setting_is_named() -> None:
     assert message == (
         "blueprints:environment.natGateway: is not a known setting; did you mean 'natGateways'? "
         "known settings: vpcCidr, availabilityZones, publicSubnetCidrs, privateSubnetCidrs, "
-        "natGateways, alarmEmails, alarmHttpsEndpoints")
+        "natGateways, alarmEmails, alarmHttpsEndpoints, unusedAccessDays")
 
 
 @pytest.mark.parametrize(("account_id", "message"), [

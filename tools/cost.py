@@ -267,7 +267,8 @@ class Estimate:
 
     @property
     def total(self) -> Decimal:
-        return cents(sum((line.monthly for line in self.lines), Decimal(0)))
+        """The sum of the services' totals, so that the table a reader adds up adds up."""
+        return sum(self.services().values(), Decimal(0))
 
 
 def cents(value: Decimal) -> Decimal:

@@ -20,7 +20,7 @@ from tools.local.stack import LocalStack
 
 COMPONENT = Path(catalog.__file__).with_name("entity_resolution.py")
 MATCHER_STATEMENT = 'statements=[iam.allow(["s3:GetObject"], indexes)],'
-MATCHER_ENVIRONMENT = 'environment={**environment, "MIN_SCORE": str(settings.min_score)},'
+MATCHER_ENVIRONMENT = 'environment={**environment, "MIN_SCORE": str(settings.min_score),'
 
 
 def broken_copy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, line: str,
@@ -79,7 +79,7 @@ def match(stack: LocalStack) -> int:
     (MATCHER_STATEMENT, 'statements=[iam.allow(["s3:GetObjectVersion"], indexes)],', 503,
      ("AccessDenied for s3.GetObject", '"Action": "s3:GetObject"', "index/CURRENT.json")),
     # The matcher's environment loses the common variables: its settings name the one missing.
-    (MATCHER_ENVIRONMENT, 'environment={"MIN_SCORE": str(settings.min_score)},', 500,
+    (MATCHER_ENVIRONMENT, 'environment={"MIN_SCORE": str(settings.min_score),', 500,
      ("BUCKET_NAME",)),
 ], ids=["role statement", "environment variable"])
 def test_a_broken_line_of_a_component_fails_the_handler_and_is_named(
