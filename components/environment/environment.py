@@ -32,7 +32,6 @@ Unused access                 the account's IAM Access Analyzer unused access an
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +44,7 @@ from components.environment.contract import EnvironmentContract
 from components.environment.network import Network, NetworkArgs
 from components.foundation import iam, kms
 from components.foundation.queue import Queue, QueueArgs
+from components.foundation.topic import Subscriber, endpoint_digest, subscribe
 
 # Container Insights "enhanced" adds task- and container-level metrics (CPU, memory, network,
 # restarts) to the cluster and service aggregates that "enabled" gives; right-sizing Fargate
@@ -249,21 +249,9 @@ class Environment(pulumi.ComponentResource):
                 opts=child)
         endpoints = [("email", address) for address in settings.alarm_emails]
         endpoints += [("https", url) for url in settings.alarm_https_endpoints]
-        if endpoints:
-            undelivered = Queue(f"{name}-alarms-undelivered", QueueArgs(
-                allow_send_from=(("sns.amazonaws.com", topic.arn),)), defaults, child)
-            for protocol, endpoint in endpoints:
-                digest = hashlib.sha256(endpoint.lower().encode()).hexdigest()[:8]
-                aws.sns.TopicSubscription(
-                    f"{name}-alarms-{protocol}-{digest}",
-                    topic=topic.arn,
-                    protocol=protocol,
-                    endpoint=endpoint,
-                    # HTTPS endpoints get the notification as SNS sends it, with its signature.
-                    raw_message_delivery=False,
-                    redrive_policy=pulumi.Output.json_dumps(
-                        {"deadLetterTargetArn": undelivered.arn}),
-                    opts=child)
+        subscribe(f"{name}-alarms", topic, [
+            Subscriber(f"{name}-alarms-{protocol}-{endpoint_digest(endpoint)}", protocol,
+                       endpoint) for protocol, endpoint in endpoints], defaults, child)
         return topic
 
     def _api_gateway_logging(self, name: str, partition: pulumi.Output[aws.GetPartitionResult],

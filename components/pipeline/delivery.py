@@ -34,7 +34,6 @@ that role only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -60,7 +59,7 @@ from components.config import (
 from components.foundation import iam, kms
 from components.foundation.bucket import Bucket, BucketArgs
 from components.foundation.logs import log_group
-from components.foundation.queue import Queue, QueueArgs
+from components.foundation.topic import Subscriber, endpoint_digest, subscribe
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 TEST_BUILDSPEC = ".ci/buildspec-test.yml"
@@ -472,16 +471,9 @@ class DeliveryPipeline(pulumi.ComponentResource):
             f"{name}-approvals-policy", arn=topic.arn,
             policy=iam.policy_document([iam.deny_insecure_transport("sns", topic.arn)]),
             opts=child)
-        if settings.approvers:
-            undelivered = Queue(f"{name}-approvals-undelivered", QueueArgs(
-                allow_send_from=(("sns.amazonaws.com", topic.arn),)), defaults, child)
-            for address in settings.approvers:
-                aws.sns.TopicSubscription(
-                    f"{name}-approver-{_digest(address)}", topic=topic.arn, protocol="email",
-                    endpoint=address, raw_message_delivery=False,
-                    redrive_policy=pulumi.Output.json_dumps(
-                        {"deadLetterTargetArn": undelivered.arn}),
-                    opts=child)
+        subscribe(f"{name}-approvals", topic, [
+            Subscriber(f"{name}-approver-{endpoint_digest(address)}", "email", address)
+            for address in settings.approvers], defaults, child)
         return topic
 
 
@@ -551,7 +543,3 @@ def _variable(name: str, value: pulumi.Input[str], kind: str = "PLAINTEXT",
               ) -> aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs:
     return aws.codebuild.ProjectEnvironmentEnvironmentVariableArgs(name=name, value=value,
                                                                    type=kind)
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.lower().encode()).hexdigest()[:8]

@@ -108,6 +108,7 @@ from components.foundation.rest_api import (
     RestStageArgs,
 )
 from components.foundation.table import GlobalIndex, Key, Table, TableArgs
+from components.foundation.topic import Subscriber, endpoint_digest, subscribe
 from components.services.base import (
     IdempotencyExpirySeconds,
     RegionalWebAclArn,
@@ -452,10 +453,6 @@ def _camel_case(name: str) -> str:
     return first + "".join(word.title() for word in rest)
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
-
-
 class EventManagement(ServiceComponent):
     """Registration with signed QR codes, staff check-in, guest requests and reminders."""
 
@@ -776,21 +773,11 @@ class EventManagement(ServiceComponent):
             f"{name}-staff-policy", arn=topic.arn,
             policy=iam.policy_document([iam.deny_insecure_transport("sns", topic.arn)]),
             opts=child)
-        subscriptions = [(team, email, team_settings.types)
-                         for team, team_settings in settings.staff_teams.items()
-                         for email in team_settings.emails]
-        if subscriptions:
-            undelivered = Queue(f"{name}-staff-undelivered", QueueArgs(
-                allow_send_from=(("sns.amazonaws.com", topic.arn),)), defaults, child)
-            for team, email, types in subscriptions:
-                aws.sns.TopicSubscription(
-                    f"{name}-{team}-{_digest(email.lower())}", topic=topic.arn, protocol="email",
-                    endpoint=email,
-                    filter_policy=json.dumps({"requestType": sorted(types)}),
-                    filter_policy_scope="MessageAttributes",
-                    redrive_policy=pulumi.Output.json_dumps(
-                        {"deadLetterTargetArn": undelivered.arn}),
-                    opts=child)
+        subscribe(f"{name}-staff", topic, [
+            Subscriber(f"{name}-{team}-{endpoint_digest(email, 10)}", "email", email,
+                       filter_policy=json.dumps({"requestType": sorted(team_settings.types)}))
+            for team, team_settings in settings.staff_teams.items()
+            for email in team_settings.emails], defaults, child)
         return topic
 
     def _notifier(self, name: str, defaults: Defaults,
